@@ -1,0 +1,83 @@
+# Atelier — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+NODE_STAMP := node_modules/.installed
+BUNDLE_STAMP := web/static/build/.built
+EDITOR_SOURCES := $(wildcard editor/*.ts editor/**/*.ts)
+EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
+
+.PHONY: run test setup setup-dev lint types unit sysdeps bundle bench clean help
+
+help:
+	@echo "make run   - set everything up and serve on http://$(HOST):$(PORT)"
+	@echo "make test  - set everything up and run lint, types and the whole test suite"
+	@echo "make bench - run the benchmarks (see docs/benchmarks.md)"
+
+$(RUN_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUNDLE_STAMP): $(NODE_STAMP) $(EDITOR_SOURCES) package-lock.json
+	@mkdir -p web/static/build
+	@if [ -n "$(EDITOR_ENTRIES)" ]; then \
+	  node_modules/.bin/esbuild $(EDITOR_ENTRIES) --bundle --format=esm --splitting \
+	    --minify --sourcemap --target=es2020 --outdir=web/static/build --log-level=warning; \
+	fi
+	@touch $@
+
+bundle: $(BUNDLE_STAMP)
+
+setup: $(RUN_STAMP) $(BUNDLE_STAMP)
+
+setup-dev: $(DEV_STAMP) $(BUNDLE_STAMP) sysdeps
+
+# Debian packages the tests use, installed when missing and we are root (CI is).
+sysdeps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (tests needing them will skip)"; fi; \
+	fi
+
+run: setup
+	$(BIN)/atelier migrate
+	exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(DEV_STAMP)
+	$(BIN)/mypy
+
+unit: setup-dev
+	$(BIN)/pytest -q
+
+test: setup-dev lint types
+	$(BIN)/pytest -q -ra
+
+clean:
+	rm -rf $(VENV) node_modules web/static/build
+
+-include bench/bench.mk

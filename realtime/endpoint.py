@@ -1,0 +1,115 @@
+"""The WebSocket route `/sync/{doc}`: authorise, then pump bytes between socket and room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from realtime.errors import RealtimeError
+from realtime.ratelimit import TokenBucket
+from realtime.rooms import DocumentRooms
+
+log = logging.getLogger("atelier.sync")
+
+# Letters, digits and a few separators; slashes allow names such as "space/page".
+DOCUMENT_NAME = re.compile(r"^[\w][\w.:@/-]{0,511}$")
+
+
+class Access(enum.Enum):
+    """What a connection may do with a document."""
+
+    WRITE = "rw"
+    READ = "ro"
+
+
+class AccessRefused(RealtimeError):
+    """Authorisation failed: close with `code` (4401 no credentials, 4403 forbidden)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+Authorizer = Callable[[WebSocket, str], Awaitable[Access]]
+
+
+@dataclass(frozen=True)
+class EndpointLimits:
+    """Per-connection limits (from settings)."""
+
+    max_message_bytes: int = 4 * 2**20
+    rate_messages: float = 300.0
+    rate_burst: float = 1500.0
+
+
+class SyncEndpoint:
+    """An ASGI WebSocket endpoint speaking the y-websocket protocol."""
+
+    def __init__(self, rooms: DocumentRooms, authorize: Authorizer, limits: EndpointLimits):
+        self._rooms = rooms
+        self._authorize = authorize
+        self._limits = limits
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        name = str(websocket.path_params.get("doc", ""))
+        await websocket.accept()
+        if not DOCUMENT_NAME.match(name):
+            await websocket.close(1008, "invalid document name")
+            return
+        try:
+            access = await self._authorize(websocket, name)
+        except AccessRefused as refused:
+            await websocket.close(refused.code, refused.reason)
+            return
+
+        conn = self._rooms.new_connection(websocket.send_bytes, websocket.close)
+        try:
+            await self._rooms.join(name, conn, writable=access is Access.WRITE)
+        except Exception:
+            log.exception("document %s: could not be loaded", name)
+            await conn.stop()
+            with contextlib.suppress(Exception):
+                await websocket.close(1011, "document unavailable; retrying")
+            return
+
+        limits = self._limits
+        bucket = TokenBucket(limits.rate_messages, limits.rate_burst, time.monotonic())
+        try:
+            while not conn.closed.is_set():
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes")
+                refusal: tuple[int, str] | None = None
+                if data is None:
+                    refusal = (1003, "text frames are not part of the y-websocket protocol")
+                elif len(data) > limits.max_message_bytes:
+                    refusal = (1009, f"message larger than {limits.max_message_bytes} bytes")
+                elif not bucket.take(time.monotonic()):
+                    refusal = (1008, "too many messages: slow down")
+                if refusal is not None:
+                    log.warning("document %s: closing connection %d: %s", name, conn.id, refusal[1])
+                    conn.close(*refusal)
+                    break
+                assert data is not None
+                self._rooms.receive(name, conn, data)
+        except (WebSocketDisconnect, RuntimeError, ConnectionError):
+            pass
+        finally:
+            if conn.closing and not conn.closed.is_set():
+                # Let the writer send the close frame with its code and reason.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(conn.closed.wait(), timeout=1.0)
+            await self._rooms.leave(name, conn)
+            if websocket.application_state != WebSocketState.DISCONNECTED:
+                with contextlib.suppress(Exception):
+                    await websocket.close(1000)

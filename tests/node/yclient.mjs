@@ -1,0 +1,130 @@
+// A driver for real Yjs clients (yjs + the stock y-websocket WebsocketProvider) under node.
+// Python tests send one JSON command per line on stdin and read one JSON reply per line.
+// Every client edits the Y.Text "content" of its Y.Doc.
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import WebSocket from 'ws'
+import * as authProtocol from 'y-protocols/auth'
+import readline from 'node:readline'
+
+const clients = new Map()
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until (predicate, timeout, what) {
+  const deadline = Date.now() + timeout * 1000
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout}s waiting for ${what}`)
+    await sleep(10)
+  }
+}
+
+function open ({ client, url, doc, params = {}, wait = 'synced', timeout = 10 }) {
+  const ydoc = new Y.Doc()
+  const events = { closes: [], denied: [], statuses: [] }
+  const provider = new WebsocketProvider(url, doc, ydoc, {
+    WebSocketPolyfill: WebSocket,
+    params,
+    maxBackoffTime: 500,
+    disableBc: true
+  })
+  provider.on('connection-close', (event) => {
+    if (event) events.closes.push({ code: event.code, reason: event.reason })
+  })
+  provider.on('status', ({ status }) => events.statuses.push(status))
+  // y-websocket reports permission-denied auth messages through this handler only.
+  provider.messageHandlers[2] = (_encoder, decoder) => {
+    authProtocol.readAuthMessage(decoder, ydoc, (_ydoc, reason) => events.denied.push(reason))
+  }
+  const entry = { ydoc, provider, events, text: ydoc.getText('content') }
+  clients.set(client, entry)
+  if (wait === 'synced') return until(() => provider.synced, timeout, `${client} to sync`).then(() => ({}))
+  if (wait === 'closed') return until(() => events.closes.length > 0, timeout, `${client} to be closed`).then(() => ({ closes: events.closes }))
+  return {}
+}
+
+function get (client) {
+  const entry = clients.get(client)
+  if (!entry) throw new Error(`no client ${client}`)
+  return entry
+}
+
+function peers (entry) {
+  const out = []
+  for (const [id, state] of entry.provider.awareness.getStates()) {
+    if (id !== entry.ydoc.clientID) out.push({ id, state })
+  }
+  return out
+}
+
+const commands = {
+  open,
+  async insert ({ client, index = null, text }) {
+    const entry = get(client)
+    entry.text.insert(index === null ? entry.text.length : index, text)
+    return { length: entry.text.length }
+  },
+  async text ({ client }) { return { text: get(client).text.toString() } },
+  async wait_text ({ client, text, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.text.toString() === text, timeout, `${client} text == ${JSON.stringify(text).slice(0, 80)}`)
+    return { text: entry.text.toString() }
+  },
+  async wait_contains ({ client, text, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.text.toString().includes(text), timeout, `${client} text to contain ${text}`)
+    return { text: entry.text.toString() }
+  },
+  async disconnect ({ client }) { get(client).provider.disconnect(); return {} },
+  async connect ({ client, timeout = 10 }) {
+    const entry = get(client)
+    entry.provider.connect()
+    await until(() => entry.provider.synced, timeout, `${client} to resync`)
+    return {}
+  },
+  async wait_synced ({ client, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.provider.wsconnected && entry.provider.synced, timeout, `${client} to sync`)
+    return {}
+  },
+  async awareness ({ client, state }) { get(client).provider.awareness.setLocalState(state); return {} },
+  async peers ({ client }) { return { peers: peers(get(client)) } },
+  async wait_peers ({ client, count, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => peers(entry).length === count, timeout, `${client} to see ${count} peers`)
+    return { peers: peers(entry) }
+  },
+  async events ({ client }) {
+    const entry = get(client)
+    return { ...entry.events, connected: entry.provider.wsconnected, synced: entry.provider.synced }
+  },
+  async wait_closed ({ client, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.events.closes.length > 0, timeout, `${client} to be closed`)
+    return { closes: entry.events.closes }
+  },
+  async state ({ client }) {
+    return { state: Buffer.from(Y.encodeStateAsUpdate(get(client).ydoc)).toString('base64') }
+  },
+  async close ({ client }) {
+    const entry = get(client)
+    entry.provider.destroy()
+    clients.delete(client)
+    return {}
+  }
+}
+
+const rl = readline.createInterface({ input: process.stdin })
+rl.on('line', async (line) => {
+  let request
+  try {
+    request = JSON.parse(line)
+    const result = await commands[request.op](request)
+    process.stdout.write(JSON.stringify({ id: request.id, ok: true, ...result }) + '\n')
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ id: request?.id, ok: false, error: String(error?.message || error) }) + '\n')
+  }
+})
+rl.on('close', () => {
+  for (const entry of clients.values()) entry.provider.destroy()
+  setTimeout(() => process.exit(0), 50)
+})

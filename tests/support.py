@@ -1,0 +1,217 @@
+"""Real parts for tests: `atelier serve` processes, a private redis-server, the node Yjs driver."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+ATELIER = [sys.executable, "-m", "web.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class AtelierServer:
+    """One `atelier serve` process on loopback with its own (or a shared) data folder."""
+
+    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.extra_env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / f"server-{self.port}.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "REDIS_"))}
+        env.pop("DATABASE_URL", None)
+        env.update(
+            {
+                "ATELIER_DATA_DIR": str(self.data_dir),
+                "ATELIER_LOG_LEVEL": "info",
+                "ATELIER_ROOM_IDLE_SECONDS": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def sync_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/sync"
+
+    def start(self, timeout: float = 30.0) -> AtelierServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*ATELIER, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"atelier serve exited early:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.http_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        raise RuntimeError(f"atelier serve not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-6000:]
+        except FileNotFoundError:
+            return ""
+
+    def token(self, prefix: str = "", access: str = "rw", ttl: int | None = None) -> str:
+        args = [*ATELIER, "token", "--docs", prefix, "--access", access]
+        if ttl is not None:
+            args += ["--ttl", str(ttl)]
+        out = subprocess.run(
+            args, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+        return out.strip().splitlines()[-1]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> AtelierServer:
+        """Stop (if running) and start again on the same port and data folder."""
+        self.stop()
+        return self.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+class RedisServer:
+    """A private redis-server on a free port, so a test may stop and restart it."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not port_answers(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+class YjsClients:
+    """The node driver (tests/node/yclient.mjs): real yjs + y-websocket clients."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count()
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> YjsClients:
+        self.process = await asyncio.create_subprocess_exec(
+            "node",
+            str(ROOT / "tests" / "node" / "yclient.mjs"),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=64 * 2**20,
+        )
+        return self
+
+    async def __call__(self, op: str, **args: Any) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdin and self.process.stdout
+        request_id = next(self._ids)
+        line = json.dumps({"id": request_id, "op": op, **args}) + "\n"
+        self.process.stdin.write(line.encode())
+        await self.process.stdin.drain()
+        timeout = float(args.get("timeout", 10)) + 20
+        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not raw:
+            raise RuntimeError("the node Yjs driver exited")
+        reply: dict[str, Any] = json.loads(raw)
+        if not reply.get("ok"):
+            raise AssertionError(f"{op} {args.get('client', '')}: {reply.get('error')}")
+        return reply
+
+    async def close(self) -> None:
+        if self.process is None:
+            return
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@contextlib.contextmanager
+def servers(*items: AtelierServer) -> Iterator[tuple[AtelierServer, ...]]:
+    try:
+        yield items
+    finally:
+        for item in items:
+            item.stop()

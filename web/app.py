@@ -1,0 +1,132 @@
+"""The Starlette application: `create_app(settings=None)`, used with `uvicorn --factory`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from realtime.bus import make_bus
+from realtime.endpoint import Access, AccessRefused, EndpointLimits, SyncEndpoint
+from realtime.rooms import DocumentRooms, RoomLimits
+from realtime.store import DocumentStore
+from web.auth.tokens import TokenError, load_secret_key, read_document_token
+from web.config import Settings
+from web.database import create_engine, database_url
+
+log = logging.getLogger("atelier.web")
+
+
+class TokenAuthorizer:
+    """Grants documents to `?token=` holders (the session cookie joins in with the web app)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    async def __call__(self, websocket: WebSocket, document: str) -> Access:
+        token = websocket.query_params.get("token")
+        if not token:
+            raise AccessRefused(4401, "sign in or pass ?token=")
+        try:
+            grant = read_document_token(self._secret, token, now=time.time())
+        except TokenError as exc:
+            raise AccessRefused(4401, str(exc)) from None
+        if not grant.covers(document):
+            raise AccessRefused(4403, "this token does not grant that document")
+        return Access.WRITE if grant.writable else Access.READ
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the application; resources open and close in the lifespan."""
+    settings = settings or Settings.from_env()
+    settings.check()
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = load_secret_key(settings.secret_key, data_dir)
+
+    engine = create_engine(database_url(data_dir, settings.database_url or None))
+    store = DocumentStore(
+        engine,
+        commit_interval=settings.commit_interval_ms / 1000,
+        compact_after=settings.compact_after_updates,
+    )
+    bus = make_bus(settings.redis_url)
+    rooms = DocumentRooms(
+        store,
+        bus,
+        RoomLimits(
+            max_document_bytes=settings.max_document_bytes,
+            send_queue_messages=settings.send_queue_messages,
+            room_idle_seconds=settings.room_idle_seconds,
+        ),
+    )
+    sync = SyncEndpoint(
+        rooms,
+        TokenAuthorizer(secret),
+        EndpointLimits(
+            max_message_bytes=settings.max_message_bytes,
+            rate_messages=settings.rate_messages,
+            rate_burst=settings.rate_burst,
+        ),
+    )
+    ready = False
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal ready
+        await store.start()
+        try:
+            await bus.start()
+            try:
+                await rooms.start()
+                ready = True
+                log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
+                yield
+                ready = False
+                await rooms.close()
+            finally:
+                await bus.close()
+        finally:
+            await store.close()
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        if not ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok", "documents_loaded": len(rooms.loaded)})
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(HOME_PAGE)
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            WebSocketRoute("/sync/{doc:path}", sync),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rooms = rooms
+    app.state.store = store
+    return app
+
+
+HOME_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Atelier</title></head>
+<body><main>
+<h1>Atelier</h1>
+<p>Le moteur de co-édition est en marche : les documents se synchronisent sur
+<code>/sync/&lt;document&gt;</code> (protocole y-websocket).</p>
+<p>État du serveur : <a href="/healthz">/healthz</a>.</p>
+</main></body></html>
+"""

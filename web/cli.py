@@ -1,0 +1,122 @@
+"""The `atelier` command: serve, migrate, token."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from web.auth.tokens import load_secret_key, mint_document_token
+from web.config import Settings, SettingsError
+from web.database import database_url, migrate
+
+
+def _settings(overrides: dict[str, str | None]) -> Settings:
+    env = dict(os.environ)
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings.from_env(env)
+    settings.check()
+    # Workers started by uvicorn read the same environment.
+    os.environ.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def _migrate(settings: Settings) -> None:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    migrate(database_url(settings.data_path, settings.database_url or None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(
+        {
+            "HOST": args.host,
+            "PORT": None if args.port is None else str(args.port),
+            "ATELIER_WORKERS": None if args.workers is None else str(args.workers),
+        }
+    )
+    import uvicorn
+
+    _migrate(settings)
+    load_secret_key(settings.secret_key, settings.data_path)  # made once, before workers fork
+    print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        ws_max_size=settings.max_message_bytes + 1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=5,
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings({})
+    _migrate(settings)
+    print("database is up to date")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = _settings({})
+    secret = load_secret_key(settings.secret_key, settings.data_path)
+    ttl = args.ttl if args.ttl is not None else settings.token_ttl_seconds
+    if ttl <= 0:
+        raise SettingsError("--ttl must be a positive number of seconds")
+    token = mint_document_token(
+        secret, prefix=args.docs, writable=args.access == "rw", ttl=ttl, now=time.time(),
+        name=args.name or "",
+    )
+    scope = "read-write" if args.access == "rw" else "read-only"
+    print(f"{scope} token for documents starting with {args.docs!r}, valid {ttl} s:")
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atelier", description="Atelier collaboration server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web server (migrates first)")
+    serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (>1 needs REDIS_URL)")
+    serve.set_defaults(run=cmd_serve)
+    mig = sub.add_parser("migrate", help="create or upgrade the database")
+    mig.set_defaults(run=cmd_migrate)
+    tok = sub.add_parser("token", help="print a signed token for /sync/{doc}?token=")
+    tok.add_argument("--docs", required=True, metavar="PREFIX", help="document name prefix")
+    tok.add_argument("--access", choices=["rw", "ro"], default="rw", help="rw or ro")
+    tok.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime in seconds")
+    tok.add_argument("--name", help="display name carried by the token")
+    tok.set_defaults(run=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("ATELIER_LOG_LEVEL", "info").upper()
+        if os.environ.get("ATELIER_LOG_LEVEL", "info").lower() in {"debug", "info", "warning", "error"}
+        else "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = args.run(args)
+    except SettingsError as exc:
+        print(f"atelier: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

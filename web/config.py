@@ -1,0 +1,265 @@
+"""Settings: one table (name, default, help), read from the environment.
+
+A bad value stops start-up with a message that names the setting and what it accepts.
+`docs/settings.md` documents every row; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip().replace("_", ""))
+        except ValueError:
+            raise SettingsError(f"expected a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"expected a number from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"expected a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"expected a number from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value and not value.startswith(tuple(f"{s}://" for s in schemes)) and (
+            not any(value.startswith(f"{s}+") for s in schemes)
+        ):
+            raise SettingsError(f"expected a URL starting with {' or '.join(schemes)}://")
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise SettingsError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _secret(raw: str) -> str:
+    value = raw.strip()
+    if value and len(value) < 32:
+        raise SettingsError("a secret key must be at least 32 characters long")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    attribute: str
+    default: str
+    help: str
+    parse: Callable[[str], Any]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOST", "host", "127.0.0.1", "Address the web server listens on.", _text),
+    Setting("PORT", "port", "8000", "TCP port the web server listens on.", _int(1, 65535)),
+    Setting(
+        "ATELIER_WORKERS",
+        "workers",
+        "1",
+        "Number of worker processes for `atelier serve`. More than one needs REDIS_URL.",
+        _int(1, 64),
+    ),
+    Setting(
+        "ATELIER_DATA_DIR",
+        "data_dir",
+        "./data",
+        "Folder for the SQLite database, uploaded files and the generated secret key.",
+        _text,
+    ),
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database; empty means SQLite in the data folder. "
+        "`postgresql://user:pass@host/db` selects PostgreSQL (asyncpg).",
+        _url("sqlite", "postgresql", "postgres"),
+    ),
+    Setting(
+        "REDIS_URL",
+        "redis_url",
+        "",
+        "Redis URL (`redis://host:6379/0`) for the bus between workers; empty means one "
+        "process with an in-process bus.",
+        _url("redis", "rediss", "unix"),
+    ),
+    Setting(
+        "ATELIER_SECRET_KEY",
+        "secret_key",
+        "",
+        "Key that signs tokens and sessions (32+ characters). Empty: one is generated once "
+        "and kept in the data folder as `secret_key`.",
+        _secret,
+    ),
+    Setting(
+        "ATELIER_LOG_LEVEL",
+        "log_level",
+        "info",
+        "Logging level: debug, info, warning or error.",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    Setting(
+        "ATELIER_MAX_MESSAGE_BYTES",
+        "max_message_bytes",
+        "4194304",
+        "Largest WebSocket message a client may send; a larger one closes its connection "
+        "with 1009.",
+        _int(1024, 256 * 2**20),
+    ),
+    Setting(
+        "ATELIER_MAX_DOCUMENT_BYTES",
+        "max_document_bytes",
+        "67108864",
+        "Largest size a document may grow to; an update past it is refused (close 1009).",
+        _int(4096, 2**31),
+    ),
+    Setting(
+        "ATELIER_SEND_QUEUE_MESSAGES",
+        "send_queue_messages",
+        "2000",
+        "Messages waiting to be sent to one connection before it is dropped as too slow "
+        "(it resyncs when it reconnects).",
+        _int(8, 1_000_000),
+    ),
+    Setting(
+        "ATELIER_RATE_MESSAGES",
+        "rate_messages",
+        "300",
+        "Messages per second one connection may send on average.",
+        _float(1, 1_000_000),
+    ),
+    Setting(
+        "ATELIER_RATE_BURST",
+        "rate_burst",
+        "1500",
+        "Messages one connection may send in a burst above the average rate; past it the "
+        "connection is closed with 1008.",
+        _float(1, 10_000_000),
+    ),
+    Setting(
+        "ATELIER_COMMIT_INTERVAL_MS",
+        "commit_interval_ms",
+        "50",
+        "Longest time a received update waits before its group of updates is committed.",
+        _int(1, 1000),
+    ),
+    Setting(
+        "ATELIER_COMPACT_AFTER_UPDATES",
+        "compact_after_updates",
+        "200",
+        "Log length after which a document's updates are merged into its snapshot.",
+        _int(2, 1_000_000),
+    ),
+    Setting(
+        "ATELIER_ROOM_IDLE_SECONDS",
+        "room_idle_seconds",
+        "10",
+        "Seconds a document stays in memory after its last connection closes.",
+        _float(0, 86400),
+    ),
+    Setting(
+        "ATELIER_TOKEN_TTL_SECONDS",
+        "token_ttl_seconds",
+        "86400",
+        "Default lifetime of a token minted by `atelier token`.",
+        _int(1, 10 * 365 * 86400),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's settings, parsed and checked."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    data_dir: str = "./data"
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    log_level: str = "info"
+    max_message_bytes: int = 4 * 2**20
+    max_document_bytes: int = 64 * 2**20
+    send_queue_messages: int = 2000
+    rate_messages: float = 300.0
+    rate_burst: float = 1500.0
+    commit_interval_ms: int = 50
+    compact_after_updates: int = 200
+    room_idle_seconds: float = 10.0
+    token_ttl_seconds: int = 86400
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from `env` (default: the process environment)."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for row in SETTINGS:
+            raw = source.get(row.name)
+            if raw is None or raw.strip() == "":
+                raw = row.default
+            try:
+                values[row.attribute] = row.parse(raw)
+            except SettingsError as exc:
+                raise SettingsError(f"setting {row.name}: {exc}") from None
+        return cls(**values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    def check(self) -> None:
+        """Refuse combinations that would silently misbehave."""
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError(
+                f"{self.workers} workers need REDIS_URL: without Redis each worker would hold "
+                "its own copy of every document and users on different workers would not see "
+                "each other's edits. Set REDIS_URL or run one worker."
+            )
+
+
+def _check_table() -> None:
+    attributes = {f.name for f in fields(Settings)}
+    rows = {row.attribute for row in SETTINGS}
+    if attributes != rows:  # pragma: no cover - caught at import in development
+        raise RuntimeError(f"settings table and Settings differ: {attributes ^ rows}")
+
+
+_check_table()
