@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from web.config import SETTINGS, Settings, SettingsError
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    text = DOCS.read_text()
+    for row in SETTINGS:
+        line = next((ln for ln in text.splitlines() if ln.startswith(f"| `{row.name}` |")), None)
+        assert line is not None, f"{row.name} is missing from docs/settings.md"
+        if row.default:
+            assert f"`{row.default}`" in line, f"{row.name}: docs show another default"
+
+
+def test_docs_list_no_setting_that_does_not_exist() -> None:
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", DOCS.read_text(), re.M))
+    assert documented == {row.name for row in SETTINGS}
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+    assert settings.database_url == "" and settings.redis_url == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORT", "eighty", "setting PORT: expected a whole number"),
+        ("PORT", "70000", "setting PORT: expected a number from 1 to 65535"),
+        ("REDIS_URL", "http://x", "setting REDIS_URL: expected a URL starting with redis"),
+        ("DATABASE_URL", "mysql://x", "setting DATABASE_URL: expected a URL"),
+        ("ATELIER_SECRET_KEY", "short", "at least 32 characters"),
+        ("ATELIER_LOG_LEVEL", "loud", "expected one of debug, info"),
+    ],
+)
+def test_a_bad_value_names_the_setting_and_what_it_accepts(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({name: value})
+
+
+def test_several_workers_without_redis_are_refused_with_the_reason() -> None:
+    with pytest.raises(SettingsError, match="need REDIS_URL"):
+        Settings.from_env({"ATELIER_WORKERS": "3"}).check()
+    Settings.from_env({"ATELIER_WORKERS": "3", "REDIS_URL": "redis://127.0.0.1:6379"}).check()
