@@ -1,0 +1,139 @@
+"""Database URL, engine and schema migrations, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+_SCHEME_REWRITES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+class DatabaseError(Exception):
+    """A database setting or migration problem."""
+
+
+def database_url(data_dir: Path, url: str | None) -> str:
+    """The SQLAlchemy async URL: the given one (normalised) or a SQLite file in `data_dir`."""
+    url = (url or "").strip()
+    if not url:
+        return f"sqlite+aiosqlite:///{(data_dir / 'atelier.db').resolve()}"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise DatabaseError("DATABASE_URL must look like postgresql://user@host/db")
+    driver = _SCHEME_REWRITES.get(scheme.lower())
+    if driver is None:
+        # Only the scheme is echoed: the rest may hold a password.
+        raise DatabaseError(
+            f"unsupported DATABASE_URL scheme {scheme!r}: use postgresql:// or sqlite://"
+        )
+    return f"{driver}://{rest}"
+
+
+def _is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and real BEGINs for multi-process use."""
+    parsed = make_url(url)
+    # hide_parameters: statement parameters are document bytes, useless and large in logs.
+    options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    if not _is_sqlite(parsed):
+        return create_async_engine(parsed, **options)
+
+    path = _sqlite_file(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # The sqlite3 driver's legacy mode never BEGINs before a SELECT, so reads in a
+        # transaction would not share one snapshot; we emit BEGIN ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # busy_timeout first: switching to WAL waits for other processes' locks.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # `sqlite_begin_immediate` takes the write lock at BEGIN, for read-then-write work.
+        immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def metadata_list() -> list[MetaData]:
+    """The table metadatas the migrations cover."""
+    from realtime.tables import metadata as realtime_metadata
+
+    return [realtime_metadata]
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for `url`, built in code (there is no alembic.ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Passed as an attribute, not the sqlalchemy.url option: no configparser interpolation of
+    # '%' in passwords, and the URL never lands in a config dump.
+    config.attributes["database_url"] = url
+    return config
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at `url` to the latest schema; a no-op when already there.
+
+    Synchronous. From async code prefer `await asyncio.to_thread(migrate, url)`; called with
+    an event loop running in this thread, it runs the migration on a helper thread and waits.
+    """
+    config = alembic_config(url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, "head")
+        return
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            command.upgrade(config, "head")
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="atelier-migrate")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
