@@ -111,24 +111,33 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# Alembic loads env.py as a module each run, which is not thread-safe within one process.
+# (Across processes, env.py takes a database lock.)
+_upgrade_lock = threading.Lock()
+
+
+def _upgrade(url: str) -> None:
+    with _upgrade_lock:
+        command.upgrade(alembic_config(url), "head")
+
+
 def migrate(url: str) -> None:
     """Upgrade the database at `url` to the latest schema; a no-op when already there.
 
     Synchronous. From async code prefer `await asyncio.to_thread(migrate, url)`; called with
     an event loop running in this thread, it runs the migration on a helper thread and waits.
     """
-    config = alembic_config(url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        command.upgrade(config, "head")
+        _upgrade(url)
         return
 
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            command.upgrade(config, "head")
+            _upgrade(url)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
