@@ -1,0 +1,18 @@
+# Sync-engine benchmark (docs/benchmarks.md, "Sync engine"): Atelier against
+# @y/websocket-server and Hocuspocus on loopback. Included from the Makefile.
+#   make bench-sync        full run, ~10 minutes on 2 cores
+#   make bench-sync-quick  ~1.5 minutes
+# Needs the venv (pip install -e ., for .venv/bin/atelier) and node_modules, as `make run`.
+# SYNC_BENCH_ARGS adds flags, e.g. SYNC_BENCH_ARGS="--servers ywss,hocuspocus --procs 2".
+SYNC_BENCH_ARGS ?=
+SYNC_BENCH_OUT ?= bench/results
+
+.PHONY: bench-sync bench-sync-quick
+
+bench-sync: $(RUN_STAMP) $(NODE_STAMP)
+	@mkdir -p $(SYNC_BENCH_OUT)
+	.venv/bin/python bench/sync_bench.py --json $(SYNC_BENCH_OUT)/sync.json $(SYNC_BENCH_ARGS)
+
+bench-sync-quick: $(RUN_STAMP) $(NODE_STAMP)
+	@mkdir -p $(SYNC_BENCH_OUT)
+	.venv/bin/python bench/sync_bench.py --quick --json $(SYNC_BENCH_OUT)/sync-quick.json $(SYNC_BENCH_ARGS)
