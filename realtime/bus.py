@@ -16,6 +16,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+
 log = logging.getLogger("atelier.bus")
 
 Handler = Callable[[bytes], None]
@@ -93,14 +96,12 @@ class RedisBus:
         self._callbacks: list[ReconnectCallback] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub_changed = asyncio.Event()
-        self._client: object | None = None
-        self._pubsub: object | None = None
+        self._client: aioredis.Redis | None = None
+        self._pubsub: PubSub | None = None
         self.connected = asyncio.Event()
         self.dropped = 0
 
     async def start(self) -> None:
-        import redis.asyncio as aioredis
-
         self._client = aioredis.Redis.from_url(
             self._url, socket_connect_timeout=2, health_check_interval=10
         )
@@ -126,12 +127,11 @@ class RedisBus:
                 await task
         self._tasks = []
         if self._client is not None:
-            await self._client.aclose()  # type: ignore[attr-defined]
+            await self._client.aclose()
             self._client = None
 
     async def _drain(self) -> None:
-        while not self._outbox.empty():
-            await asyncio.sleep(0.01)
+        await self._outbox.join()
 
     def add_reconnect_callback(self, callback: ReconnectCallback) -> None:
         self._callbacks.append(callback)
@@ -141,17 +141,17 @@ class RedisBus:
         pubsub = self._pubsub
         if pubsub is not None:
             with contextlib.suppress(Exception):  # an outage: resubscribed on reconnect
-                await pubsub.subscribe(channel)  # type: ignore[attr-defined]
+                await pubsub.subscribe(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self._handlers.pop(channel, None)
         pubsub = self._pubsub
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.unsubscribe(channel)  # type: ignore[attr-defined]
+                await pubsub.unsubscribe(channel)
                 if channel in self._handlers:
                     # The room was loaded again while we were unsubscribing.
-                    await pubsub.subscribe(channel)  # type: ignore[attr-defined]
+                    await pubsub.subscribe(channel)
 
     def publish(self, channel: str, data: bytes) -> None:
         try:
@@ -169,10 +169,13 @@ class RedisBus:
                 while len(batch) < 512 and not self._outbox.empty():
                     batch.append(self._outbox.get_nowait())
             try:
-                pipe = self._client.pipeline(transaction=False)  # type: ignore[attr-defined]
+                assert self._client is not None
+                pipe = self._client.pipeline(transaction=False)
                 for channel, payload in batch:
                     pipe.publish(channel, payload)
                 await pipe.execute()
+                for _ in batch:
+                    self._outbox.task_done()
                 batch = []
                 backoff = 0.1
             except asyncio.CancelledError:
@@ -184,13 +187,16 @@ class RedisBus:
                 if self._outbox.qsize() > 10_000:
                     # During a long outage, stale fan-out is useless: storage has it all.
                     self.dropped += len(batch)
+                    for _ in batch:
+                        self._outbox.task_done()
                     batch = []
 
     async def _listen(self) -> None:
         backoff = 0.1
         first = True
         while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[attr-defined]
+            assert self._client is not None
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.ping()
                 channels = list(self._handlers)
@@ -217,14 +223,14 @@ class RedisBus:
                     self._dispatch(message["channel"], message["data"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except Exception as exc:
                 self.connected.clear()
                 self._pubsub = None
                 log.warning("bus: lost Redis (%s); reconnecting", type(exc).__name__)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 

@@ -59,7 +59,7 @@ class SyncEndpoint:
         self._authorize = authorize
         self._limits = limits
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def handle(self, websocket: WebSocket) -> None:
         name = str(websocket.path_params.get("doc", ""))
         await websocket.accept()
         if not DOCUMENT_NAME.match(name):

@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", home),
             Route("/healthz", healthz),
-            WebSocketRoute("/sync/{doc:path}", sync),
+            WebSocketRoute("/sync/{doc:path}", sync.handle),
         ],
         lifespan=lifespan,
     )

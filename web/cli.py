@@ -72,7 +72,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     if ttl <= 0:
         raise SettingsError("--ttl must be a positive number of seconds")
     token = mint_document_token(
-        secret, prefix=args.docs, writable=args.access == "rw", ttl=ttl, now=time.time(),
+        secret,
+        prefix=args.docs,
+        writable=args.access == "rw",
+        ttl=ttl,
+        now=time.time(),
         name=args.name or "",
     )
     scope = "read-write" if args.access == "rw" else "read-only"
@@ -102,10 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = os.environ.get("ATELIER_LOG_LEVEL", "info").strip().upper()
     logging.basicConfig(
-        level=os.environ.get("ATELIER_LOG_LEVEL", "info").upper()
-        if os.environ.get("ATELIER_LOG_LEVEL", "info").lower() in {"debug", "info", "warning", "error"}
-        else "INFO",
+        level=level if level in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -1,0 +1,226 @@
+"""The stock Yjs client (yjs + y-websocket under node) against a live `atelier serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from tests.support import ATELIER, ROOT, AtelierServer, YjsClients
+
+Start = Callable[..., AtelierServer]
+
+
+async def test_concurrent_edits_from_three_clients_converge(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    server = atelier()
+    token = server.token("notes-")
+    doc = f"notes-{unique}"
+    for name in "abc":
+        await yjs("open", client=name, url=server.sync_url, doc=doc, params={"token": token})
+    # Everyone types at once, several times, without waiting for the others.
+    await asyncio.gather(
+        *(
+            yjs("insert", client=name, index=0, text=f"<{name}{i}>")
+            for i in range(20)
+            for name in "abc"
+        )
+    )
+    for name in "abc":
+        for other in "abc":
+            await yjs("wait_contains", client=name, text=f"<{other}19>")
+    texts = {name: (await yjs("text", client=name))["text"] for name in "abc"}
+    assert texts["a"] == texts["b"] == texts["c"]
+    assert len(texts["a"]) == 3 * 20 * len("<a0>") + 3 * 10
+
+
+async def test_edits_made_while_disconnected_merge_on_reconnect(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    server = atelier()
+    token = server.token("")
+    doc = f"offline-{unique}"
+    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("insert", client="a", text="shared. ")
+    await yjs("wait_text", client="b", text="shared. ")
+
+    await yjs("disconnect", client="b")
+    await yjs("insert", client="b", text="written offline. ")
+    await yjs("insert", client="a", text="written online. ")
+    await asyncio.sleep(0.3)
+    assert "written offline" not in (await yjs("text", client="a"))["text"]
+
+    await yjs("connect", client="b")
+    merged = (await yjs("wait_contains", client="a", text="written offline."))["text"]
+    assert "written online." in merged
+    await yjs("wait_text", client="b", text=merged)
+
+
+async def test_presence_appears_and_disappears_when_a_client_leaves(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    server = atelier()
+    token = server.token("")
+    doc = f"presence-{unique}"
+    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("awareness", client="b", state={"user": {"name": "Bérénice", "color": "#c00"}})
+    peers = (await yjs("wait_peers", client="a", count=1))["peers"]
+    assert peers[0]["state"]["user"]["name"] == "Bérénice"
+    await yjs("close", client="b")
+    await yjs("wait_peers", client="a", count=0)
+
+
+async def test_read_only_client_syncs_and_shows_presence_but_cannot_write(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    server = atelier()
+    doc = f"ro-{unique}"
+    await yjs(
+        "open", client="writer", url=server.sync_url, doc=doc, params={"token": server.token("ro-")}
+    )
+    await yjs("insert", client="writer", text="official text")
+    await yjs(
+        "open",
+        client="reader",
+        url=server.sync_url,
+        doc=doc,
+        params={"token": server.token("ro-", access="ro")},
+    )
+    await yjs("wait_text", client="reader", text="official text")
+
+    await yjs("awareness", client="reader", state={"user": {"name": "lecteur"}})
+    await yjs("wait_peers", client="writer", count=1)
+
+    await yjs("insert", client="reader", index=0, text="VANDALISM ")
+    for _ in range(100):
+        if (await yjs("events", client="reader"))["denied"]:
+            break
+        await asyncio.sleep(0.05)
+    assert "read-only" in (await yjs("events", client="reader"))["denied"][0]
+    await yjs("insert", client="writer", text=" and more")
+    await yjs("wait_contains", client="reader", text="and more")
+    assert (await yjs("text", client="writer"))["text"] == "official text and more"
+
+    # Nor was it stored: a fresh client after a restart sees only the writer's text.
+    await yjs("close", client="reader")
+    await yjs("close", client="writer")
+    server.restart()
+    await yjs(
+        "open", client="later", url=server.sync_url, doc=doc, params={"token": server.token("ro-")}
+    )
+    assert (await yjs("text", client="later"))["text"] == "official text and more"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, 4401),
+        ({"token": "not-a-token"}, 4401),
+        ("other-prefix", 4403),
+    ],
+)
+async def test_missing_bad_or_foreign_credentials_are_refused(
+    atelier: Start, yjs: YjsClients, unique: str, params: object, code: int
+) -> None:
+    server = atelier()
+    if params == "other-prefix":
+        params = {"token": server.token("someone-else-")}
+    closes = (
+        await yjs(
+            "open",
+            client="x",
+            url=server.sync_url,
+            doc=f"secret-{unique}",
+            params=params,
+            wait="closed",
+        )
+    )["closes"]
+    assert closes[0]["code"] == code
+    await asyncio.sleep(0.5)  # 44xx is terminal for the stock client: no reconnection storm
+    assert len((await yjs("events", client="x"))["closes"]) == 1
+
+
+async def test_an_expired_token_is_refused(atelier: Start, yjs: YjsClients, unique: str) -> None:
+    server = atelier()
+    token = server.token("", ttl=1)
+    await asyncio.sleep(2.1)
+    closes = (
+        await yjs(
+            "open",
+            client="x",
+            url=server.sync_url,
+            doc=f"d-{unique}",
+            params={"token": token},
+            wait="closed",
+        )
+    )["closes"]
+    assert closes[0]["code"] == 4401 and "expired" in closes[0]["reason"]
+
+
+@pytest.mark.parametrize("how", ["restart", "kill -9"])
+async def test_a_document_survives_a_restart_and_a_kill(
+    atelier: Start, yjs: YjsClients, unique: str, how: str
+) -> None:
+    server = atelier()
+    token = server.token("")
+    doc = f"durable-{unique}"
+    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
+    for i in range(50):
+        await yjs("insert", client="a", text=f"line {i}\n")
+    # The last edit is committed at most ~100 ms after the server received it.
+    await asyncio.sleep(0.5)
+    await yjs("close", client="a")
+    if how == "restart":
+        server.stop()
+    else:
+        server.kill()
+    server.start()
+    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    text = (await yjs("text", client="b"))["text"]
+    assert text == "".join(f"line {i}\n" for i in range(50))
+
+
+async def test_token_minted_in_the_checkout_works_with_the_server_started_from_it(
+    tmp_path: object, yjs: YjsClients, unique: str, atelier: Start
+) -> None:
+    server = atelier()
+    out = subprocess.run(
+        [*ATELIER, "token", "--docs", "team-", "--access", "rw", "--name", "bot"],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    token = out[-1]
+    assert " " not in token and len(token) > 20
+    await yjs(
+        "open", client="bot", url=server.sync_url, doc=f"team-{unique}", params={"token": token}
+    )
+
+
+def test_several_workers_without_redis_refuse_to_start_and_say_why(tmp_path: object) -> None:
+    server = AtelierServer(tmp_path / "data")  # type: ignore[operator]
+    result = subprocess.run(
+        [*ATELIER, "serve", "--port", str(server.port), "--workers", "2"],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL" in result.stderr and "workers" in result.stderr
+
+
+async def test_healthz_answers_once_ready(atelier: Start) -> None:
+    import httpx
+
+    server = atelier()
+    response = httpx.get(f"{server.http_url}/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
