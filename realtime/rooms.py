@@ -183,7 +183,9 @@ class DocumentRooms:
         loaded = self._rooms.get(name)
         return None if loaded is None else loaded.room.encode_state()
 
-    def close_connections(self, predicate: Callable[[str, int], bool], code: int, reason: str) -> int:
+    def close_connections(
+        self, predicate: Callable[[str, int], bool], code: int, reason: str
+    ) -> int:
         """Close every connection for which predicate(document, conn_id) holds."""
         count = 0
         for name, loaded in self._rooms.items():

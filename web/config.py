@@ -50,8 +50,10 @@ def _text(raw: str) -> str:
 def _url(*schemes: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip()
-        if value and not value.startswith(tuple(f"{s}://" for s in schemes)) and (
-            not any(value.startswith(f"{s}+") for s in schemes)
+        if (
+            value
+            and not value.startswith(tuple(f"{s}://" for s in schemes))
+            and (not any(value.startswith(f"{s}+") for s in schemes))
         ):
             raise SettingsError(f"expected a URL starting with {' or '.join(schemes)}://")
         return value
