@@ -92,3 +92,58 @@ async def test_after_a_redis_restart_rooms_catch_up_and_nothing_is_lost(
     await yjs("wait_contains", client="b", text="after.", timeout=10)
     text = (await yjs("text", client="a"))["text"]
     await yjs("wait_text", client="b", text=text)
+
+
+async def test_each_update_is_published_once_and_stored_once(
+    atelier: Start, yjs: YjsClients, redis_url: str, tmp_path: Path, unique: str
+) -> None:
+    import sqlite3
+
+    import redis.asyncio as aioredis
+
+    shared = tmp_path / "shared"
+    one = atelier(shared, REDIS_URL=redis_url)
+    two = atelier(shared, REDIS_URL=redis_url)
+    token = one.token("")
+    doc = f"once-{unique}"
+    client = aioredis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(f"atelier:doc:{doc}")
+    await yjs("open", client="a", url=one.sync_url, doc=doc, params={"token": token})
+    await yjs("open", client="b", url=two.sync_url, doc=doc, params={"token": token})
+    for i in range(10):
+        await yjs("insert", client="a", text=f"{i};")
+    await yjs("wait_contains", client="b", text="9;")
+    await asyncio.sleep(0.5)
+
+    updates: list[bytes] = []
+    while (message := await pubsub.get_message(timeout=0.2)) is not None:
+        if message["type"] == "message" and message["data"][16:18] == b"\x00\x02":
+            updates.append(message["data"])
+    await pubsub.aclose()
+    await client.aclose()
+    # One publication per keystroke, all from the worker whose client typed it.
+    assert len(updates) == 10
+    assert len({u[:16] for u in updates}) == 1
+
+    with sqlite3.connect(shared / "atelier.db") as db:
+        (rows,) = db.execute(
+            "SELECT count(*) FROM document_updates WHERE name = ?", (doc,)
+        ).fetchone()
+    assert rows == 10
+
+
+async def test_one_server_with_several_workers_and_redis_serves_one_document(
+    atelier: Start, yjs: YjsClients, redis_url: str, unique: str
+) -> None:
+    server = atelier(REDIS_URL=redis_url, ATELIER_WORKERS="2")
+    token = server.token("")
+    doc = f"workers-{unique}"
+    names = [f"c{i}" for i in range(6)]  # spread over both workers by the kernel
+    for name in names:
+        await yjs("open", client=name, url=server.sync_url, doc=doc, params={"token": token})
+    for name in names:
+        await yjs("insert", client=name, text=f"[{name}]")
+    for name in names:
+        for other in names:
+            await yjs("wait_contains", client=name, text=f"[{other}]")
