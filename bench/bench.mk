@@ -1,6 +1,6 @@
 # Sync-engine benchmark (docs/benchmarks.md, "Sync engine"): Atelier against
 # @y/websocket-server and Hocuspocus on loopback. Included from the Makefile.
-#   make bench-sync        full run, ~10 minutes on 2 cores
+#   make bench-sync        full run, ~6-10 minutes on 2 cores
 #   make bench-sync-quick  ~1.5 minutes
 # Needs the venv (pip install -e ., for .venv/bin/atelier) and node_modules, as `make run`.
 # SYNC_BENCH_ARGS adds flags, e.g. SYNC_BENCH_ARGS="--servers ywss,hocuspocus --procs 2".
