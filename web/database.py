@@ -97,8 +97,9 @@ def create_engine(url: str) -> AsyncEngine:
 def metadata_list() -> list[MetaData]:
     """The table metadatas the migrations cover."""
     from realtime.tables import metadata as realtime_metadata
+    from web.schema import metadata as web_metadata
 
-    return [realtime_metadata]
+    return [realtime_metadata, web_metadata]
 
 
 def alembic_config(url: str) -> Config:
