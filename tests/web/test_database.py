@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 __all__ = ["empty_database_url"]  # the parametrized SQLite/PostgreSQL fixture
 
 
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from web.database import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+HEAD = _head()
+
+
 def test_no_database_url_means_a_sqlite_file_in_the_data_folder(tmp_path: Path) -> None:
     url = database_url(tmp_path / "data", None)
     assert url == f"sqlite+aiosqlite:///{(tmp_path / 'data' / 'atelier.db').resolve()}"
@@ -88,7 +101,7 @@ async def test_migrate_creates_the_tables_and_running_it_again_changes_nothing(
     await asyncio.to_thread(migrate, url)
     tables, versions = await _schema(url)
     assert {"documents", "document_updates", "alembic_version"} <= tables
-    assert versions == ["0001"]
+    assert versions == [HEAD]
 
     engine = create_engine(url)
     try:
@@ -130,7 +143,7 @@ async def test_workers_migrating_at_the_same_time_all_succeed(empty_database_url
     outcomes = [await asyncio.wait_for(worker.communicate(), 60) for worker in workers]
 
     assert [worker.returncode for worker in workers] == [0, 0, 0], outcomes
-    assert (await _schema(empty_database_url))[1] == ["0001"]
+    assert (await _schema(empty_database_url))[1] == [HEAD]
 
 
 async def test_threads_migrating_at_the_same_time_all_succeed(empty_database_url: str) -> None:
@@ -148,4 +161,4 @@ async def test_threads_migrating_at_the_same_time_all_succeed(empty_database_url
     await asyncio.gather(*(asyncio.to_thread(thread.join) for thread in threads))
 
     assert failures == []
-    assert (await _schema(empty_database_url))[1] == ["0001"]
+    assert (await _schema(empty_database_url))[1] == [HEAD]
