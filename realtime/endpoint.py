@@ -39,7 +39,19 @@ class AccessRefused(RealtimeError):
         self.reason = reason
 
 
-Authorizer = Callable[[WebSocket, str], Awaitable[Access]]
+@dataclass(frozen=True)
+class Grant:
+    """The outcome of authorisation: what the connection may do, and on whose behalf.
+
+    `principal` names who connected ("user:12", "guest-link:5", "token:bot"), so that
+    revoking a link or a session can close exactly the sockets it opened.
+    """
+
+    access: Access
+    principal: str = ""
+
+
+Authorizer = Callable[[WebSocket, str], Awaitable[Grant]]
 
 
 @dataclass(frozen=True)
@@ -66,14 +78,16 @@ class SyncEndpoint:
             await websocket.close(1008, "invalid document name")
             return
         try:
-            access = await self._authorize(websocket, name)
+            grant = await self._authorize(websocket, name)
         except AccessRefused as refused:
             await websocket.close(refused.code, refused.reason)
             return
 
-        conn = self._rooms.new_connection(websocket.send_bytes, websocket.close)
+        conn = self._rooms.new_connection(
+            websocket.send_bytes, websocket.close, principal=grant.principal
+        )
         try:
-            await self._rooms.join(name, conn, writable=access is Access.WRITE)
+            await self._rooms.join(name, conn, writable=grant.access is Access.WRITE)
         except Exception:
             log.exception("document %s: could not be loaded", name)
             await conn.stop()

@@ -38,9 +38,16 @@ class Connection:
     """One client socket: a bounded send queue drained by its own writer task."""
 
     def __init__(
-        self, conn_id: int, send: SendBytes, close: CloseSocket, *, max_queue: int
+        self,
+        conn_id: int,
+        send: SendBytes,
+        close: CloseSocket,
+        *,
+        max_queue: int,
+        principal: str = "",
     ) -> None:
         self.id = conn_id
+        self.principal = principal
         self._send = send
         self._close = close
         self._queue: deque[bytes] = deque()
@@ -151,9 +158,17 @@ class DocumentRooms:
     def loaded(self) -> list[str]:
         return list(self._rooms)
 
-    def new_connection(self, send: SendBytes, close: CloseSocket) -> Connection:
+    def new_connection(
+        self, send: SendBytes, close: CloseSocket, *, principal: str = ""
+    ) -> Connection:
         self._next_id += 1
-        return Connection(self._next_id, send, close, max_queue=self._limits.send_queue_messages)
+        return Connection(
+            self._next_id,
+            send,
+            close,
+            max_queue=self._limits.send_queue_messages,
+            principal=principal,
+        )
 
     # -- connections -----------------------------------------------------------------
 
@@ -184,13 +199,13 @@ class DocumentRooms:
         return None if loaded is None else loaded.room.encode_state()
 
     def close_connections(
-        self, predicate: Callable[[str, int], bool], code: int, reason: str
+        self, predicate: Callable[[str, Connection], bool], code: int, reason: str
     ) -> int:
-        """Close every connection for which predicate(document, conn_id) holds."""
+        """Close every connection for which predicate(document, connection) holds."""
         count = 0
         for name, loaded in self._rooms.items():
             for conn in loaded.connections.values():
-                if predicate(name, conn.id):
+                if predicate(name, conn):
                     conn.close(code, reason)
                     count += 1
         return count

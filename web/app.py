@@ -14,7 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from realtime.bus import make_bus
-from realtime.endpoint import Access, AccessRefused, EndpointLimits, SyncEndpoint
+from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
@@ -30,7 +30,7 @@ class TokenAuthorizer:
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
-    async def __call__(self, websocket: WebSocket, document: str) -> Access:
+    async def __call__(self, websocket: WebSocket, document: str) -> Grant:
         token = websocket.query_params.get("token")
         if not token:
             raise AccessRefused(4401, "sign in or pass ?token=")
@@ -40,7 +40,8 @@ class TokenAuthorizer:
             raise AccessRefused(4401, str(exc)) from None
         if not grant.covers(document):
             raise AccessRefused(4403, "this token does not grant that document")
-        return Access.WRITE if grant.writable else Access.READ
+        access = Access.WRITE if grant.writable else Access.READ
+        return Grant(access, principal=f"token:{grant.name}")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -119,7 +119,7 @@ _upgrade_lock = threading.Lock()
 
 def _upgrade(url: str) -> None:
     with _upgrade_lock:
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "heads")
 
 
 def migrate(url: str) -> None:
