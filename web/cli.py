@@ -29,6 +29,20 @@ def _migrate(settings: Settings) -> None:
     migrate(database_url(settings.data_path, settings.database_url or None))
 
 
+def _raise_open_files_limit() -> None:
+    """Each WebSocket is a file descriptor: allow as many as the system lets us."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(
         {
@@ -39,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     import uvicorn
 
+    _raise_open_files_limit()
     _migrate(settings)
     load_secret_key(settings.secret_key, settings.data_path)  # made once, before workers fork
     print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
