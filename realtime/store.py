@@ -154,7 +154,9 @@ class DocumentStore:
 
     async def _run(self) -> None:
         retry_delay = 0.0
-        while True:
+        # `close` may set both events at any await below (even as the gathering wait times
+        # out): check `_stopping` before every wait, or the wake-up could be cleared unseen.
+        while not self._stopping.is_set():
             await self._wakeup.wait()
             if self._stopping.is_set():
                 return

@@ -410,3 +410,20 @@ async def test_close_gives_up_after_its_timeout_when_the_database_stays_down(
 
     with pytest.raises(StoreError, match="1 document updates could not be stored"):
         await store.close()
+
+
+async def test_close_never_hangs_when_it_comes_as_a_group_is_due(engine: AsyncEngine) -> None:
+    # Close once waited forever when called in the loop iteration where the store's
+    # gathering wait timed out. Aim the close just before that deadline, several ways.
+    interval = 0.02
+    editor = Editor()
+    rounds = 40
+    for attempt in range(rounds):
+        store = DocumentStore(engine, commit_interval=interval)
+        await store.start()
+        store.append("closing", editor.type("."))
+        await asyncio.sleep(0)  # the store's task wakes and starts gathering
+        await asyncio.sleep(interval - 0.0001 * (1 + attempt % 8))
+        async with asyncio.timeout(10):  # not wait_for: that would defer close to a new task
+            await store.close()
+    assert text_of(await DocumentStore(engine).load("closing")) == "." * rounds
