@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 NODE_STAMP := node_modules/.installed
 BUNDLE_STAMP := web/static/build/.built
-EDITOR_SOURCES := $(wildcard editor/*.ts editor/**/*.ts)
+EDITOR_SOURCES := $(wildcard editor/*.ts editor/*/*.ts editor/tsconfig.json)
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
 .PHONY: run test setup setup-dev lint types unit sysdeps bundle bench clean help
@@ -65,9 +65,10 @@ run: setup
 	$(BIN)/atelier migrate
 	exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
 
-lint: $(DEV_STAMP)
+lint: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node_modules/.bin/tsc -p editor/tsconfig.json --noEmit
 
 types: $(DEV_STAMP)
 	$(BIN)/mypy

@@ -1,0 +1,96 @@
+// Entry for a page view: mounts the editor on #editor from the data attributes the server renders.
+//   data-doc            document name (/sync/{doc})
+//   data-role           owner | admin | editor | commenter | reader
+//   data-user-name      caret label;  data-user-color  caret colour
+//   data-locale         fr | en
+//   data-label          accessible name of the editing area
+//   data-status-*       the status line's texts (syncing, saved, offline, refused)
+//   data-upload-url     where images are posted (absent: no image button)
+//   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
+import { FRENCH_LABELS, SharedDocument, type ConnectionState, type StatusLabels } from "../src/collab";
+import { WRITING_ROLES, createEditor } from "../src/editor";
+import { bindImageDialog, bindLinkDialog, bindToolbar } from "../src/toolbar";
+
+declare global {
+  interface Window {
+    atelier?: { shared: SharedDocument; editor: ReturnType<typeof createEditor> };
+  }
+}
+
+function statusLabels(root: HTMLElement): StatusLabels {
+  const labels = { ...FRENCH_LABELS };
+  for (const key of Object.keys(labels) as ConnectionState[]) {
+    const text = root.dataset[`status${key[0].toUpperCase()}${key.slice(1)}`];
+    if (text) labels[key] = text;
+  }
+  return labels;
+}
+
+function mount(root: HTMLElement): void {
+  const doc = root.dataset.doc;
+  if (!doc) throw new Error("#editor needs data-doc");
+  const role = root.dataset.role ?? "reader";
+  const writable = WRITING_ROLES.has(role);
+  const token = new URLSearchParams(window.location.search).get("token");
+  const shared = new SharedDocument({ doc, token });
+  const surface = root.querySelector<HTMLElement>("[data-part=surface]") ?? root;
+  const editor = createEditor({
+    element: surface,
+    shared,
+    editable: writable,
+    user: {
+      name: root.dataset.userName || "Anonyme",
+      color: root.dataset.userColor || "#1e6bb8",
+    },
+    label: root.dataset.label || "Contenu de la page",
+  });
+  surface.querySelector(".ProseMirror")?.setAttribute("aria-readonly", String(!writable));
+
+  const labels = statusLabels(root);
+  const status = document.querySelector<HTMLElement>("[data-connection-status]");
+  shared.onState((state) => {
+    if (status) {
+      status.textContent = labels[state];
+      status.dataset.state = state;
+    }
+    if (state === "refused" && editor.isEditable) {
+      editor.setEditable(false);
+      surface.querySelector(".ProseMirror")?.setAttribute("aria-readonly", "true");
+    }
+  });
+
+  const toolbar = document.querySelector<HTMLElement>("[data-editor-toolbar]");
+  if (toolbar && writable) {
+    const linkDialog = document.querySelector<HTMLDialogElement>("dialog[data-link-dialog]");
+    const imageDialog = document.querySelector<HTMLDialogElement>("dialog[data-image-dialog]");
+    const openLink = linkDialog ? bindLinkDialog({ dialog: linkDialog, editor }) : null;
+    const uploadUrl = root.dataset.uploadUrl;
+    const csrf = root.dataset.csrfToken;
+    const openImage =
+      imageDialog && uploadUrl
+        ? bindImageDialog({
+            dialog: imageDialog,
+            editor,
+            uploadUrl,
+            headers: csrf ? { "X-CSRF-Token": csrf } : undefined,
+          })
+        : null;
+    bindToolbar(toolbar, editor, (command) => {
+      if (command === "link") openLink?.();
+      else openImage?.();
+    });
+    toolbar.hidden = false;
+  } else if (toolbar) {
+    toolbar.hidden = true;
+  }
+
+  void shared.loaded.then(() => {
+    // The moment a user can work on the page (measured by bench/editor_bench.py).
+    performance.mark("atelier:editor-ready");
+    root.dataset.ready = "true";
+  });
+  window.atelier = { shared, editor };
+}
+
+const root = document.getElementById("editor");
+if (root) mount(root);

@@ -1,0 +1,89 @@
+// The page editor: TipTap 3 bound to a shared Y.Doc, with live carets and a toolbar of buttons
+// the server renders (labels come from its translations; each button names a command).
+import { Editor } from "@tiptap/core";
+import StarterKit from "@tiptap/starter-kit";
+import Collaboration from "@tiptap/extension-collaboration";
+import CollaborationCaret from "@tiptap/extension-collaboration-caret";
+import Image from "@tiptap/extension-image";
+import { TableKit } from "@tiptap/extension-table";
+import { TaskItem, TaskList } from "@tiptap/extension-list";
+import type { SharedDocument } from "./collab";
+
+/** Roles that may change a page; readers and commenters see it live but cannot type. */
+export const WRITING_ROLES: ReadonlySet<string> = new Set(["owner", "admin", "editor"]);
+
+export interface CaretUser {
+  name: string;
+  color: string;
+}
+
+export interface EditorOptions {
+  element: HTMLElement;
+  shared: SharedDocument;
+  user: CaretUser;
+  editable: boolean;
+  /** Accessible name of the editing area. */
+  label: string;
+}
+
+/** Links the editor accepts: web, mail and paths on this site (links to other pages). */
+export function isAllowedHref(href: string): boolean {
+  const value = href.trim();
+  if (value.startsWith("/") && !value.startsWith("//")) return true;
+  return /^(https?:\/\/|mailto:)/i.test(value);
+}
+
+export function renderCaret(user: Record<string, unknown>): HTMLElement {
+  const name = typeof user.name === "string" ? user.name : "";
+  const color = typeof user.color === "string" ? user.color : "#444";
+  const caret = document.createElement("span");
+  caret.classList.add("collaboration-carets__caret");
+  caret.style.borderColor = color;
+  const label = document.createElement("span");
+  label.classList.add("collaboration-carets__label");
+  label.style.backgroundColor = color;
+  label.textContent = name;
+  caret.append(label);
+  return caret;
+}
+
+export function createEditor(options: EditorOptions): Editor {
+  const { shared } = options;
+  return new Editor({
+    element: options.element,
+    editable: options.editable,
+    extensions: [
+      StarterKit.configure({
+        // Yjs keeps its own undo history (per user), provided by Collaboration.
+        undoRedo: false,
+        heading: { levels: [1, 2, 3] },
+        link: {
+          openOnClick: false,
+          autolink: true,
+          defaultProtocol: "https",
+          isAllowedUri: (url) => isAllowedHref(url),
+          HTMLAttributes: { rel: "noopener noreferrer nofollow", target: null },
+        },
+      }),
+      TaskList,
+      TaskItem.configure({ nested: true }),
+      TableKit.configure({ table: { resizable: false } }),
+      Image.configure({ inline: false, allowBase64: false }),
+      Collaboration.configure({ document: shared.ydoc, field: "default" }),
+      CollaborationCaret.configure({
+        provider: shared.provider,
+        user: { name: options.user.name, color: options.user.color },
+        render: renderCaret,
+      }),
+    ],
+    injectCSS: false,
+    editorProps: {
+      attributes: {
+        role: "textbox",
+        "aria-multiline": "true",
+        "aria-label": options.label,
+        class: "page-content",
+      },
+    },
+  });
+}
