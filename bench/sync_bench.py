@@ -11,6 +11,7 @@ Load points (full run, ~10 minutes on 2 cores):
   fixed     50 docs x 4 clients x 2 updates/s, 10 x 20 x 2, 200 x 2 x 1 (20 s each)
   search    20 docs x 5 clients, rate per client 2, 5, 10, 20, 40, 80, 160, 320 (10 s each):
             the highest rate with p99 < 100 ms, no loss and every document converged
+            (a failing step is run a second time before the search stops)
   conns     1,000 docs x 2 clients = 2,000 connections, 1 update/s per document (20 s):
             p99 and server RSS per document ((peak RSS - idle RSS) / documents)
 --quick runs shorter and fewer points (~1.5 minutes).
@@ -58,6 +59,7 @@ NODE = shutil.which("node") or "node"
 
 SERVER_NAMES = {"atelier": "Atelier", "ywss": "y-websocket-server", "hocuspocus": "Hocuspocus"}
 P99_TARGET_MS = 100.0
+NO_DEFLATE = False  # --no-deflate: clients do not offer permessage-deflate
 
 
 class HarnessError(Exception):
@@ -324,6 +326,8 @@ def run_point(kind: str, point: dict[str, Any], procs: int) -> dict[str, Any]:
             ]
             if server.token:
                 cmd += ["--token", server.token]
+            if NO_DEFLATE:
+                cmd.append("--no-deflate")
             p = subprocess.Popen(
                 cmd,
                 cwd=ROOT,
@@ -607,7 +611,14 @@ def main(argv: list[str] | None = None) -> int:
         help="node processes for the generator (documents split across them)",
     )
     ap.add_argument("--json", type=Path, help="write all results to this JSON file")
+    ap.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="clients do not offer permessage-deflate (stock clients and browsers do)",
+    )
     args = ap.parse_args(argv)
+    global NO_DEFLATE
+    NO_DEFLATE = args.no_deflate
 
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     for s in servers:
@@ -684,6 +695,13 @@ def main(argv: list[str] | None = None) -> int:
                     duration=sp["duration"],
                 )
                 r = attempt(kind, point)
+                if r is not None and not r["meets_target"]:
+                    # one retry: on a shared 2-core machine a single step can fail on noise
+                    log(f"  {SERVER_NAMES[kind]} missed the target at {rate}/s: confirming")
+                    r["search"] = True
+                    r2 = attempt(kind, dict(point, name=f"search-{rate}-retry"))
+                    if r2 is not None:
+                        r = r2
                 if r is None:
                     stop_reason = "harness failure"
                     break

@@ -40,6 +40,7 @@
 //                     (the driver uses this to align the load phase of several processes and
 //                     its server CPU sampling); prints "SENT" on stderr when sending stops
 //   --histogram       include the latency histogram (for merging several processes)
+//   --no-deflate      do not offer permessage-deflate (ws offers it by default, as browsers do)
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { HocuspocusProvider } from '@hocuspocus/provider'
@@ -64,9 +65,10 @@ const DEFAULTS = {
   'connect-concurrency': 50,
   'connect-timeout': 20,
   'wait-go': false,
-  histogram: false
+  histogram: false,
+  'no-deflate': false
 }
-const FLAGS = new Set(['wait-go', 'histogram'])
+const FLAGS = new Set(['wait-go', 'histogram', 'no-deflate'])
 
 function parseArgs (argv) {
   const opts = { ...DEFAULTS }
@@ -104,7 +106,7 @@ function connectYWebsocket (docName) {
   const ydoc = new Y.Doc()
   const params = opts.token ? { token: opts.token } : {}
   const provider = new WebsocketProvider(opts.url, docName, ydoc, {
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: WS,
     params,
     // Node >= 18 has a global BroadcastChannel: without this, providers of the same document in
     // this one process would exchange updates locally and bypass the server entirely.
@@ -133,7 +135,7 @@ function connectHocuspocus (docName) {
     name: docName,
     document: ydoc,
     token: opts.token || null,
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: WS,
     onSynced: ({ state }) => { if (state) resolveReady() }
   })
   return {
@@ -144,6 +146,15 @@ function connectHocuspocus (docName) {
     extensions: () => provider.configuration.websocketProvider.webSocket?.extensions ?? ''
   }
 }
+
+// ws offers permessage-deflate unless told otherwise; --no-deflate turns the offer off.
+const WS = opts['no-deflate']
+  ? class extends WebSocket {
+    constructor (url, protocols, options) {
+      super(url, protocols, { ...options, perMessageDeflate: false })
+    }
+  }
+  : WebSocket
 
 const connect = opts.protocol === 'hocuspocus' ? connectHocuspocus : connectYWebsocket
 
