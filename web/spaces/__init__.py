@@ -1,0 +1,1 @@
+"""Spaces: projects and communities, their members, pages tree, guest links and directory."""

@@ -1,0 +1,262 @@
+"""Who may do what: a user's role in a space and on a page, and the grant of a page's document.
+
+Rules: members have their membership role; agents (and instance admins) read listed spaces
+as readers; a guest who came through a link has the link's role on the link's item only, and
+only while the link is live (checked on every call, so revocation and expiry cut at once);
+instance admins get no implicit access to private spaces' content; an archived space is
+read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from realtime.endpoint import Access, Grant
+from web.spaces.tables import SPACE_ROLES, guest_links, memberships, pages, spaces
+
+ROLE_RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
+# Instance roles that may see listed spaces and the directory.
+AGENT_ROLES = ("agent", "admin")
+
+
+class Actor(Protocol):
+    """What access checks need to know about the signed-in user (`CurrentUser` fits)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def guest_link_id(self) -> int | None: ...
+
+
+def at_least(role: str | None, needed: str) -> bool:
+    """Whether `role` is `needed` or stronger."""
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def principal_of(user: Actor) -> str:
+    """The socket principal of a user: revoking its link or removing it closes these."""
+    if user.guest_link_id is not None:
+        return f"guest-link:{user.guest_link_id}"
+    return f"user:{user.id}"
+
+
+@dataclass(frozen=True)
+class LiveLink:
+    """A guest link that is neither revoked nor expired."""
+
+    id: int
+    space_id: int
+    page_id: int | None
+    role: str
+
+
+async def live_link(conn: AsyncConnection, link_id: int, now: datetime) -> LiveLink | None:
+    """The link if it is live now, else None."""
+    row = (
+        await conn.execute(
+            select(
+                guest_links.c.id,
+                guest_links.c.space_id,
+                guest_links.c.page_id,
+                guest_links.c.role,
+                guest_links.c.expires_at,
+            ).where(guest_links.c.id == link_id, guest_links.c.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None or aware(row.expires_at) <= now:
+        return None
+    return LiveLink(row.id, row.space_id, row.page_id, row.role)
+
+
+async def space_role_in(
+    conn: AsyncConnection, user: Actor, space_id: int, now: datetime
+) -> str | None:
+    """The user's role in a space (see the module's rules), on an open connection."""
+    if user.guest_link_id is not None:
+        link = await live_link(conn, user.guest_link_id, now)
+        if link is not None and link.space_id == space_id and link.page_id is None:
+            return link.role
+        return None
+    row = (
+        await conn.execute(
+            select(memberships.c.role, spaces.c.visibility)
+            .select_from(
+                spaces.outerjoin(
+                    memberships,
+                    and_(memberships.c.space_id == spaces.c.id, memberships.c.user_id == user.id),
+                )
+            )
+            .where(spaces.c.id == space_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.role is not None:
+        return str(row.role)
+    if row.visibility == "listed" and user.role in AGENT_ROLES:
+        return "reader"
+    return None
+
+
+async def space_role(
+    engine: AsyncEngine, user: Actor, space_id: int, *, now: datetime | None = None
+) -> str | None:
+    """The user's role in a space, or None when the user may not see it."""
+    async with engine.connect() as conn:
+        return await space_role_in(conn, user, space_id, now or utcnow())
+
+
+async def page_role_in(
+    conn: AsyncConnection, user: Actor, page_id: int, now: datetime
+) -> str | None:
+    """The user's role on a page that is not in the trash; reader at most in archived spaces."""
+    row = (
+        await conn.execute(
+            select(pages.c.space_id, pages.c.deleted_at, spaces.c.archived_at)
+            .select_from(pages.join(spaces, spaces.c.id == pages.c.space_id))
+            .where(pages.c.id == page_id)
+        )
+    ).first()
+    if row is None or row.deleted_at is not None:
+        return None
+    role: str | None
+    if user.guest_link_id is not None:
+        link = await live_link(conn, user.guest_link_id, now)
+        role = None
+        if link is not None and link.space_id == row.space_id:
+            if link.page_id is None or link.page_id == page_id:
+                role = link.role
+    else:
+        role = await space_role_in(conn, user, row.space_id, now)
+    if role is not None and row.archived_at is not None:
+        return "reader"
+    return role
+
+
+async def page_role(
+    engine: AsyncEngine, user: Actor, page_id: int, *, now: datetime | None = None
+) -> str | None:
+    """The user's role on a page: owner, admin, editor, commenter, reader, or None."""
+    async with engine.connect() as conn:
+        return await page_role_in(conn, user, page_id, now or utcnow())
+
+
+def access_for(role: str) -> Access:
+    """Readers and commenters see live changes but cannot type; editors and up write."""
+    return Access.WRITE if at_least(role, "editor") else Access.READ
+
+
+async def document_grant(
+    engine: AsyncEngine, user: Actor, doc_name: str, *, now: datetime | None = None
+) -> Grant | None:
+    """What the user may do with a page's realtime document, or None."""
+    async with engine.connect() as conn:
+        page_id = (
+            await conn.execute(select(pages.c.id).where(pages.c.doc_name == doc_name))
+        ).scalar()
+        if page_id is None:
+            return None
+        role = await page_role_in(conn, user, page_id, now or utcnow())
+    if role is None:
+        return None
+    return Grant(access_for(role), principal=principal_of(user))
+
+
+@dataclass(frozen=True)
+class SpaceSummary:
+    id: int
+    slug: str
+    name: str
+    kind: str
+    archived: bool
+
+
+@dataclass(frozen=True)
+class Crumb:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the page view needs: the page, the user's role on it, where it sits."""
+
+    page_id: int
+    title: str
+    doc_name: str
+    role: str
+    space: SpaceSummary
+    # Ancestors the user may read, root first (the page itself excluded).
+    breadcrumbs: tuple[Crumb, ...]
+
+    @property
+    def can_edit(self) -> bool:
+        return at_least(self.role, "editor")
+
+    @property
+    def can_comment(self) -> bool:
+        return at_least(self.role, "commenter")
+
+
+async def page_context(
+    engine: AsyncEngine, user: Actor, page_id: int, *, now: datetime | None = None
+) -> PageContext | None:
+    """The page view's context, or None when the user may not read the page (answer 404)."""
+    now = now or utcnow()
+    async with engine.connect() as conn:
+        role = await page_role_in(conn, user, page_id, now)
+        if role is None:
+            return None
+        row = (
+            await conn.execute(
+                select(
+                    pages.c.title,
+                    pages.c.doc_name,
+                    pages.c.parent_id,
+                    spaces.c.id.label("space_id"),
+                    spaces.c.slug,
+                    spaces.c.name,
+                    spaces.c.kind,
+                    spaces.c.archived_at,
+                )
+                .select_from(pages.join(spaces, spaces.c.id == pages.c.space_id))
+                .where(pages.c.id == page_id)
+            )
+        ).one()
+        crumbs: list[Crumb] = []
+        parent_id = row.parent_id
+        seen = {page_id}
+        while parent_id is not None and parent_id not in seen:
+            seen.add(parent_id)
+            parent = (
+                await conn.execute(
+                    select(pages.c.id, pages.c.title, pages.c.parent_id).where(
+                        pages.c.id == parent_id
+                    )
+                )
+            ).first()
+            if parent is None:
+                break
+            if await page_role_in(conn, user, parent.id, now) is not None:
+                crumbs.append(Crumb(parent.id, parent.title))
+            parent_id = parent.parent_id
+    space = SpaceSummary(
+        row.space_id, row.slug, row.name, row.kind, archived=row.archived_at is not None
+    )
+    return PageContext(page_id, row.title, row.doc_name, role, space, tuple(reversed(crumbs)))

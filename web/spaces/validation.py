@@ -1,0 +1,58 @@
+"""Form field checks shared by the spaces services: clear messages, in French, for users."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import nh3
+
+from web.spaces.errors import InvalidInput
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+DESCRIPTION_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "a", "ul", "ol", "li", "code"}
+
+
+def one_line(value: object, field: str, *, max_length: int = 200, required: bool = True) -> str:
+    """A trimmed single-line text (names, titles, labels)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} : texte attendu.")
+    text = " ".join(_CONTROL.sub("", value).split())
+    if required and not text:
+        raise InvalidInput(f"{field} : ce champ est obligatoire.")
+    if len(text) > max_length:
+        raise InvalidInput(f"{field} : {max_length} caractères au plus.")
+    return text
+
+
+def description_html(value: object, *, max_length: int = 5000) -> str:
+    """A description: a little HTML is allowed, sanitised by nh3 (scripts, styles, events go)."""
+    if not isinstance(value, str):
+        raise InvalidInput("Description : texte attendu.")
+    text = _CONTROL.sub("", value).strip()
+    if len(text) > max_length:
+        raise InvalidInput(f"Description : {max_length} caractères au plus.")
+    return nh3.clean(text, tags=DESCRIPTION_TAGS, link_rel="noopener noreferrer nofollow")
+
+
+def choice(value: object, field: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidInput(f"{field} : choisissez parmi {', '.join(choices)}.")
+    return value
+
+
+def email_address(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("Adresse électronique : texte attendu.")
+    address = value.strip().lower()
+    if len(address) > 320 or not _EMAIL.match(address):
+        raise InvalidInput("Adresse électronique : adresse invalide (exemple : nom@exemple.fr).")
+    return address
+
+
+def slugify(name: str, *, max_length: int = 60) -> str:
+    """A URL-safe slug from a name: accents folded, lowercase, dashes."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:max_length].strip("-")
+    return slug or "espace"
