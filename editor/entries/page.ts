@@ -9,6 +9,7 @@
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
 import { FRENCH_LABELS, SharedDocument, type ConnectionState, type StatusLabels } from "../src/collab";
 import { WRITING_ROLES, createEditor } from "../src/editor";
+import { keepPageForOffline } from "../src/offline";
 import { bindImageDialog, bindLinkDialog, bindToolbar } from "../src/toolbar";
 
 declare global {
@@ -88,6 +89,9 @@ function mount(root: HTMLElement): void {
     // The moment a user can work on the page (measured by bench/editor_bench.py).
     performance.mark("atelier:editor-ready");
     root.dataset.ready = "true";
+  });
+  void keepPageForOffline(import.meta.url).then((kept) => {
+    root.dataset.offlineReady = String(kept);
   });
   window.atelier = { shared, editor };
 }
