@@ -61,6 +61,7 @@ class StoreStats:
 class _LogSize:
     rows: int = 0
     bytes: int = 0
+    snapshot_bytes: int = 0
 
 
 @dataclass
@@ -276,12 +277,15 @@ class DocumentStore:
         queued = queued_before + [u for u in queued_after if id(u) not in seen]
 
         log_rows = [row.data for row in stored if row.part == 1]
-        self._seed_log_size(name, log_rows)
+        snapshot_bytes = sum(len(row.data) for row in stored if row.part == 0)
+        self._seed_log_size(name, log_rows, snapshot_bytes)
         parts = [bytes(row.data) for row in stored if row.data] + queued
         return _merge(parts, name)
 
-    def _seed_log_size(self, name: str, log_rows: Sequence[bytes]) -> None:
-        self._log_sizes[name] = _LogSize(len(log_rows), sum(len(data) for data in log_rows))
+    def _seed_log_size(self, name: str, log_rows: Sequence[bytes], snapshot_bytes: int) -> None:
+        self._log_sizes[name] = _LogSize(
+            len(log_rows), sum(len(data) for data in log_rows), snapshot_bytes
+        )
         self._maybe_schedule_compaction(name)
 
     # -- compaction --------------------------------------------------------------------------
@@ -292,6 +296,11 @@ class DocumentStore:
             return
         if size.rows < self._compact_after and size.bytes < self._compact_bytes:
             return
+        # Merging costs about the snapshot's size and holds the GIL (pycrdt), stalling every
+        # socket meanwhile: compact a large document only once its log is a fair fraction of
+        # its snapshot, so the merging work per stored byte stays constant as documents grow.
+        if size.bytes * 4 < size.snapshot_bytes and size.rows < self._compact_after * 50:
+            return
         task = asyncio.create_task(self._compact_in_background(name), name=f"compact {name}")
         self._compactions[name] = task
         task.add_done_callback(lambda _: self._compactions.pop(name, None))
@@ -301,7 +310,10 @@ class DocumentStore:
             await self.compact(name)
         except Exception as exc:
             # Try again only once the log has grown by another full threshold.
-            self._log_sizes[name] = _LogSize()
+            previous = self._log_sizes.get(name)
+            self._log_sizes[name] = _LogSize(
+                snapshot_bytes=previous.snapshot_bytes if previous else 0
+            )
             logger.error("compacting document %r failed: %s", name, _describe(exc))
 
     async def compact(self, name: str) -> None:
@@ -328,7 +340,6 @@ class DocumentStore:
                 )
             ).all()
         if not log:
-            self._log_sizes.pop(name, None)
             return
         max_id = log[-1].id
         merged_bytes = sum(len(row.data) for row in log)
@@ -364,8 +375,7 @@ class DocumentStore:
         if size is not None:
             size.rows = max(size.rows - len(log), 0)
             size.bytes = max(size.bytes - merged_bytes, 0)
-            if size.rows == 0:
-                del self._log_sizes[name]
+            size.snapshot_bytes = len(new_snapshot)
 
     @contextlib.asynccontextmanager
     async def _document_lock(self, name: str) -> AsyncIterator[None]:

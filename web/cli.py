@@ -65,6 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level=settings.log_level,
         ws_max_size=settings.max_message_bytes + 1024,
+        # Yjs messages are small binary diffs: compressing them costs CPU and latency on
+        # both ends for little gain (the reference servers do not offer it either).
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,

@@ -198,6 +198,35 @@ async def test_a_long_log_is_compacted_in_the_background(
     assert text_of(await load_fresh(open_engine, "busy")) == "".join(f"{i};" for i in range(230))
 
 
+async def test_a_large_document_is_compacted_in_proportion_to_its_size(
+    engine: AsyncEngine, open_engine: OpenEngine
+) -> None:
+    # Merging holds the interpreter for time proportional to the snapshot: a big document
+    # must not be re-merged after every few keystrokes, or every socket stalls meanwhile.
+    store = DocumentStore(engine, commit_interval=0.01, compact_after=20)
+    await store.start()
+    editor = Editor()
+    store.append("big", editor.type("x" * 200_000))
+    await store.flush()
+    await store.compact("big")
+    before = store.stats.compactions
+    for i in range(100):  # 100 keystrokes: far less than a quarter of the snapshot
+        store.append("big", editor.type(f"{i % 10}"))
+        if i % 10 == 9:
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    assert store.stats.compactions == before
+    for _ in range(12):  # now the log passes a quarter of the snapshot
+        store.append("big", editor.type("y" * 5_000))
+    for _ in range(250):
+        if store.stats.compactions > before:
+            break
+        await asyncio.sleep(0.02)
+    await store.close()
+    assert store.stats.compactions > before
+    assert len(text_of(await load_fresh(open_engine, "big"))) == 200_000 + 100 + 60_000
+
+
 async def test_a_large_log_in_bytes_is_compacted_in_the_background(engine: AsyncEngine) -> None:
     store = DocumentStore(engine, commit_interval=0.01, compact_after=10_000, compact_bytes=20_000)
     await store.start()
