@@ -105,6 +105,11 @@ export class SharedDocument {
     return this.current;
   }
 
+  /** The whole document as one Yjs update (tests capture real editor documents with it). */
+  encodeState(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.ydoc);
+  }
+
   /** Call `listener` now and on every change of state. */
   onState(listener: Listener): void {
     this.listeners.push(listener);
