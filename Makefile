@@ -14,7 +14,7 @@ BUNDLE_STAMP := web/static/build/.built
 EDITOR_SOURCES := $(wildcard editor/*.ts editor/*/*.ts editor/tsconfig.json)
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
-.PHONY: run test setup setup-dev lint types unit sysdeps bundle bench clean help
+.PHONY: run test setup setup-dev lint types unit sysdeps bundle bench bench-store clean help
 
 help:
 	@echo "make run   - set everything up and serve on http://$(HOST):$(PORT)"
@@ -78,6 +78,11 @@ unit: setup-dev
 
 test: setup-dev lint types
 	$(BIN)/pytest -q -ra
+
+bench: bench-sync bench-store
+
+bench-store: $(RUN_STAMP)
+	$(BIN)/python bench/store_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules web/static/build
