@@ -17,9 +17,11 @@ from realtime.bus import make_bus
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
+from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
+from web.pages.routes import PageRoutes
 
 log = logging.getLogger("atelier.web")
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rate_burst=settings.rate_burst,
         ),
     )
+    accounts = AccountsSetup(settings, engine, secret)
     ready = False
 
     @contextlib.asynccontextmanager
@@ -111,9 +114,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", home),
             Route("/healthz", healthz),
             WebSocketRoute("/sync/{doc:path}", sync.handle),
+            *accounts.routes(),
+            *PageRoutes(settings, secret, engine, rooms, store).routes(),
         ],
+        middleware=accounts.middleware(),
+        exception_handlers=accounts.exception_handlers(),
         lifespan=lifespan,
     )
+    accounts.install(app)
     app.state.settings = settings
     app.state.rooms = rooms
     app.state.store = store

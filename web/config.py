@@ -7,6 +7,7 @@ A bad value stops start-up with a message that names the setting and what it acc
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -76,6 +77,14 @@ def _secret(raw: str) -> str:
     if value and len(value) < 32:
         raise SettingsError("a secret key must be at least 32 characters long")
     return value
+
+
+def _domains(raw: str) -> tuple[str, ...]:
+    names = tuple(d.strip().lower().lstrip("@").lstrip(".") for d in raw.split(",") if d.strip())
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", name):
+            raise SettingsError(f"expected email domains separated by commas, got {name!r}")
+    return names
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,14 @@ SETTINGS: tuple[Setting, ...] = (
         _int(4096, 2**31),
     ),
     Setting(
+        "ATELIER_MAX_IMAGE_BYTES",
+        "max_image_bytes",
+        "10485760",
+        "Largest image a user may upload into a page (PNG, JPEG, GIF or WebP); a larger one "
+        "is refused with 413.",
+        _int(1024, 2**30),
+    ),
+    Setting(
         "ATELIER_SEND_QUEUE_MESSAGES",
         "send_queue_messages",
         "2000",
@@ -203,6 +220,107 @@ SETTINGS: tuple[Setting, ...] = (
         "Default lifetime of a token minted by `atelier token`.",
         _int(1, 10 * 365 * 86400),
     ),
+    Setting(
+        "ATELIER_PUBLIC_URL",
+        "public_url",
+        "",
+        "Address people reach the instance at (`https://atelier.example.gouv.fr`), used in "
+        "links sent by mail; empty means the address of the request.",
+        _url("http", "https"),
+    ),
+    Setting(
+        "ATELIER_SESSION_DAYS",
+        "session_days",
+        "14",
+        "Days a sign-in lasts without use; each visit extends it (sliding expiry).",
+        _int(1, 365),
+    ),
+    Setting(
+        "ATELIER_SIGNUP_DOMAINS",
+        "signup_domains",
+        "gouv.fr",
+        "Comma-separated email domains (subdomains included) whose people may register "
+        "themselves; anyone else waits for an administrator's approval. Empty: everyone waits.",
+        _domains,
+    ),
+    Setting(
+        "ATELIER_LOGIN_MAX_FAILURES",
+        "login_max_failures",
+        "5",
+        "Failed sign-ins allowed per account within the throttle window; past it the account "
+        "is refused (429) until the window has passed.",
+        _int(1, 1000),
+    ),
+    Setting(
+        "ATELIER_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "login_max_failures_per_address",
+        "20",
+        "Failed sign-ins allowed per client address within the throttle window.",
+        _int(1, 100_000),
+    ),
+    Setting(
+        "ATELIER_LOGIN_WINDOW_SECONDS",
+        "login_window_seconds",
+        "900",
+        "Length of the sign-in throttle window.",
+        _int(1, 86400),
+    ),
+    Setting(
+        "ATELIER_SMTP_HOST",
+        "smtp_host",
+        "",
+        "SMTP server for outgoing mail; empty means mail is only kept in the outbox "
+        "(readable by instance admins at /admin/courriels) and noted in the log.",
+        _text,
+    ),
+    Setting("ATELIER_SMTP_PORT", "smtp_port", "587", "SMTP server port.", _int(1, 65535)),
+    Setting(
+        "ATELIER_SMTP_SECURITY",
+        "smtp_security",
+        "starttls",
+        "SMTP connection security: starttls, tls (implicit, usually port 465) or none.",
+        _choice("starttls", "tls", "none"),
+    ),
+    Setting("ATELIER_SMTP_USER", "smtp_user", "", "SMTP user name; empty: no login.", _text),
+    Setting("ATELIER_SMTP_PASSWORD", "smtp_password", "", "SMTP password.", _text),
+    Setting(
+        "ATELIER_MAIL_FROM",
+        "mail_from",
+        "atelier@localhost",
+        "Sender address of the mails the instance sends.",
+        _text,
+    ),
+    Setting(
+        "ATELIER_OIDC_DISCOVERY_URL",
+        "oidc_discovery_url",
+        "",
+        "OpenID Connect discovery URL (`.../.well-known/openid-configuration`), e.g. "
+        "ProConnect's; with a client id it adds a sign-in button. Empty: local accounts only.",
+        _url("http", "https"),
+    ),
+    Setting("ATELIER_OIDC_CLIENT_ID", "oidc_client_id", "", "OpenID Connect client id.", _text),
+    Setting(
+        "ATELIER_OIDC_CLIENT_SECRET",
+        "oidc_client_secret",
+        "",
+        "OpenID Connect client secret.",
+        _text,
+    ),
+    Setting(
+        "ATELIER_OIDC_SCOPES",
+        "oidc_scopes",
+        "openid email profile",
+        "Scopes asked of the OpenID Connect provider (ProConnect: `openid email given_name "
+        "usual_name`).",
+        _text,
+    ),
+    Setting(
+        "ATELIER_OIDC_LABEL",
+        "oidc_label",
+        "ProConnect",
+        "Name of the OpenID Connect provider on the sign-in button.",
+        _text,
+    ),
 )
 
 
@@ -220,6 +338,7 @@ class Settings:
     log_level: str = "info"
     max_message_bytes: int = 4 * 2**20
     max_document_bytes: int = 64 * 2**20
+    max_image_bytes: int = 10 * 2**20
     send_queue_messages: int = 2000
     rate_messages: float = 300.0
     rate_burst: float = 1500.0
@@ -227,6 +346,23 @@ class Settings:
     compact_after_updates: int = 200
     room_idle_seconds: float = 10.0
     token_ttl_seconds: int = 86400
+    public_url: str = ""
+    session_days: int = 14
+    signup_domains: tuple[str, ...] = ("gouv.fr",)
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "atelier@localhost"
+    oidc_discovery_url: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile"
+    oidc_label: str = "ProConnect"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -10,10 +10,12 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     func,
 )
 
@@ -36,6 +38,9 @@ users = Table(
     Column("locale", String(8), nullable=False, server_default="fr"),
     Column("oidc_subject", String(255), nullable=True, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Added by 0003a: who reviewed a registration, and the last sign-in.
+    Column("reviewed_by", Integer, nullable=True),
+    Column("last_login_at", DateTime(timezone=True), nullable=True),
 )
 
 # Server-side sessions: the cookie carries a signed random id; revocation is a column.
@@ -49,4 +54,59 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("user_agent", String(300), nullable=False, server_default=""),
+    # Added by 0003a: a guest session opened through a guest link is scoped to that link
+    # (no foreign key: guest_links belongs to another migration branch).
+    Column("guest_link_id", Integer, nullable=True, index=True),
+)
+
+# Revoking every session of a user (sign out everywhere, deactivation) looks them up by user.
+Index("ix_sessions_user_id", sessions.c.user_id)
+
+# --- Accounts and mail (migration 0003a) ---------------------------------------------------
+
+# One-use tokens mailed to a person: password reset, address confirmation. Only the sha256
+# of the token is kept, so a database dump cannot be replayed as links.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),  # sha256 hex of the token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(16), nullable=False),  # 'reset' | 'confirm'
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every mail the instance sends lands here first: with no SMTP server configured, instance
+# admins read it at /admin/courriels, so a fresh install works end to end.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("error", String(500), nullable=False, server_default=""),
+)
+
+# The one-time link printed on first start to create the first administrator (hashed).
+first_admin_tokens = Table(
+    "first_admin_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+# Failed sign-ins, counted per account and per address over a window; in the database so
+# that the limit holds across workers and machines.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(320), nullable=False, index=True),
+    Column("address", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
 )

@@ -1,0 +1,165 @@
+"""Web app fixtures: the real app on a fresh migrated SQLite database, driven in process.
+
+Stable fixtures for every web test (keep these names and signatures):
+
+- `app` — `create_app(Settings(...))` with its lifespan running, on a new SQLite file.
+- `make_app(**settings)` — the same with settings overridden (`make_app(signup_domains=())`).
+- `client` — an anonymous `httpx.AsyncClient` on `app` (cookies kept, redirects not followed).
+- `new_client()` — another independent client (a second browser), e.g. for a second user.
+- `make_user(email, role="agent", password=PASSWORD, display_name=None, status="active")`
+  → the new user's id.
+- `signed_in(client, email, password=PASSWORD)` → signs `client` in (asserts it worked) and
+  returns it.
+- `csrf_token(client, path="/connexion")` → the CSRF token a page gives this client; send it
+  as the `csrf_token` form field or the `X-CSRF-Token` header.
+- `post_form(client, path, data)` → POST a form with the client's CSRF token added.
+- `outbox(app)` → the mails queued so far, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from web.accounts import users as accounts
+from web.app import create_app
+from web.config import Settings
+from web.database import database_url, migrate
+from web.mail import Mailer, OutboxMail
+
+PASSWORD = "un mot de passe solide"
+SECRET = "test-secret-key-" + "x" * 32
+BASE_URL = "http://atelier.test"
+_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def web_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "secret_key": SECRET,
+        "room_idle_seconds": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Starlette]]]:
+    """Build apps on one fresh migrated database; lifespans end with the test."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    await asyncio.to_thread(migrate, database_url(data_dir.resolve(), None))
+    stack: list[Any] = []
+
+    async def build(**overrides: Any) -> Starlette:
+        app = create_app(web_settings(data_dir, **overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        return app
+
+    yield build
+    for lifespan in reversed(stack):
+        await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def app(make_app: Callable[..., Awaitable[Starlette]]) -> Starlette:
+    return await make_app()
+
+
+@pytest.fixture
+async def new_client(app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+    clients: list[httpx.AsyncClient] = []
+
+    def make() -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL, follow_redirects=False
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def client(new_client: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return new_client()
+
+
+@pytest.fixture
+def make_user(app: Starlette) -> Callable[..., Awaitable[int]]:
+    async def make(
+        email: str,
+        role: str = "agent",
+        password: str | None = PASSWORD,
+        display_name: str | None = None,
+        status: str = "active",
+    ) -> int:
+        return await accounts.create_user(
+            app.state.engine,
+            email=email,
+            display_name=display_name or email.split("@")[0].replace(".", " ").title(),
+            password=password,
+            role=role,
+            status=status,
+        )
+
+    return make
+
+
+async def csrf_token(client: httpx.AsyncClient, path: str = "/connexion") -> str:
+    """The CSRF token of this client, read from a page's meta tag."""
+    response = await client.get(path)
+    if response.status_code == 303 and path == "/connexion":  # signed in already
+        response = await client.get("/compte")
+    match = _META.search(response.text)
+    assert match, f"no csrf-token meta on {path} ({response.status_code})"
+    return match.group(1)
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None
+) -> httpx.Response:
+    """POST a form with this client's CSRF token."""
+    token = await csrf_token(client)
+    return await client.post(path, data={**(data or {}), "csrf_token": token})
+
+
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    return await post_form(client, "/connexion", {"email": email, "password": password})
+
+
+@pytest.fixture
+def signed_in() -> Callable[..., Awaitable[httpx.AsyncClient]]:
+    async def do(
+        client: httpx.AsyncClient, email: str, password: str = PASSWORD
+    ) -> httpx.AsyncClient:
+        response = await sign_in(client, email, password)
+        assert response.status_code == 303, response.text
+        return client
+
+    return do
+
+
+async def outbox(app: Starlette) -> list[OutboxMail]:
+    mailer: Mailer = app.state.mailer
+    return await mailer.recent()
+
+
+def link_in(mail: OutboxMail, path: str) -> str:
+    """The path of the first link to `path...` in a mail."""
+    match = re.search(re.escape(path) + r"[A-Za-z0-9_\-]+", mail.body)
+    assert match, f"no {path} link in: {mail.body}"
+    return match.group(0)

@@ -1,0 +1,39 @@
+"""Every page carries the security headers a browser enforces."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_pages_carry_csp_framing_referrer_and_sniffing_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/connexion", "/healthz", "/page-qui-nexiste-pas"):
+        headers = (await client.get(path)).headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+        assert "connect-src 'self' ws://atelier.test wss://atelier.test" in csp
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "camera=(self)" in headers["permissions-policy"]
+        assert "microphone=(self)" in headers["permissions-policy"]
+
+
+async def test_a_forged_host_header_cannot_inject_into_the_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = (await client.get("/healthz", headers={"Host": "x; script-src *"})).headers
+    assert "script-src *" not in headers["content-security-policy"]
+
+
+async def test_pages_have_no_inline_script(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/connexion")).text
+    assert "<script>" not in page and "onclick=" not in page
+
+
+async def test_the_stylesheet_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/static/css/atelier.css")
+    assert response.status_code == 200 and ":focus-visible" in response.text

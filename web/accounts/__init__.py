@@ -1,0 +1,1 @@
+"""Accounts: users, registration and approval, admin operations, mails (services, no HTTP)."""

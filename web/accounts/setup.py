@@ -1,0 +1,152 @@
+"""Plugs accounts into the app: state, middleware, routes and error pages.
+
+`create_app` builds one `AccountsSetup` and passes its `middleware()`, `routes()` and
+`exception_handlers()` to Starlette, then calls `install(app)`. After that, routes find
+`app.state.engine`, `.secret`, `.sessions` (SessionStore), `.throttle`, `.mailer`,
+`.templates`, `.oidc` (OIDCProvider or None) and `.settings`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from web.accounts.routes import account_admin_routes
+from web.auth.csrf import CSRFMiddleware
+from web.auth.current import CurrentUserMiddleware, SignInRequired, sign_in_url
+from web.auth.oidc import OIDCProvider, oidc_routes
+from web.auth.routes import auth_routes
+from web.auth.sessions import SessionStore
+from web.auth.throttle import SignInThrottle, ThrottleRule
+from web.config import Settings
+from web.i18n import N_, LocaleMiddleware, gettext_for
+from web.mail import Mailer, SMTPConfig
+from web.security import SecurityHeadersMiddleware
+from web.templating import STATIC_DIR, make_templates, render
+
+ERROR_TITLES = {
+    400: N_("Demande incorrecte"),
+    401: N_("Connexion nécessaire"),
+    403: N_("Accès refusé"),
+    404: N_("Page introuvable"),
+    405: N_("Méthode non autorisée"),
+    410: N_("Lien expiré"),
+    413: N_("Envoi trop volumineux"),
+    422: N_("Données invalides"),
+    429: N_("Trop de demandes"),
+}
+DEFAULT_DETAILS = {
+    404: N_("Cette page n'existe pas ou plus."),
+    405: N_("Cette action n'est pas possible ici."),
+}
+
+
+class AccountsSetup:
+    """Everything accounts add to the app, built from the settings."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, secret: str) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.secret = secret
+        self.sessions = SessionStore(engine, secret, timedelta(days=settings.session_days))
+        self.throttle = SignInThrottle(
+            engine,
+            ThrottleRule(
+                max_per_account=settings.login_max_failures,
+                max_per_address=settings.login_max_failures_per_address,
+                window=timedelta(seconds=settings.login_window_seconds),
+            ),
+        )
+        self.mailer = Mailer(engine, SMTPConfig.from_settings(settings))
+        self.oidc = OIDCProvider.from_settings(settings)
+
+    def middleware(self) -> list[Middleware]:
+        """Outermost first: headers on every response, then who, then language, then CSRF."""
+        return [
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(CurrentUserMiddleware, store=self.sessions),
+            Middleware(LocaleMiddleware),
+            Middleware(CSRFMiddleware, secret=self.secret),
+        ]
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            *auth_routes(),
+            *oidc_routes(),
+            *account_admin_routes(),
+            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        ]
+
+    def exception_handlers(self) -> dict[Any, Any]:
+        return {SignInRequired: _sign_in_required, HTTPException: _http_error}
+
+    def install(self, app: Starlette) -> None:
+        app.state.engine = self.engine
+        app.state.secret = self.secret
+        app.state.sessions = self.sessions
+        app.state.throttle = self.throttle
+        app.state.mailer = self.mailer
+        app.state.oidc = self.oidc
+        app.state.templates = make_templates()
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or (
+        "application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", "")
+    )
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    if _wants_json(request):
+        message = gettext_for(request).gettext("Connectez-vous pour continuer.")
+        return JSONResponse({"error": message}, status_code=401)
+    target = exc.next_path if request.method == "GET" else request.url.path
+    return RedirectResponse(sign_in_url(target), status_code=303)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    t = gettext_for(request).gettext
+    detail = exc.detail if exc.detail and exc.detail != _reason(exc.status_code) else ""
+    detail = detail or DEFAULT_DETAILS.get(exc.status_code, "")
+    headers = dict(exc.headers or {})
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": t(detail) if detail else _reason(exc.status_code)},
+            status_code=exc.status_code,
+            headers=headers,
+        )
+    response = render(
+        request,
+        "auth/error.html",
+        {
+            "status_code": exc.status_code,
+            "title": t(ERROR_TITLES.get(exc.status_code, N_("Erreur"))),
+            "message": t(detail) if detail else "",
+        },
+        status_code=exc.status_code,
+    )
+    response.headers.update(headers)
+    return response
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,179 @@
+"""OpenID Connect sign-in (ProConnect and the like) through Authlib, when configured.
+
+Authlib keeps the state, nonce and PKCE verifier of a sign-in in `request.session`; rather
+than adding a session middleware to the whole app, they live in a short-lived signed cookie
+(`atelier_oidc`, ten minutes) read back on the provider's redirect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from typing import Any
+
+from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-untyped]
+from httpx import HTTPError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
+
+from web.accounts import registration
+from web.accounts.mails import base_url
+from web.auth.current import current_user, safe_next, start_session
+from web.auth.forms import redirect
+from web.config import Settings
+from web.i18n import N_, gettext_for
+from web.templating import render
+
+with warnings.catch_warnings():
+    # Authlib 1.9 warns that it falls back to httpx when `httpx2` is not installed: it works.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.base_client import OAuthError  # type: ignore[import-untyped]
+    from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped]
+
+log = logging.getLogger("atelier.oidc")
+COOKIE_NAME = "atelier_oidc"
+_MAX_AGE = 600
+
+
+class OIDCProvider:
+    """The configured OpenID Connect provider (an Authlib client)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.label = settings.oidc_label
+        oauth = OAuth()
+        self.client: Any = oauth.register(
+            "atelier",
+            server_metadata_url=settings.oidc_discovery_url,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            client_kwargs={"scope": settings.oidc_scopes, "code_challenge_method": "S256"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OIDCProvider | None:
+        if not (settings.oidc_discovery_url and settings.oidc_client_id):
+            return None
+        return cls(settings)
+
+
+class _AuthlibRequest:
+    """What Authlib reads of a request, with `session` backed by our signed cookie."""
+
+    def __init__(self, request: Request, session: dict[str, Any]) -> None:
+        self.scope: Scope = request.scope
+        self.query_params: QueryParams = request.query_params
+        self.session = session
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.secret, salt="atelier.oidc.v1")
+
+
+def _callback_url(request: Request) -> str:
+    return f"{base_url(request)}/connexion/oidc/retour"
+
+
+async def start(request: Request) -> Response:
+    provider: OIDCProvider | None = request.app.state.oidc
+    if provider is None:
+        return redirect("/connexion")
+    session: dict[str, Any] = {"next": safe_next(request.query_params.get("next"))}
+    try:
+        response: Response = await provider.client.authorize_redirect(
+            _AuthlibRequest(request, session), _callback_url(request)
+        )
+    except (HTTPError, OAuthError, ValueError) as exc:
+        log.warning("OpenID Connect provider unreachable: %s", exc)
+        return _failure(request, "Le service de connexion ne répond pas. Réessayez plus tard.")
+    cookie = _serializer(request).dumps(json.dumps(session))
+    secure = "; Secure" if request.url.scheme == "https" else ""
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            f"{COOKIE_NAME}={cookie}; Path=/connexion/oidc; Max-Age={_MAX_AGE}; HttpOnly; "
+            f"SameSite=Lax{secure}".encode(),
+        )
+    )
+    return response
+
+
+def _failure(request: Request, message: str, status: int = 400) -> Response:
+    t = gettext_for(request).gettext
+    return render(
+        request,
+        "auth/error.html",
+        {"status_code": status, "title": t("Connexion impossible"), "message": t(message)},
+        status_code=status,
+    )
+
+
+async def callback(request: Request) -> Response:
+    provider: OIDCProvider | None = request.app.state.oidc
+    if provider is None:
+        return redirect("/connexion")
+    try:
+        raw = _serializer(request).loads(request.cookies.get(COOKIE_NAME, ""), max_age=_MAX_AGE)
+        session = json.loads(raw)
+        assert isinstance(session, dict)
+    except (BadSignature, ValueError, AssertionError):
+        return _failure(
+            request, "Cette connexion a expiré. Recommencez depuis la page de connexion."
+        )
+    try:
+        token = await provider.client.authorize_access_token(_AuthlibRequest(request, session))
+        claims = dict(token.get("userinfo") or {})
+        if not claims.get("email"):
+            claims.update(await provider.client.userinfo(token=token))
+    except (HTTPError, OAuthError, ValueError, KeyError) as exc:
+        log.warning("OpenID Connect sign-in failed: %s", exc)
+        return _failure(request, "Le service de connexion a refusé cette connexion.")
+
+    subject, email = str(claims.get("sub") or ""), str(claims.get("email") or "")
+    if not subject or not email:
+        return _failure(request, "Le service de connexion n'a pas transmis votre adresse.")
+    name = str(
+        claims.get("name")
+        or " ".join(
+            str(claims[k]) for k in ("given_name", "usual_name", "family_name") if claims.get(k)
+        )
+        or email
+    )
+    outcome = await registration.oidc_account(
+        request.app.state.engine,
+        subject=subject,
+        email=email,
+        display_name=name,
+        organisation=str(claims.get("organizational_unit") or ""),
+        domains=request.app.state.settings.signup_domains,
+    )
+    if outcome.user is None or not outcome.user.is_active:
+        status = outcome.user.status if outcome.user else "refused"
+        messages = {
+            "pending": N_(
+                "Votre inscription attend l'accord d'un administrateur. "
+                "Vous recevrez un courriel dès qu'elle sera examinée."
+            ),
+            "deactivated": N_("Ce compte est désactivé. Adressez-vous à un administrateur."),
+        }
+        return _failure(
+            request, messages.get(status, N_("Votre inscription n'a pas été acceptée.")), 403
+        )
+    previous = current_user(request)
+    if previous is not None:
+        await request.app.state.sessions.revoke(previous.session_id)
+    response = redirect(safe_next(str(session.get("next") or "/")))
+    await start_session(request, response, outcome.user.id)
+    response.delete_cookie(COOKIE_NAME, path="/connexion/oidc")
+    return response
+
+
+def oidc_routes() -> list[BaseRoute]:
+    return [
+        Route("/connexion/oidc", start, methods=["GET"]),
+        Route("/connexion/oidc/retour", callback, methods=["GET"]),
+    ]
