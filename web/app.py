@@ -21,6 +21,7 @@ from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
+from web.pages.routes import PageRoutes
 
 log = logging.getLogger("atelier.web")
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             WebSocketRoute("/sync/{doc:path}", sync.handle),
             *accounts.routes(),
+            *PageRoutes(settings, secret, engine, rooms, store).routes(),
         ],
         middleware=accounts.middleware(),
         exception_handlers=accounts.exception_handlers(),

@@ -1,0 +1,147 @@
+"""The editor in Chromium: two people co-edit, a reader watches, one goes offline and back.
+
+Each browser context is a separate person (own cookies, own IndexedDB); they open
+`/d/{doc}?token=...` on a live `atelier serve`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from tests.e2e.conftest import mint_token
+from tests.support import AtelierServer
+
+pytestmark = pytest.mark.browser
+
+SAVED = "Enregistré"
+OFFLINE = "Hors ligne — modifications gardées sur cet appareil"
+
+
+def open_editor(context: BrowserContext, server: AtelierServer, doc: str, token: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.http_url}/d/{doc}?token={token}")
+    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def surface(page: Page) -> Locator:
+    return page.locator("#editor .ProseMirror")
+
+
+def type_at_end(page: Page, text: str) -> None:
+    surface(page).click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(text)
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    return atelier()
+
+
+@pytest.fixture
+def doc() -> str:
+    return f"e2e/{uuid.uuid4().hex[:10]}"
+
+
+def test_two_people_see_each_others_text_and_caret(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    alice = open_editor(browser.new_context(), server, doc, mint_token(server, doc, name="Alice"))
+    bob = open_editor(browser.new_context(), server, doc, mint_token(server, doc, name="Bob"))
+    expect(alice.get_by_role("status")).to_have_text(SAVED)
+
+    type_at_end(alice, "Bonjour de la part d'Alice.")
+    expect(surface(bob)).to_contain_text("Bonjour de la part d'Alice.")
+    type_at_end(bob, " Et voici Bob.")
+    expect(surface(alice)).to_contain_text("Bonjour de la part d'Alice. Et voici Bob.")
+
+    # Each sees the other's caret, labelled with the other's name, and not their own.
+    expect(alice.locator(".collaboration-carets__label", has_text="Bob")).to_be_visible()
+    expect(bob.locator(".collaboration-carets__label", has_text="Alice")).to_be_visible()
+    expect(alice.locator(".collaboration-carets__label", has_text="Alice")).to_have_count(0)
+
+
+def test_a_reader_sees_live_changes_and_cannot_type(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    writer = open_editor(browser.new_context(), server, doc, mint_token(server, doc, name="Rédac"))
+    reader_token = mint_token(server, doc, access="ro", name="Lecteur")
+    reader = open_editor(browser.new_context(), server, doc, reader_token)
+
+    expect(surface(reader)).to_have_attribute("contenteditable", "false")
+    expect(reader.locator("[data-editor-toolbar]")).to_have_count(0)
+    expect(reader.get_by_text("Lecture seule")).to_be_visible()
+
+    type_at_end(writer, "Version 1")
+    expect(surface(reader)).to_contain_text("Version 1")
+    surface(reader).click()
+    reader.keyboard.type("texte du lecteur")
+    type_at_end(writer, ", version 2")
+    expect(surface(reader)).to_contain_text("Version 1, version 2")
+    expect(surface(reader)).not_to_contain_text("texte du lecteur")
+    # The reader sees the writer's caret; the writer never sees the reader's text.
+    expect(reader.locator(".collaboration-carets__label", has_text="Rédac")).to_be_visible()
+    expect(surface(writer)).not_to_contain_text("texte du lecteur")
+
+
+def test_text_typed_offline_reaches_the_other_person_when_back_online(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    away = browser.new_context()
+    traveller = open_editor(away, server, doc, mint_token(server, doc, name="Nomade"))
+    colleague = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    status = traveller.get_by_role("status")
+    expect(status).to_have_text(SAVED)
+
+    away.set_offline(True)
+    expect(status).to_have_text(OFFLINE)
+    type_at_end(traveller, "Écrit dans le train.")
+    expect(surface(traveller)).to_contain_text("Écrit dans le train.")
+    colleague.wait_for_timeout(500)
+    expect(surface(colleague)).not_to_contain_text("Écrit dans le train.")
+
+    away.set_offline(False)
+    expect(status).to_have_text(SAVED)
+    expect(surface(colleague)).to_contain_text("Écrit dans le train.")
+
+
+def test_edits_made_offline_survive_a_reload_while_the_server_is_unreachable(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    away = browser.new_context()
+    token = mint_token(server, doc, name="Nomade")
+    page = open_editor(away, server, doc, token)
+    type_at_end(page, "Avant la coupure. ")
+    expect(page.get_by_role("status")).to_have_text(SAVED)
+    # The service worker keeps the page itself, so it loads again with no network.
+    expect(page.locator("#editor")).to_have_attribute("data-offline-ready", "true")
+
+    away.set_offline(True)
+    type_at_end(page, "Pendant la coupure.")
+    page.wait_for_timeout(300)  # y-indexeddb writes each update in its own transaction
+    server.stop()
+    page.reload()
+    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
+    expect(surface(page)).to_contain_text("Avant la coupure. Pendant la coupure.")
+    expect(page.get_by_role("status")).to_have_text(OFFLINE)
+
+    server.start()
+    away.set_offline(False)
+    expect(page.get_by_role("status")).to_have_text(SAVED, timeout=15_000)
+    other = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    expect(surface(other)).to_contain_text("Avant la coupure. Pendant la coupure.")
+
+
+def test_a_token_for_other_documents_gets_a_refusal_page(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    token = mint_token(server, "elsewhere/")
+    page = browser.new_context().new_page()
+    response = page.goto(f"{server.http_url}/d/{doc}?token={token}")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="Accès refusé")).to_be_visible()
