@@ -22,6 +22,10 @@ from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
 from web.pages.routes import PageRoutes
+from web.spaces import revocation
+from web.spaces.routes import spaces_routes
+from web.spaces.sync_auth import SpacesAuthorizer
+from web.spaces.tree import purge_trash
 
 log = logging.getLogger("atelier.web")
 
@@ -72,7 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     sync = SyncEndpoint(
         rooms,
-        TokenAuthorizer(secret),
+        # The session user (members, guest-link sessions) first, then `?token=`.
+        SpacesAuthorizer(engine, TokenAuthorizer(secret)),
         EndpointLimits(
             max_message_bytes=settings.max_message_bytes,
             rate_messages=settings.rate_messages,
@@ -90,6 +95,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.start()
             try:
                 await rooms.start()
+                # Revoked links and removed members lose their sockets on every worker.
+                await revocation.listen(bus, rooms)
+                try:
+                    await purge_trash(engine)
+                except Exception:  # the schema may not be migrated yet
+                    log.warning("could not purge the pages trash", exc_info=True)
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
                 yield
@@ -115,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             WebSocketRoute("/sync/{doc:path}", sync.handle),
             *accounts.routes(),
+            *spaces_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
         ],
         middleware=accounts.middleware(),
@@ -124,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     accounts.install(app)
     app.state.settings = settings
     app.state.rooms = rooms
+    app.state.bus = bus
     app.state.store = store
     return app
 

@@ -221,6 +221,13 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1, 10 * 365 * 86400),
     ),
     Setting(
+        "ATELIER_GUEST_LINK_DAYS",
+        "guest_link_days",
+        "30",
+        "Days a new guest link stays valid unless its creator picks another expiry (1 to 366).",
+        _int(1, 366),
+    ),
+    Setting(
         "ATELIER_PUBLIC_URL",
         "public_url",
         "",
@@ -346,6 +353,7 @@ class Settings:
     compact_after_updates: int = 200
     room_idle_seconds: float = 10.0
     token_ttl_seconds: int = 86400
+    guest_link_days: int = 30
     public_url: str = ""
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)

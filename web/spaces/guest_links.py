@@ -56,6 +56,12 @@ def principal(link_id: int) -> str:
     return f"guest-link:{link_id}"
 
 
+def _require_not_guest(actor: Actor) -> None:
+    # Guests work with what they were given; they do not invite others.
+    if actor.role == "guest" or actor.guest_link_id is not None:
+        raise Forbidden("Les invités ne gèrent pas les liens d'invitation.")
+
+
 async def create_guest_link(
     engine: AsyncEngine,
     actor: Actor,
@@ -70,6 +76,7 @@ async def create_guest_link(
 ) -> NewLink:
     """Create a link to a space (space admins) or one of its pages (editors and up)."""
     now = now or utcnow()
+    _require_not_guest(actor)
     role = choice(role, "Rôle", LINK_ROLES)
     label = one_line(label, "Libellé", required=False)
     days = default_days if days is None else days
@@ -150,6 +157,7 @@ async def list_guest_links(
     engine: AsyncEngine, actor: Actor, space_id: int, *, now: datetime | None = None
 ) -> list[GuestLink]:
     """Every link of a space and its pages, newest first, with who created it (editors and up)."""
+    _require_not_guest(actor)
     async with engine.connect() as conn:
         await require_role(conn, actor, space_id, "editor", now=now or utcnow())
     return await _links(engine, guest_links.c.space_id == space_id)
@@ -160,6 +168,7 @@ async def revoke_guest_link(
 ) -> GuestLink:
     """Revoke a link at once (space admins, or the editor who created it)."""
     now = now or utcnow()
+    _require_not_guest(actor)
     found = await _links(engine, guest_links.c.id == link_id)
     if not found:
         raise NotFound("Lien introuvable.")

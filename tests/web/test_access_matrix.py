@@ -1,0 +1,219 @@
+"""The authorisation matrix: every role and kind of guest × every spaces route, over HTTP.
+
+Roles in the space: owner, admin, editor, commenter, reader; a non-member agent; an instance
+admin who is not a member; a guest through a reader link to the whole space; a guest through
+an editor link to one page; anonymous. Each route is tried by each of them; allowed ones
+succeed, others are refused (403), see nothing (404) or are sent to sign in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from tests.web.spaces_http import ACTORS, LINK_GUESTS, World, add_person, build_world, post
+from web.spaces import guest_links, services, tree
+from web.spaces.access import ROLE_RANK
+from web.spaces.tables import pages
+
+Request = Callable[[World, str], Awaitable[tuple[str, str, dict[str, str] | None]]]
+
+
+def outcome(response: httpx.Response) -> str:
+    location = response.headers.get("location", "")
+    if response.status_code == 303 and location.startswith("/connexion"):
+        return "sign in"
+    if response.status_code in (200, 201, 303):
+        return "ok"
+    return {403: "forbidden", 404: "hidden"}.get(response.status_code, str(response.status_code))
+
+
+def expected_in_space(actor: str, needed: str, *, link_guests: bool = True) -> str:
+    if actor == "anonymous":
+        return "sign in"
+    role = ACTORS[actor]
+    if role is None:
+        return "hidden"
+    if actor in LINK_GUESTS and not link_guests:
+        return "forbidden"
+    return "ok" if ROLE_RANK[role] >= ROLE_RANK[needed] else "forbidden"
+
+
+def expected_for_agents(actor: str) -> str:
+    if actor == "anonymous":
+        return "sign in"
+    return "forbidden" if actor in LINK_GUESTS else "ok"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    request: Request
+    needed: str | None  # None: not a space route (agents only)
+    link_guests: bool = True
+
+
+def get(path: str) -> Request:
+    async def make(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+        return "GET", path.format(slug=world.slug, page=world.page.id, owner=world.owner.id), None
+
+    return make
+
+
+async def _create_page(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    return "POST", f"/espaces/{world.slug}/pages", {"title": f"Nouvelle par {actor}"}
+
+
+async def _rename(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    return (
+        "POST",
+        f"/espaces/{world.slug}/pages/{world.page.id}/renommer",
+        {"title": f"par {actor}"},
+    )
+
+
+async def _move(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    page = await world.new_page()
+    path = f"/espaces/{world.slug}/pages/{page.id}/deplacer"
+    return "POST", path, {"parent_id": str(world.page.id)}
+
+
+async def _shift(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    return "POST", f"/espaces/{world.slug}/pages/{world.page.id}/ordre", {"direction": "down"}
+
+
+async def _trash(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    page = await world.new_page()
+    return "POST", f"/espaces/{world.slug}/pages/{page.id}/corbeille", {}
+
+
+async def _restore(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    page = await world.new_page()
+    await tree.trash_page(world.app.state.engine, world.owner, page.id)
+    return "POST", f"/espaces/{world.slug}/pages/{page.id}/restaurer", {}
+
+
+async def _settings(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"name": "Espace renommé", "description": "", "visibility": "private"}
+    return "POST", f"/espaces/{world.slug}/parametres", data
+
+
+async def _unarchive(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    return "POST", f"/espaces/{world.slug}/archiver", {"archive": "0"}
+
+
+async def _add_member(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    person = await add_person(world.app, f"new_{actor}")
+    data = {"user_id": str(person.id), "role": "reader"}
+    return "POST", f"/espaces/{world.slug}/membres/ajouter", data
+
+
+async def _invite(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"email": f"ext-{uuid.uuid4().hex[:8]}@entreprise.fr", "role": "reader"}
+    return "POST", f"/espaces/{world.slug}/membres/inviter", data
+
+
+async def _fresh_member(world: World, actor: str) -> int:
+    person = await add_person(world.app, f"member_{actor}")
+    engine = world.app.state.engine
+    await services.add_member(engine, world.owner, world.space_id, person.id, "reader")
+    return person.id
+
+
+async def _change_role(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"user_id": str(await _fresh_member(world, actor)), "role": "commenter"}
+    return "POST", f"/espaces/{world.slug}/membres/role", data
+
+
+async def _remove(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"user_id": str(await _fresh_member(world, actor))}
+    return "POST", f"/espaces/{world.slug}/membres/retirer", data
+
+
+async def _create_link(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"item": str(world.page.id), "role": "reader", "days": "3", "label": actor}
+    return "POST", f"/espaces/{world.slug}/liens", data
+
+
+async def _revoke_link(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    new = await guest_links.create_guest_link(
+        world.app.state.engine, world.owner, world.space_id, role="reader", page_id=world.page.id
+    )
+    return "POST", f"/espaces/{world.slug}/liens/{new.link.id}/revoquer", {}
+
+
+async def _create_space(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    data = {"name": f"Espace de {actor}", "kind": "project", "visibility": "private"}
+    return "POST", "/espaces", data
+
+
+CASES = [
+    Case("list spaces", get("/espaces"), None),
+    Case("new space form", get("/espaces/nouveau"), None),
+    Case("create a space", _create_space, None),
+    Case("directory search", get("/annuaire?q=a"), None),
+    Case("directory profile", get("/annuaire/{owner}"), None),
+    Case("space home", get("/espaces/{slug}"), "reader"),
+    Case("members page", get("/espaces/{slug}/membres"), "reader", link_guests=False),
+    Case("organise pages", get("/espaces/{slug}/organiser"), "editor"),
+    Case("guest links page", get("/espaces/{slug}/liens"), "editor"),
+    Case("trash", get("/espaces/{slug}/corbeille"), "editor"),
+    Case("settings page", get("/espaces/{slug}/parametres"), "admin"),
+    Case("create a page", _create_page, "editor"),
+    Case("rename a page", _rename, "editor"),
+    Case("move a page", _move, "editor"),
+    Case("reorder a page", _shift, "editor"),
+    Case("trash a page", _trash, "editor"),
+    Case("restore a page", _restore, "editor"),
+    Case("change settings", _settings, "admin"),
+    Case("archive or unarchive", _unarchive, "admin"),
+    Case("add a member", _add_member, "admin"),
+    Case("invite by email", _invite, "admin"),
+    Case("change a role", _change_role, "admin"),
+    Case("remove a member", _remove, "admin"),
+    Case("create a guest link", _create_link, "editor"),
+    Case("revoke someone else's guest link", _revoke_link, "admin"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_every_actor_is_allowed_or_refused_as_its_role_says(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient], case: Case
+) -> None:
+    world = await build_world(app, new_client)
+    seen: dict[str, str] = {}
+    wanted: dict[str, str] = {}
+    for actor in ACTORS:
+        method, path, data = await case.request(world, actor)
+        client = world.clients[actor]
+        if method == "GET":
+            response = await client.get(path)
+        else:
+            response = await post(client, path, data)
+        assert response.status_code < 500, f"{actor}: {response.status_code} {response.text}"
+        seen[actor] = outcome(response)
+        if case.needed is None:
+            wanted[actor] = expected_for_agents(actor)
+        else:
+            wanted[actor] = expected_in_space(actor, case.needed, link_guests=case.link_guests)
+    assert seen == wanted
+
+
+async def test_refused_actors_change_nothing(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    for actor in ACTORS:  # owner, admin, editor may; everyone after them may not
+        _, path, data = await _rename(world, actor)
+        await post(world.clients[actor], path, data)
+    async with app.state.engine.connect() as conn:
+        title = (
+            await conn.execute(select(pages.c.title).where(pages.c.id == world.page.id))
+        ).scalar()
+    assert title == "par editor"

@@ -1,0 +1,106 @@
+"""Helpers shared by the spaces routes: engine and rooms, form fields, errors, redirects."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from realtime.bus import Bus
+from realtime.rooms import DocumentRooms
+from web.i18n import gettext_for
+from web.spaces.errors import InvalidInput, NotFound, SpaceError
+from web.spaces.revocation import Revocation, revoke
+from web.templating import render
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+MAX_FIELD = 10_000
+
+
+def engine_of(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def rooms_of(request: Request) -> DocumentRooms:
+    rooms: DocumentRooms = request.app.state.rooms
+    return rooms
+
+
+def bus_of(request: Request) -> Bus | None:
+    return getattr(request.app.state, "bus", None)
+
+
+def close_sockets(request: Request, revocation: Revocation) -> int:
+    """Close live sockets that lost access, here and (over the bus) on other workers."""
+    return revoke(rooms_of(request), bus_of(request), revocation)
+
+
+def error_page(request: Request, error: SpaceError) -> Response:
+    message = gettext_for(request).gettext(error.message)
+    return render(
+        request,
+        "spaces/error.html",
+        {"status": error.status, "message": message},
+        status_code=error.status,
+    )
+
+
+def handles_errors(endpoint: Endpoint) -> Endpoint:
+    """Turn a refused operation into a clear 4xx page."""
+
+    @wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except SpaceError as error:
+            return error_page(request, error)
+
+    return wrapper
+
+
+async def read_form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=0, max_fields=50)
+    except Exception:  # malformed body: the user gets a 400, not a crash
+        raise InvalidInput("Formulaire illisible : rechargez la page et recommencez.") from None
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def optional_int(form: FormData, name: str, label: str) -> int | None:
+    raw = text(form, name).strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{label} : nombre entier attendu.") from None
+    if not -(2**31) < value < 2**31:
+        raise InvalidInput(f"{label} : valeur hors limites.")
+    return value
+
+
+def required_int(form: FormData, name: str, label: str) -> int:
+    value = optional_int(form, name, label)
+    if value is None:
+        raise InvalidInput(f"{label} : ce champ est obligatoire.")
+    return value
+
+
+def path_int(request: Request, name: str) -> int:
+    value = request.path_params[name]
+    if not isinstance(value, int) or not 0 < value < 2**31:
+        raise NotFound("Introuvable.")
+    return value
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,68 @@
+"""Invitation mails, and opening a session from an invitation link (outsiders' guest accounts)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from web.auth.current import CurrentUser, start_session
+from web.i18n import gettext_for
+from web.spaces import services
+from web.spaces.http import engine_of, handles_errors, see_other
+from web.spaces.services import Invitation, Space
+from web.templating import render
+
+
+def base_url(request: Request) -> str:
+    """Where links in mails point: ATELIER_PUBLIC_URL, else the address of the request."""
+    settings = request.app.state.settings
+    configured = str(getattr(settings, "public_url", "") or "")
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+async def send_invitation(
+    request: Request, inviter: CurrentUser, space: Space, email: str, invitation: Invitation
+) -> None:
+    """Mail the invited person: a link that opens a session (outsiders) or the space."""
+    mailer = getattr(request.app.state, "mailer", None)
+    if mailer is None:
+        return
+    t = gettext_for(request).gettext
+    base = base_url(request)
+    if invitation.token is not None:
+        link = f"{base}/invitation/{invitation.token}"
+        body = t(
+            "Bonjour,\n\n%(inviter)s vous invite dans l'espace « %(space)s » sur Atelier.\n"
+            "Ouvrez ce lien pour y entrer (valable 14 jours) :\n%(link)s\n"
+        )
+    else:
+        link = f"{base}/espaces/{space.slug}"
+        body = t(
+            "Bonjour,\n\n%(inviter)s vous a ajouté à l'espace « %(space)s » sur Atelier :\n"
+            "%(link)s\n"
+        )
+    values = {"inviter": inviter.display_name, "space": space.name, "link": link}
+    subject = t("Atelier : invitation dans un espace")
+    await mailer.send(email.strip().lower(), subject, body % values)
+
+
+@handles_errors
+async def invitation_form(request: Request) -> Response:
+    return render(request, "spaces/invitation.html", {"token": request.path_params["token"]})
+
+
+@handles_errors
+async def accept_invitation(request: Request) -> Response:
+    token = str(request.path_params["token"])[:200]
+    user_id, slug = await services.accept_invitation(engine_of(request), token)
+    response = see_other(f"/espaces/{slug}")
+    await start_session(request, response, user_id)
+    return response
+
+
+def invitation_routes() -> list[BaseRoute]:
+    return [
+        Route("/invitation/{token}", invitation_form, methods=["GET"]),
+        Route("/invitation/{token}", accept_invitation, methods=["POST"]),
+    ]

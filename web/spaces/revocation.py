@@ -1,0 +1,83 @@
+"""Closing live sockets when access ends: on this worker at once, on the others over the bus.
+
+A revocation names a socket principal ("guest-link:5", "user:12") and optionally the
+documents it applies to; every worker closes the matching connections of its rooms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from realtime.bus import Bus
+from realtime.rooms import DocumentRooms
+
+log = logging.getLogger("atelier.spaces")
+
+CHANNEL = "atelier:revocations"
+FORBIDDEN = 4403
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Close the sockets of `principal` (any, when None) on `documents` (all, when None)."""
+
+    reason: str
+    principal: str | None = None
+    documents: tuple[str, ...] | None = None
+
+    def matches(self, document: str, principal: str) -> bool:
+        if self.principal is not None and principal != self.principal:
+            return False
+        return self.documents is None or document in self.documents
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "reason": self.reason,
+                "principal": self.principal,
+                "documents": None if self.documents is None else list(self.documents),
+            }
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Revocation:
+        raw = json.loads(data)
+        documents = raw.get("documents")
+        return cls(
+            str(raw["reason"]),
+            None if raw.get("principal") is None else str(raw["principal"]),
+            None if documents is None else tuple(str(d) for d in documents),
+        )
+
+
+def close_local(rooms: DocumentRooms, revocation: Revocation) -> int:
+    """Close this worker's matching connections; returns how many."""
+    return rooms.close_connections(
+        lambda document, conn: revocation.matches(document, conn.principal),
+        FORBIDDEN,
+        revocation.reason,
+    )
+
+
+def revoke(rooms: DocumentRooms, bus: Bus | None, revocation: Revocation) -> int:
+    """Close matching sockets here and tell the other workers to do the same."""
+    closed = close_local(rooms, revocation)
+    if bus is not None:
+        bus.publish(CHANNEL, revocation.encode())
+    return closed
+
+
+async def listen(bus: Bus, rooms: DocumentRooms) -> None:
+    """Apply the revocations other workers publish (call once the bus has started)."""
+
+    def on_message(data: bytes) -> None:
+        try:
+            revocation = Revocation.decode(data)
+        except (ValueError, KeyError, TypeError):
+            log.warning("bus: ignoring a malformed revocation")
+            return
+        close_local(rooms, revocation)
+
+    await bus.subscribe(CHANNEL, on_message)

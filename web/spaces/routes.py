@@ -1,0 +1,457 @@
+"""HTTP routes of spaces: lists, creation, space home, settings, members, pages tree, trash.
+
+Thin: read the form, call a service, redirect (303) or render. Every `SpaceError` becomes a
+page with its status and message; nothing here answers 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from web.auth.current import CurrentUser, require_user
+from web.i18n import gettext_for
+from web.spaces import directory, services, tree
+from web.spaces.access import at_least, space_role
+from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
+from web.spaces.http import (
+    close_sockets,
+    engine_of,
+    handles_errors,
+    optional_int,
+    path_int,
+    read_form,
+    required_int,
+    see_other,
+    text,
+)
+from web.spaces.invitations import invitation_routes, send_invitation
+from web.spaces.revocation import Revocation
+from web.spaces.services import Space
+from web.spaces.tables import SPACE_KINDS, SPACE_ROLES, VISIBILITIES
+from web.templating import render
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+MAX_FIELD = 10_000
+
+ROLE_NAMES = {
+    "owner": "Propriétaire",
+    "admin": "Administrateur",
+    "editor": "Éditeur",
+    "commenter": "Commentateur",
+    "reader": "Lecteur",
+}
+KIND_NAMES = {"project": "Projet", "community": "Communauté"}
+VISIBILITY_NAMES = {
+    "private": "Privé : visible des seuls membres",
+    "listed": "Listé : visible de tous les agents dans l'annuaire des espaces",
+}
+
+
+async def space_for(request: Request, needed: str = "reader") -> tuple[CurrentUser, Space, str]:
+    """The user, the space of the URL and the user's role, which must be `needed` or more."""
+    user = require_user(request)
+    engine = engine_of(request)
+    space = await services.space_by_slug(engine, str(request.path_params["slug"]))
+    role = None if space is None else await space_role(engine, user, space.id)
+    if space is None or role is None:
+        raise NotFound("Espace introuvable.")
+    if not at_least(role, needed):
+        raise Forbidden("Votre rôle dans cet espace ne permet pas cette action.")
+    return user, space, role
+
+
+def common(space: Space, role: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "space": space,
+        "role": role,
+        "role_names": ROLE_NAMES,
+        "kind_names": KIND_NAMES,
+        "can_edit": at_least(role, "editor") and not space.archived,
+        "can_manage": at_least(role, "admin"),
+        **extra,
+    }
+
+
+# -- lists and creation ------------------------------------------------------------------
+
+
+@handles_errors
+async def spaces_index(request: Request) -> Response:
+    user = require_user(request)
+    engine = engine_of(request)
+    if user.guest_link_id is not None:
+        raise Forbidden("Un invité par lien n'accède qu'à l'élément partagé avec lui.")
+    query = request.query_params.get("q", "")[:200]
+    mine = await services.my_spaces(engine, user)
+    member_of = {item.space.id for item in mine}
+    listed = [s for s in await services.listed_spaces(engine, user, query) if s.id not in member_of]
+    return render(
+        request,
+        "spaces/index.html",
+        {
+            "mine": mine,
+            "listed": listed,
+            "query": query,
+            "role_names": ROLE_NAMES,
+            "kind_names": KIND_NAMES,
+            "can_create": not user.is_guest,
+        },
+    )
+
+
+def _new_form(
+    request: Request, values: dict[str, str], error: str = "", status: int = 200
+) -> Response:
+    return render(
+        request,
+        "spaces/new.html",
+        {
+            "values": values,
+            "error": gettext_for(request).gettext(error) if error else "",
+            "kinds": SPACE_KINDS,
+            "kind_names": KIND_NAMES,
+            "visibilities": VISIBILITIES,
+            "visibility_names": VISIBILITY_NAMES,
+        },
+        status_code=status,
+    )
+
+
+@handles_errors
+async def new_space_form(request: Request) -> Response:
+    user = require_user(request)
+    if user.is_guest or user.guest_link_id is not None:
+        raise Forbidden("Les invités ne peuvent pas créer d'espace.")
+    return _new_form(request, {"kind": "project", "visibility": "private"})
+
+
+@handles_errors
+async def create_space(request: Request) -> Response:
+    user = require_user(request)
+    form = await read_form(request)
+    values = {k: text(form, k) for k in ("name", "kind", "description", "visibility")}
+    try:
+        space = await services.create_space(engine_of(request), user, **values)
+    except InvalidInput as error:
+        return _new_form(request, values, error.message, error.status)
+    return see_other(f"/espaces/{space.slug}")
+
+
+# -- space home and settings ------------------------------------------------------------
+
+
+@handles_errors
+async def space_home(request: Request) -> Response:
+    user, space, role = await space_for(request)
+    engine = engine_of(request)
+    pages = await tree.page_tree(engine, space.id)
+    members = await services.list_members(engine, space.id)
+    is_member = any(m.user_id == user.id for m in members)
+    return render(
+        request,
+        "spaces/home.html",
+        common(space, role, pages=pages, members=members, is_member=is_member, user=user),
+    )
+
+
+@handles_errors
+async def settings_form(request: Request) -> Response:
+    _, space, role = await space_for(request, "admin")
+    return render(
+        request,
+        "spaces/settings.html",
+        common(
+            space,
+            role,
+            values={
+                "name": space.name,
+                "description": space.description,
+                "visibility": space.visibility,
+            },
+            error="",
+            visibilities=VISIBILITIES,
+            visibility_names=VISIBILITY_NAMES,
+        ),
+    )
+
+
+@handles_errors
+async def update_settings(request: Request) -> Response:
+    user, space, role = await space_for(request, "admin")
+    form = await read_form(request)
+    values = {k: text(form, k) for k in ("name", "description", "visibility")}
+    try:
+        await services.update_space(engine_of(request), user, space.id, **values)
+    except InvalidInput as error:
+        return render(
+            request,
+            "spaces/settings.html",
+            common(
+                space,
+                role,
+                values=values,
+                error=gettext_for(request).gettext(error.message),
+                visibilities=VISIBILITIES,
+                visibility_names=VISIBILITY_NAMES,
+            ),
+            status_code=error.status,
+        )
+    return see_other(f"/espaces/{space.slug}")
+
+
+async def _space_documents(request: Request, space_id: int) -> tuple[str, ...]:
+    nodes = tree.flatten(await tree.page_tree(engine_of(request), space_id))
+    return tuple(node.doc_name for node, _ in nodes)
+
+
+@handles_errors
+async def archive(request: Request) -> Response:
+    user, space, _ = await space_for(request, "admin")
+    form = await read_form(request)
+    archived = text(form, "archive") == "1"
+    await services.set_archived(engine_of(request), user, space.id, archived)
+    if archived:
+        # Editors' open sockets become read-only: they reconnect and get the new grant.
+        documents = await _space_documents(request, space.id)
+        close_sockets(request, Revocation("space archived", documents=documents))
+    return see_other(f"/espaces/{space.slug}")
+
+
+# -- members -----------------------------------------------------------------------------
+
+
+async def _members_page(
+    request: Request, *, error: str = "", status: int = 200, invited: str = ""
+) -> Response:
+    user, space, role = await space_for(request)
+    if user.guest_link_id is not None:
+        raise Forbidden("Un invité par lien n'accède qu'à l'élément partagé avec lui.")
+    engine = engine_of(request)
+    query = request.query_params.get("q", "")[:200]
+    candidates: list[directory.Person] = []
+    members = await services.list_members(engine, space.id)
+    if query and at_least(role, "admin") and not user.is_guest:
+        present = {m.user_id for m in members}
+        candidates = [
+            p for p in await directory.search_people(engine, user, query) if p.id not in present
+        ]
+    return render(
+        request,
+        "spaces/members.html",
+        common(
+            space,
+            role,
+            members=members,
+            roles=SPACE_ROLES,
+            query=query,
+            candidates=candidates,
+            error=gettext_for(request).gettext(error) if error else "",
+            invited=invited,
+            user=user,
+        ),
+        status_code=status,
+    )
+
+
+@handles_errors
+async def members_page(request: Request) -> Response:
+    return await _members_page(request)
+
+
+def _member_action(
+    action: Callable[[Request, CurrentUser, Space, FormData], Awaitable[str | None]],
+) -> Endpoint:
+    """A members form: on a refusal, the members page again with the message."""
+
+    @handles_errors
+    async def endpoint(request: Request) -> Response:
+        user, space, _ = await space_for(request)
+        form = await read_form(request)
+        try:
+            target = await action(request, user, space, form)
+        except (InvalidInput, Forbidden) as error:
+            return await _members_page(request, error=error.message, status=error.status)
+        except SpaceError as error:
+            if isinstance(error, NotFound):
+                raise
+            return await _members_page(request, error=error.message, status=error.status)
+        return see_other(target or f"/espaces/{space.slug}/membres")
+
+    return endpoint
+
+
+async def _add(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
+    await services.add_member(
+        engine_of(request),
+        user,
+        space.id,
+        required_int(form, "user_id", "Personne"),
+        text(form, "role"),
+    )
+    return None
+
+
+async def _invite(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
+    invitation = await services.invite_by_email(
+        engine_of(request),
+        user,
+        space.id,
+        text(form, "email"),
+        text(form, "role"),
+        display_name=text(form, "display_name"),
+    )
+    await send_invitation(request, user, space, text(form, "email"), invitation)
+    return f"/espaces/{space.slug}/membres?invite=1"
+
+
+async def _change_role(
+    request: Request, user: CurrentUser, space: Space, form: FormData
+) -> str | None:
+    member_id = required_int(form, "user_id", "Personne")
+    await services.change_role(engine_of(request), user, space.id, member_id, text(form, "role"))
+    # Their open sockets reconnect and get a grant for the new role.
+    documents = await _space_documents(request, space.id)
+    close_sockets(request, Revocation("role changed", f"user:{member_id}", documents))
+    return None
+
+
+async def _remove(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
+    member_id = required_int(form, "user_id", "Personne")
+    await services.remove_member(engine_of(request), user, space.id, member_id)
+    documents = await _space_documents(request, space.id)
+    close_sockets(request, Revocation("removed from the space", f"user:{member_id}", documents))
+    return None
+
+
+async def _leave(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
+    await services.leave_space(engine_of(request), user, space.id)
+    documents = await _space_documents(request, space.id)
+    close_sockets(request, Revocation("left the space", f"user:{user.id}", documents))
+    return "/espaces"
+
+
+# -- pages tree --------------------------------------------------------------------------
+
+
+def _page_url(space: Space, page_id: int) -> str:
+    return f"/espaces/{space.slug}/pages/{page_id}"
+
+
+@handles_errors
+async def organise_page(request: Request) -> Response:
+    _, space, role = await space_for(request, "editor")
+    nodes = tree.flatten(await tree.page_tree(engine_of(request), space.id))
+    return render(request, "spaces/organise.html", common(space, role, nodes=nodes))
+
+
+@handles_errors
+async def create_page(request: Request) -> Response:
+    user, space, _ = await space_for(request, "editor")
+    form = await read_form(request)
+    page = await tree.create_page(
+        engine_of(request),
+        user,
+        space.id,
+        text(form, "title"),
+        parent_id=optional_int(form, "parent_id", "Page parente"),
+    )
+    return see_other(_page_url(space, page.id))
+
+
+async def _tree_target(request: Request) -> tuple[CurrentUser, Space, int, FormData]:
+    user, space, _ = await space_for(request, "editor")
+    form = await read_form(request)
+    return user, space, path_int(request, "page_id"), form
+
+
+def _back(space: Space, form: FormData) -> str:
+    return "/espaces/" + space.slug + ("/organiser" if text(form, "back") == "organiser" else "")
+
+
+@handles_errors
+async def rename_page(request: Request) -> Response:
+    user, space, page_id, form = await _tree_target(request)
+    await tree.rename_page(engine_of(request), user, page_id, text(form, "title"))
+    return see_other(_back(space, form))
+
+
+@handles_errors
+async def move_page(request: Request) -> Response:
+    user, space, page_id, form = await _tree_target(request)
+    parent_id = optional_int(form, "parent_id", "Page parente")
+    position = optional_int(form, "position", "Position")
+    await tree.move_page(engine_of(request), user, page_id, parent_id, position=position)
+    return see_other(_back(space, form))
+
+
+@handles_errors
+async def shift_page(request: Request) -> Response:
+    user, space, page_id, form = await _tree_target(request)
+    direction = text(form, "direction")
+    if direction not in ("up", "down"):
+        raise InvalidInput("Direction : « up » ou « down ».")
+    await tree.shift_page(engine_of(request), user, page_id, -1 if direction == "up" else 1)
+    return see_other(_back(space, form))
+
+
+@handles_errors
+async def trash_page(request: Request) -> Response:
+    user, space, page_id, form = await _tree_target(request)
+    documents = await tree.trash_page(engine_of(request), user, page_id)
+    close_sockets(request, Revocation("page moved to the trash", documents=tuple(documents)))
+    return see_other(_back(space, form))
+
+
+@handles_errors
+async def trash_list(request: Request) -> Response:
+    user, space, role = await space_for(request, "editor")
+    pages = await tree.list_trash(engine_of(request), user, space.id)
+    return render(request, "spaces/trash.html", common(space, role, pages=pages))
+
+
+@handles_errors
+async def restore_page(request: Request) -> Response:
+    user, space, page_id, _ = await _tree_target(request)
+    await tree.restore_page(engine_of(request), user, page_id)
+    return see_other(_page_url(space, page_id))
+
+
+def spaces_routes() -> list[BaseRoute]:
+    """The routes of spaces (mount in `create_app`)."""
+    from web.spaces.directory_routes import directory_routes
+    from web.spaces.link_routes import link_routes
+
+    slug = "/espaces/{slug}"
+    page = slug + "/pages/{page_id:int}"
+    return [
+        Route("/espaces", spaces_index, methods=["GET"]),
+        Route("/espaces", create_space, methods=["POST"]),
+        Route("/espaces/nouveau", new_space_form, methods=["GET"]),
+        Route(slug, space_home, methods=["GET"]),
+        Route(slug + "/parametres", settings_form, methods=["GET"]),
+        Route(slug + "/parametres", update_settings, methods=["POST"]),
+        Route(slug + "/archiver", archive, methods=["POST"]),
+        Route(slug + "/membres", members_page, methods=["GET"]),
+        Route(slug + "/membres/ajouter", _member_action(_add), methods=["POST"]),
+        Route(slug + "/membres/inviter", _member_action(_invite), methods=["POST"]),
+        Route(slug + "/membres/role", _member_action(_change_role), methods=["POST"]),
+        Route(slug + "/membres/retirer", _member_action(_remove), methods=["POST"]),
+        Route(slug + "/quitter", _member_action(_leave), methods=["POST"]),
+        Route(slug + "/organiser", organise_page, methods=["GET"]),
+        Route(slug + "/pages", create_page, methods=["POST"]),
+        Route(page + "/renommer", rename_page, methods=["POST"]),
+        Route(page + "/deplacer", move_page, methods=["POST"]),
+        Route(page + "/ordre", shift_page, methods=["POST"]),
+        Route(page + "/corbeille", trash_page, methods=["POST"]),
+        Route(slug + "/corbeille", trash_list, methods=["GET"]),
+        Route(page + "/restaurer", restore_page, methods=["POST"]),
+        *link_routes(),
+        *invitation_routes(),
+        *directory_routes(),
+    ]
