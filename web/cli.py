@@ -57,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _migrate(settings)
     load_secret_key(settings.secret_key, settings.data_path)  # made once, before workers fork
     print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
+    _print_first_admin_link(settings)
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -74,6 +75,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def _print_first_admin_link(settings: Settings) -> None:
+    """On an empty database, print the one-time link that creates the first administrator."""
+    import asyncio
+
+    from web.accounts.first_admin import first_admin_link
+
+    url = database_url(settings.data_path, settings.database_url or None)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = settings.public_url or f"http://{host}:{settings.port}"
+    link = asyncio.run(first_admin_link(url, base))
+    if link:
+        print(
+            f"No account yet. Create the first administrator (this link works once):\n  {link}",
+            flush=True,
+        )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ Stable fixtures for every web test (keep these names and signatures):
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -156,6 +157,11 @@ def signed_in() -> Callable[..., Awaitable[httpx.AsyncClient]]:
 async def outbox(app: Starlette) -> list[OutboxMail]:
     mailer: Mailer = app.state.mailer
     return await mailer.recent()
+
+
+def page_text(response: httpx.Response) -> str:
+    """A page's HTML with entities decoded, to look for sentences with apostrophes."""
+    return html.unescape(response.text)
 
 
 def link_in(mail: OutboxMail, path: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.web.conftest import PASSWORD, post_form, sign_in
+from tests.web.conftest import PASSWORD, page_text, post_form, sign_in
 
 MakeUser = Callable[..., Awaitable[int]]
 SignedIn = Callable[..., Awaitable[httpx.AsyncClient]]
@@ -21,7 +21,7 @@ async def test_the_right_password_signs_in_and_the_header_shows_the_name(
     cookie = response.headers["set-cookie"]
     assert "atelier_session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = await client.get("/compte")
-    assert page.status_code == 200 and "Alice Martin" in page.text
+    assert page.status_code == 200 and "Alice Martin" in page_text(page)
 
 
 async def test_a_wrong_password_is_refused_with_a_message(
@@ -30,14 +30,14 @@ async def test_a_wrong_password_is_refused_with_a_message(
     await make_user("bob@agri.gouv.fr")
     response = await sign_in(client, "bob@agri.gouv.fr", "not the password")
     assert response.status_code == 400
-    assert "Adresse électronique ou mot de passe incorrect." in response.text
+    assert "Adresse électronique ou mot de passe incorrect." in page_text(response)
     assert (await client.get("/compte")).status_code == 303
 
 
 async def test_an_unknown_account_gets_the_same_message(client: httpx.AsyncClient) -> None:
     response = await sign_in(client, "nobody@agri.gouv.fr", PASSWORD)
     assert response.status_code == 400
-    assert "Adresse électronique ou mot de passe incorrect." in response.text
+    assert "Adresse électronique ou mot de passe incorrect." in page_text(response)
 
 
 async def test_a_page_that_needs_an_account_sends_to_sign_in_and_back(
@@ -48,7 +48,7 @@ async def test_a_page_that_needs_an_account_sends_to_sign_in_and_back(
     assert response.status_code == 303
     assert response.headers["location"] == "/connexion?next=/compte%3Fonglet%3D1"
     form = await client.get(response.headers["location"])
-    assert 'name="next" value="/compte?onglet=1"' in form.text
+    assert 'name="next" value="/compte?onglet=1"' in page_text(form)
     done = await post_form(
         client,
         "/connexion",
@@ -99,7 +99,7 @@ async def test_sign_out_ends_the_session(
     response = await post_form(client, "/deconnexion")
     assert response.status_code == 303 and response.headers["location"].startswith("/connexion")
     page = await client.get(response.headers["location"])
-    assert "Vous êtes déconnecté." in page.text
+    assert "Vous êtes déconnecté." in page_text(page)
     # Replaying the old cookie does not bring the session back.
     client.cookies.set("atelier_session", stolen or "")
     assert (await client.get("/compte")).status_code == 303
@@ -126,7 +126,7 @@ async def test_sign_out_everywhere_kills_the_other_devices_sessions(
     assert (await phone.get("/compte")).status_code == 303
     assert (await laptop.get("/compte")).status_code == 303
     page = await laptop.get(response.headers["location"])
-    assert "Vous êtes déconnecté de tous vos appareils." in page.text
+    assert "Vous êtes déconnecté de tous vos appareils." in page_text(page)
 
 
 async def test_display_names_with_html_are_shown_as_text(

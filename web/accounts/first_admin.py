@@ -69,3 +69,15 @@ async def use_token(engine: AsyncEngine, token: str) -> bool:
             .values(used_at=now_utc())
         )
     return True
+
+
+async def first_admin_link(url: str, base_url: str) -> str | None:
+    """On an empty instance, the one-time link to create the first administrator."""
+    from web.database import create_engine
+
+    engine = create_engine(url)
+    try:
+        token = await issue_if_empty(engine)
+    finally:
+        await engine.dispose()
+    return None if token is None else f"{base_url.rstrip('/')}/premier-admin/{token}"

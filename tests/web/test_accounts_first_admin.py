@@ -1,0 +1,59 @@
+"""First start: `atelier serve` on an empty database prints a link that works once."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.support import AtelierServer
+
+LINK = re.compile(r"http://127\.0\.0\.1:\d+(/premier-admin/[A-Za-z0-9_\-]+)")
+META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def _link(server: AtelierServer) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        match = LINK.search(server.log())
+        if match:
+            return match.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no first-admin link in the log:\n{server.log()}")
+
+
+def test_the_printed_link_creates_the_first_admin_once(
+    atelier: Callable[..., AtelierServer],
+) -> None:
+    server = atelier()
+    path = _link(server)
+    with httpx.Client(base_url=server.http_url) as browser:
+        form = browser.get(path)
+        assert form.status_code == 200 and "Créer le premier administrateur" in form.text
+        token = META.search(form.text)
+        assert token
+        created = browser.post(
+            path,
+            data={
+                "csrf_token": token.group(1),
+                "display_name": "Odile Admin",
+                "email": "odile@interieur.gouv.fr",
+                "password": "premier mot de passe",
+                "password2": "premier mot de passe",
+            },
+        )
+        assert created.status_code == 303 and created.headers["location"] == "/admin/comptes"
+        admin_page = browser.get("/admin/comptes")
+        assert admin_page.status_code == 200 and "Odile Admin" in admin_page.text
+
+    with httpx.Client(base_url=server.http_url) as someone_else:
+        again = someone_else.get(path)
+        assert again.status_code == 410 and "Ce lien a déjà servi" in again.text
+
+    # A restart with an administrator prints no new link.
+    server.stop()
+    before = server.log().count("/premier-admin/")
+    server.start()
+    assert server.log().count("/premier-admin/") == before
