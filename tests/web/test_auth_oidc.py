@@ -1,0 +1,251 @@
+"""OpenID Connect sign-in against a real provider app on loopback (discovery, PKCE, RS256)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from tests.support import free_port
+from tests.web.conftest import BASE_URL, outbox, page_text
+from web.accounts.users import find_by_email
+
+CLIENT_ID = "atelier-test"
+CLIENT_SECRET = "provider-secret-for-tests"
+
+
+class FakeProvider:
+    """A small but real OIDC provider: the person "signed in" there is `self.person`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
+        self.person: dict[str, Any] = {}
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self.discovery),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+                Route("/jwks", self.jwks),
+                Route("/userinfo", self.userinfo),
+            ]
+        )
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    async def discovery(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+                "userinfo_endpoint": f"{self.issuer}/userinfo",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
+
+    async def authorize(self, request: Request) -> Response:
+        q = request.query_params
+        assert q["client_id"] == CLIENT_ID and q["response_type"] == "code"
+        assert q["code_challenge_method"] == "S256"
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = {
+            "nonce": q.get("nonce"),
+            "challenge": q["code_challenge"],
+            "redirect_uri": q["redirect_uri"],
+        }
+        target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+        return RedirectResponse(target, status_code=302)
+
+    async def token(self, request: Request) -> Response:
+        form = await request.form()
+        auth = request.headers.get("authorization", "")
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        grant = self.codes.pop(str(form.get("code")), None)
+        if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        verifier = str(form.get("code_verifier"))
+        digest = hashlib.sha256(verifier.encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
+            return JSONResponse({"error": "invalid_grant", "d": "pkce"}, status_code=400)
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": grant["nonce"],
+            **self.person,
+        }
+        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
+        return JSONResponse(
+            {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
+        )
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse({"keys": [self.key.as_dict(private=False)]})
+
+    async def userinfo(self, request: Request) -> Response:
+        return JSONResponse(self.person)
+
+    def start(self) -> FakeProvider:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "fake provider did not start"
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    server = FakeProvider().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def oidc_app(
+    provider: FakeProvider, make_app: Callable[..., Awaitable[Starlette]]
+) -> Starlette:
+    return await make_app(
+        oidc_discovery_url=provider.discovery_url,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        oidc_scopes="openid email given_name usual_name",
+    )
+
+
+@pytest.fixture
+async def browser(oidc_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=oidc_app), base_url=BASE_URL
+    ) as client:
+        yield client
+
+
+async def _sign_in_through_provider(
+    browser: httpx.AsyncClient, next_path: str = "/compte"
+) -> httpx.Response:
+    start = await browser.get(f"/connexion/oidc?next={next_path}")
+    assert start.status_code == 302, start.text
+    # The person's browser goes to the provider (a real HTTP server) and is sent back.
+    async with httpx.AsyncClient() as outside:
+        at_provider = await outside.get(start.headers["location"])
+    assert at_provider.status_code == 302
+    back = urlsplit(at_provider.headers["location"])
+    assert back.path == "/connexion/oidc/retour"
+    return await browser.get(f"{back.path}?{back.query}")
+
+
+async def test_the_sign_in_page_offers_the_provider(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/connexion")
+    assert "Se connecter avec ProConnect" in page.text and "/connexion/oidc" in page.text
+
+
+async def test_an_agent_signs_in_with_the_provider_and_gets_an_account(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {
+        "sub": "agent-123",
+        "email": "irene@travail.gouv.fr",
+        "given_name": "Irène",
+        "usual_name": "Curie",
+    }
+    done = await _sign_in_through_provider(browser)
+    assert done.status_code == 303 and done.headers["location"] == "/compte"
+    page = await browser.get("/compte")
+    assert page.status_code == 200 and "Irène Curie" in page.text
+    user = await find_by_email(oidc_app.state.engine, "irene@travail.gouv.fr")
+    assert user is not None and user.oidc_subject == "agent-123" and user.password_hash is None
+
+
+async def test_an_existing_local_account_is_linked_not_duplicated(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    from web.accounts.users import create_user
+
+    local = await create_user(
+        oidc_app.state.engine,
+        email="jean@travail.gouv.fr",
+        display_name="Jean Local",
+        password="un mot de passe local",
+    )
+    provider.person = {"sub": "agent-456", "email": "Jean@travail.gouv.fr", "given_name": "J"}
+    assert (await _sign_in_through_provider(browser)).status_code == 303
+    user = await find_by_email(oidc_app.state.engine, "jean@travail.gouv.fr")
+    assert user is not None and user.id == local and user.oidc_subject == "agent-456"
+    assert "Jean Local" in (await browser.get("/compte")).text
+
+
+async def test_someone_outside_the_allowed_domains_waits_for_an_admin(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "ext-1", "email": "karl@cabinet-conseil.fr", "given_name": "Karl"}
+    response = await _sign_in_through_provider(browser)
+    assert response.status_code == 403
+    assert "attend l'accord d'un administrateur" in page_text(response)
+    assert (await browser.get("/compte")).status_code == 303
+    user = await find_by_email(oidc_app.state.engine, "karl@cabinet-conseil.fr")
+    assert user is not None and user.status == "pending"
+    assert await outbox(oidc_app) == []
+
+
+async def test_a_callback_without_the_matching_start_is_refused(
+    provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "x", "email": "x@travail.gouv.fr"}
+    forged = await browser.get("/connexion/oidc/retour?code=abc&state=xyz")
+    assert forged.status_code == 400 and "Cette connexion a expiré" in page_text(forged)
+
+    start = await browser.get("/connexion/oidc")
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    wrong_code = await browser.get(f"/connexion/oidc/retour?code=stolen&state={state}")
+    assert wrong_code.status_code == 400
+    assert "a refusé cette connexion" in page_text(wrong_code)
+    assert (await browser.get("/compte")).status_code == 303
+
+
+async def test_local_accounts_still_work_when_oidc_is_configured(
+    oidc_app: Starlette, browser: httpx.AsyncClient
+) -> None:
+    from tests.web.conftest import PASSWORD, sign_in
+    from web.accounts.users import create_user
+
+    await create_user(
+        oidc_app.state.engine, email="loc@agri.gouv.fr", display_name="Loc", password=PASSWORD
+    )
+    assert (await sign_in(browser, "loc@agri.gouv.fr")).status_code == 303
