@@ -4,6 +4,7 @@
 //   data-user-name      caret label;  data-user-color  caret colour
 //   data-locale         fr | en
 //   data-label          accessible name of the editing area
+//   data-task-label     accessible name of a checklist box ("{text}": the item's text)
 //   data-status-*       the status line's texts (syncing, saved, offline, refused)
 //   data-upload-url     where images are posted (absent: no image button)
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
@@ -44,6 +45,7 @@ function mount(root: HTMLElement): void {
       color: root.dataset.userColor || "#1e6bb8",
     },
     label: root.dataset.label || "Contenu de la page",
+    taskLabel: root.dataset.taskLabel,
   });
   surface.querySelector(".ProseMirror")?.setAttribute("aria-readonly", String(!writable));
 

@@ -24,6 +24,8 @@ export interface EditorOptions {
   editable: boolean;
   /** Accessible name of the editing area. */
   label: string;
+  /** Accessible name of a checklist box; "{text}" stands for the item's text. */
+  taskLabel?: string;
 }
 
 /** Links the editor accepts: web, mail and paths on this site (links to other pages). */
@@ -66,7 +68,13 @@ export function createEditor(options: EditorOptions): Editor {
         },
       }),
       TaskList,
-      TaskItem.configure({ nested: true }),
+      TaskItem.configure({
+        nested: true,
+        a11y: {
+          checkboxLabel: (node) =>
+            (options.taskLabel ?? "Tâche : {text}").replace("{text}", node.textContent),
+        },
+      }),
       TableKit.configure({ table: { resizable: false } }),
       Image.configure({ inline: false, allowBase64: false }),
       Collaboration.configure({ document: shared.ydoc, field: "default" }),

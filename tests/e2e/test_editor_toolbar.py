@@ -1,0 +1,143 @@
+"""The editor's toolbar in Chromium: keyboard use, formatting, links, tables, images, export."""
+
+from __future__ import annotations
+
+import re
+import struct
+import uuid
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.e2e.conftest import mint_token
+from tests.e2e.test_editor_collab import open_editor, surface
+from tests.support import AtelierServer
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    return atelier()
+
+
+@pytest.fixture
+def doc() -> str:
+    return f"e2e/{uuid.uuid4().hex[:10]}"
+
+
+def button(page: Page, command: str) -> Locator:
+    return page.locator(f"[data-editor-toolbar] [data-command={command}]")
+
+
+def focused_command(page: Page) -> str:
+    return str(page.evaluate("document.activeElement?.dataset?.command ?? ''"))
+
+
+def test_the_toolbar_is_one_tab_stop_walked_with_arrow_keys(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    page = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    surface(page).click()
+    page.keyboard.type("Compte rendu")
+    page.keyboard.press("Shift+Tab")  # from the text into the toolbar's single tab stop
+    assert focused_command(page) != ""
+    page.keyboard.press("Home")
+    seen = [focused_command(page)]
+    while focused_command(page) != "heading1" and len(seen) < 40:
+        page.keyboard.press("ArrowRight")
+        seen.append(focused_command(page))
+    assert "redo" not in seen, "disabled buttons are skipped"
+    page.keyboard.press("Enter")
+    expect(surface(page).locator("h1")).to_have_text("Compte rendu")
+    expect(button(page, "heading1")).to_have_attribute("aria-pressed", "true")
+    # Exactly one toolbar button can be reached with Tab.
+    tab_stops = page.locator("[data-editor-toolbar] button[tabindex='0']")
+    expect(tab_stops).to_have_count(1)
+
+
+def test_formatting_links_checklists_and_tables_reach_the_markdown_export(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    token = mint_token(server, doc)
+    page = open_editor(browser.new_context(), server, doc, token)
+    text = surface(page)
+    text.click()
+    page.keyboard.type("Réunion")
+    button(page, "heading1").click()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    button(page, "taskList").click()
+    page.keyboard.type("Relire le budget")
+    text.get_by_role("checkbox", name="Tâche : Relire le budget").check()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # an empty item leaves the list
+    page.keyboard.type("Voir la note")
+    for _ in range(len("la note")):
+        page.keyboard.press("Shift+ArrowLeft")
+    button(page, "link").click()
+    dialog = page.get_by_role("dialog", name="Lien")
+    dialog.get_by_label("Adresse, ou page de l’espace").fill("javascript:alert(1)")
+    dialog.get_by_role("button", name="Appliquer").click()
+    expect(dialog.locator("[data-part=error]")).to_be_visible()  # refused, dialog stays
+    dialog.get_by_label("Adresse, ou page de l’espace").fill("https://example.org/note")
+    dialog.get_by_role("button", name="Appliquer").click()
+    expect(dialog).to_be_hidden()
+    expect(text.locator("a[href='https://example.org/note']")).to_have_text("la note")
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    button(page, "table").click()
+    page.keyboard.type("Nom")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Rôle")
+    expect(button(page, "addRow")).to_be_enabled()
+    expect(page.get_by_role("status")).to_have_text("Enregistré")
+
+    page.wait_for_timeout(300)  # the server commits updates in groups
+    response = page.request.get(f"{server.http_url}/d/{doc}/export.md?token={token}")
+    markdown = response.text()
+    assert response.status == 200
+    assert markdown.startswith(
+        "# Réunion\n\n- [x] Relire le budget\n\nVoir [la note](https://example.org/note)\n"
+    )
+    assert "| Nom | Rôle |  |\n| --- | --- | --- |\n" in markdown
+
+
+def png_file(folder: Path) -> Path:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x1e\x5b\xb8" * 4 for _ in range(3))
+    path = folder / "schema.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_an_uploaded_image_appears_for_everyone_with_its_text_alternative(
+    browser: Browser, server: AtelierServer, doc: str, tmp_path: Path
+) -> None:
+    author = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    viewer = open_editor(browser.new_context(), server, doc, mint_token(server, doc, access="ro"))
+    surface(author).click()
+    button(author, "image").click()
+    dialog = author.get_by_role("dialog", name="Insérer une image")
+    dialog.get_by_label("Fichier (PNG, JPEG, GIF ou WebP)").set_input_files(png_file(tmp_path))
+    dialog.get_by_label("Texte alternatif (ce que montre l’image)").fill("Schéma du pont")
+    dialog.get_by_role("button", name="Insérer", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+    image = surface(viewer).get_by_role("img", name="Schéma du pont")
+    expect(image).to_have_attribute("src", re.compile(r"^/fichiers/images/[0-9a-f]{64}\.png$"))
+    image.evaluate("img => img.decode()")
+    assert image.evaluate("img => img.naturalWidth") == 4
