@@ -16,7 +16,10 @@ from realtime.rooms import DocumentRooms
 log = logging.getLogger("atelier.spaces")
 
 CHANNEL = "atelier:revocations"
+# y-websocket never reconnects after a 44xx close: for access that is gone for good.
 FORBIDDEN = 4403
+# Any other code makes it reconnect at once, and get a grant for its new role.
+RECONNECT = 4100
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Revocation:
     reason: str
     principal: str | None = None
     documents: tuple[str, ...] | None = None
+    code: int = FORBIDDEN
 
     def matches(self, document: str, principal: str) -> bool:
         if self.principal is not None and principal != self.principal:
@@ -38,6 +42,7 @@ class Revocation:
                 "reason": self.reason,
                 "principal": self.principal,
                 "documents": None if self.documents is None else list(self.documents),
+                "code": self.code,
             }
         ).encode()
 
@@ -49,6 +54,7 @@ class Revocation:
             str(raw["reason"]),
             None if raw.get("principal") is None else str(raw["principal"]),
             None if documents is None else tuple(str(d) for d in documents),
+            int(raw.get("code", FORBIDDEN)),
         )
 
 
@@ -56,7 +62,7 @@ def close_local(rooms: DocumentRooms, revocation: Revocation) -> int:
     """Close this worker's matching connections; returns how many."""
     return rooms.close_connections(
         lambda document, conn: revocation.matches(document, conn.principal),
-        FORBIDDEN,
+        revocation.code,
         revocation.reason,
     )
 

@@ -31,7 +31,7 @@ from web.spaces.http import (
     text,
 )
 from web.spaces.invitations import invitation_routes, send_invitation
-from web.spaces.revocation import Revocation
+from web.spaces.revocation import RECONNECT, Revocation
 from web.spaces.services import Space
 from web.spaces.tables import SPACE_KINDS, SPACE_ROLES, VISIBILITIES
 from web.templating import render
@@ -217,9 +217,9 @@ async def archive(request: Request) -> Response:
     archived = text(form, "archive") == "1"
     await services.set_archived(engine_of(request), user, space.id, archived)
     if archived:
-        # Editors' open sockets become read-only: they reconnect and get the new grant.
+        # Open sockets reconnect (not a 44xx close) and get read-only grants.
         documents = await _space_documents(request, space.id)
-        close_sockets(request, Revocation("space archived", documents=documents))
+        close_sockets(request, Revocation("space archived", documents=documents, code=RECONNECT))
     return see_other(f"/espaces/{space.slug}")
 
 
@@ -317,7 +317,9 @@ async def _change_role(
     await services.change_role(engine_of(request), user, space.id, member_id, text(form, "role"))
     # Their open sockets reconnect and get a grant for the new role.
     documents = await _space_documents(request, space.id)
-    close_sockets(request, Revocation("role changed", f"user:{member_id}", documents))
+    close_sockets(
+        request, Revocation("role changed", f"user:{member_id}", documents, code=RECONNECT)
+    )
     return None
 
 
