@@ -1,0 +1,175 @@
+"""Pages of spaces in Chromium: signed-in members co-edit, link pages, a guest link reads.
+
+Accounts, the space, its pages and the guest link are made with the services on the
+server's own database; people then sign in and work through the browser, and the socket is
+authorised by their session cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.test_editor_collab import surface, type_at_end
+from tests.support import AtelierServer
+from web.accounts.users import create_user
+from web.database import create_engine, database_url
+from web.spaces.guest_links import create_guest_link
+from web.spaces.services import add_member, create_space
+from web.spaces.tree import create_page
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "un mot de passe solide"
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int
+    role: str = "agent"
+    guest_link_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Space:
+    slug: str
+    home_id: int
+    notes_id: int
+    guest_token: str
+
+    @property
+    def notes_url(self) -> str:
+        return f"/espaces/{self.slug}/pages/{self.notes_id}"
+
+
+async def _seed(data_dir: Path) -> Space:
+    engine = create_engine(database_url(data_dir.resolve(), None))
+    try:
+        alice = Actor(
+            await create_user(
+                engine, email="alice@agri.gouv.fr", display_name="Alice Martin", password=PASSWORD
+            )
+        )
+        bob = await create_user(
+            engine, email="bob@agri.gouv.fr", display_name="Bob Durand", password=PASSWORD
+        )
+        space = await create_space(engine, alice, name="Projet Pont")
+        await add_member(engine, alice, space.id, bob, "editor")
+        home = await create_page(engine, alice, space.id, "Accueil")
+        notes = await create_page(engine, alice, space.id, "Compte rendu", parent_id=home.id)
+        link = await create_guest_link(
+            engine, alice, space.id, role="reader", page_id=notes.id, label="Prestataire"
+        )
+        return Space(space.slug, home.id, notes.id, link.token)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    return atelier()
+
+
+@pytest.fixture
+def space(server: AtelierServer) -> Space:
+    # Playwright's sync API keeps an event loop on this thread: seed from another one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _seed(server.data_dir)).result()
+
+
+def signed_in(browser: Browser, server: AtelierServer, email: str) -> BrowserContext:
+    context = browser.new_context(base_url=server.http_url)
+    page = context.new_page()
+    page.goto("/connexion")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    expect(page).not_to_have_url(f"{server.http_url}/connexion")
+    page.close()
+    return context
+
+
+def open_page(context: BrowserContext, path: str) -> Page:
+    page = context.new_page()
+    page.goto(path)
+    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def test_members_co_edit_a_page_and_see_each_others_named_carets(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = open_page(signed_in(browser, server, "alice@agri.gouv.fr"), space.notes_url)
+    bob = open_page(signed_in(browser, server, "bob@agri.gouv.fr"), space.notes_url)
+    expect(alice.get_by_role("heading", level=1)).to_have_text("Compte rendu")
+    breadcrumbs = alice.get_by_role("navigation", name="Fil d’Ariane")
+    expect(breadcrumbs.get_by_role("link")).to_have_text(["Projet Pont", "Accueil"])
+
+    type_at_end(alice, "Ordre du jour : ")
+    expect(surface(bob)).to_contain_text("Ordre du jour :")
+    type_at_end(bob, "budget.")
+    expect(surface(alice)).to_contain_text("Ordre du jour : budget.")
+    expect(alice.locator(".collaboration-carets__label", has_text="Bob Durand")).to_be_visible()
+    expect(bob.locator(".collaboration-carets__label", has_text="Alice Martin")).to_be_visible()
+    expect(alice.get_by_role("status")).to_have_text("Enregistré")
+
+
+def test_a_link_to_another_page_of_the_space_is_picked_by_its_title(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = open_page(signed_in(browser, server, "alice@agri.gouv.fr"), space.notes_url)
+    bob = open_page(signed_in(browser, server, "bob@agri.gouv.fr"), space.notes_url)
+    home_url = f"/espaces/{space.slug}/pages/{space.home_id}"
+    options = alice.locator("datalist#space-pages option")
+    expect(options).to_have_count(1)
+    expect(options).to_have_attribute("label", "Accueil")
+
+    type_at_end(alice, "Retour à ")
+    alice.locator("[data-editor-toolbar] [data-command=link]").click()
+    dialog = alice.get_by_role("dialog", name="Lien")
+    dialog.get_by_label("Adresse, ou page de l’espace").fill(home_url)
+    dialog.get_by_role("button", name="Appliquer").click()
+
+    link = surface(bob).get_by_role("link", name="Accueil")
+    expect(link).to_have_attribute("href", home_url)
+
+
+def test_a_guest_link_reader_watches_live_cannot_type_and_is_cut_off_on_revocation(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice_context = signed_in(browser, server, "alice@agri.gouv.fr")
+    alice = open_page(alice_context, space.notes_url)
+
+    guest = browser.new_context(base_url=server.http_url).new_page()
+    guest.goto(f"/invite/{space.guest_token}")
+    guest.get_by_label("Votre nom").fill("Claire (prestataire)")
+    guest.get_by_role("button", name="Entrer").click()
+    expect(guest).to_have_url(f"{server.http_url}{space.notes_url}")
+    expect(guest.locator("#editor")).to_have_attribute("data-ready", "true")
+    expect(surface(guest)).to_have_attribute("contenteditable", "false")
+    # A guest of one page is not shown the titles of the space's other pages.
+    expect(guest.locator("datalist#space-pages option")).to_have_count(0)
+
+    type_at_end(alice, "Visible par l'invitée.")
+    expect(surface(guest)).to_contain_text("Visible par l'invitée.")
+    surface(guest).click()
+    guest.keyboard.type("intrusion")
+    type_at_end(alice, " Suite.")
+    expect(surface(guest)).to_contain_text("Visible par l'invitée. Suite.")
+    expect(surface(alice)).not_to_contain_text("intrusion")
+
+    links = alice_context.new_page()
+    links.goto(f"/espaces/{space.slug}/liens")
+    links.get_by_role("button", name="Révoquer Prestataire").click()
+    expect(guest.get_by_role("status")).to_have_text(
+        "Accès refusé par le serveur — rechargez la page"
+    )
+    type_at_end(alice, " Après révocation.")
+    guest.wait_for_timeout(500)
+    expect(surface(guest)).not_to_contain_text("Après révocation.")
