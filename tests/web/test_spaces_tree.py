@@ -169,3 +169,10 @@ async def test_page_context_gives_the_page_view_what_it_needs(engine: AsyncEngin
     assert [c.title for c in context.breadcrumbs] == ["A"]
     assert context.space.slug == "wiki" and not context.can_edit
     assert await page_context(engine, await add_user(engine), a1.id) is None
+
+
+@pytest.mark.parametrize("page_id", [0, -1, 2**31, 2**70])
+async def test_out_of_range_page_ids_are_no_page(engine: AsyncEngine, page_id: int) -> None:
+    _, owner = await _space(engine)
+    assert await page_role(engine, owner, page_id) is None
+    assert await page_context(engine, owner, page_id) is None

@@ -22,6 +22,7 @@ from web.spaces.tables import SPACE_ROLES, guest_links, memberships, pages, spac
 ROLE_RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
 # Instance roles that may see listed spaces and the directory.
 AGENT_ROLES = ("agent", "admin")
+MAX_ID = 2**31
 
 
 class Actor(Protocol):
@@ -88,6 +89,8 @@ async def space_role_in(
     conn: AsyncConnection, user: Actor, space_id: int, now: datetime
 ) -> str | None:
     """The user's role in a space (see the module's rules), on an open connection."""
+    if not 0 < space_id < MAX_ID:
+        return None
     if user.guest_link_id is not None:
         link = await live_link(conn, user.guest_link_id, now)
         if link is not None and link.space_id == space_id and link.page_id is None:
@@ -126,6 +129,8 @@ async def page_role_in(
     conn: AsyncConnection, user: Actor, page_id: int, now: datetime
 ) -> str | None:
     """The user's role on a page that is not in the trash; reader at most in archived spaces."""
+    if not 0 < page_id < MAX_ID:  # ids from URLs: out of range is simply no such page
+        return None
     row = (
         await conn.execute(
             select(pages.c.space_id, pages.c.deleted_at, spaces.c.archived_at)
