@@ -103,7 +103,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     log.warning("could not purge the pages trash", exc_info=True)
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
-                yield
+                # Guests whose link expires while connected are cut off within seconds.
+                async with revocation.watching_guest_links(engine, rooms):
+                    yield
                 ready = False
                 await rooms.close()
             finally:

@@ -29,6 +29,8 @@ def outcome(response: httpx.Response) -> str:
     location = response.headers.get("location", "")
     if response.status_code == 303 and location.startswith("/connexion"):
         return "sign in"
+    if response.request.method == "GET" and response.status_code == 303 and "/pages/" in location:
+        return "sent to its page"
     if response.status_code in (200, 201, 303):
         return "ok"
     return {403: "forbidden", 404: "hidden"}.get(response.status_code, str(response.status_code))
@@ -57,6 +59,7 @@ class Case:
     request: Request
     needed: str | None  # None: not a space route (agents only)
     link_guests: bool = True
+    page_guest: str | None = None  # what the one-page guest gets, when not "hidden"
 
 
 def get(path: str) -> Request:
@@ -159,7 +162,7 @@ CASES = [
     Case("create a space", _create_space, None),
     Case("directory search", get("/annuaire?q=a"), None),
     Case("directory profile", get("/annuaire/{owner}"), None),
-    Case("space home", get("/espaces/{slug}"), "reader"),
+    Case("space home", get("/espaces/{slug}"), "reader", page_guest="sent to its page"),
     Case("members page", get("/espaces/{slug}/membres"), "reader", link_guests=False),
     Case("organise pages", get("/espaces/{slug}/organiser"), "editor"),
     Case("guest links page", get("/espaces/{slug}/liens"), "editor"),
@@ -202,6 +205,8 @@ async def test_every_actor_is_allowed_or_refused_as_its_role_says(
             wanted[actor] = expected_for_agents(actor)
         else:
             wanted[actor] = expected_in_space(actor, case.needed, link_guests=case.link_guests)
+        if actor == "page_link_editor" and case.page_guest is not None:
+            wanted[actor] = case.page_guest
     assert seen == wanted
 
 

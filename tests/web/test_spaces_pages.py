@@ -173,8 +173,14 @@ async def test_a_page_link_guest_sees_only_its_page(
     response = await open_link(client, new.token, "Paula <Partenaire>")
     assert response.status_code == 303
     assert response.headers["location"] == f"/espaces/{world.slug}/pages/{world.page.id}"
-    for path in ("/espaces", f"/espaces/{world.slug}", "/annuaire", "/espaces/nouveau"):
-        assert (await client.get(path)).status_code in (403, 404), path
+    for path in ("/espaces", "/annuaire", "/espaces/nouveau"):
+        assert (await client.get(path)).status_code == 403, path
+    for name in ("membres", "organiser", "liens", "corbeille"):
+        path = f"/espaces/{world.slug}/{name}"
+        assert (await client.get(path)).status_code == 404, path
+    # The space home sends it back to its page.
+    home = await client.get(f"/espaces/{world.slug}")
+    assert home.headers["location"] == f"/espaces/{world.slug}/pages/{world.page.id}"
     other = await services.create_space(engine, world.owner, name="Ailleurs", visibility="listed")
     assert (await client.get(f"/espaces/{other.slug}")).status_code == 404
 

@@ -25,6 +25,7 @@ from web.auth.sessions import COOKIE_NAME, SessionStore
 from web.auth.tokens import load_secret_key
 from web.database import create_engine, database_url
 from web.spaces import guest_links, services, tree
+from web.spaces.access import utcnow
 
 Start = Callable[..., AtelierServer]
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -279,4 +280,28 @@ async def test_revoking_on_one_worker_closes_the_guest_socket_on_another(
         assert response.status_code == 303
     closes = (await ys("wait_closed", client="guest", timeout=5))["closes"]
     assert closes[0] == {"code": 4403, "reason": "guest link revoked"}
+    await world.engine.dispose()
+
+
+async def test_a_guest_link_that_expires_during_a_session_closes_its_socket(
+    atelier: Start, ys: SessionClients
+) -> None:
+    server = atelier()
+    world = await live_world(server)
+    owner = Who(world.owner_id)
+    # A one-day link created a day ago, less three seconds: it expires three seconds from now.
+    new = await guest_links.create_guest_link(
+        world.engine,
+        owner,
+        world.space_id,
+        role="reader",
+        page_id=world.page.id,
+        days=1,
+        now=utcnow() - timedelta(days=1) + timedelta(seconds=3),
+    )
+    cookie = await _guest_cookie(server, new.token, "Bientôt expiré")
+    doc = world.page.doc_name
+    await ys("open", client="guest", url=server.sync_url, doc=doc, cookie=cookie)
+    closes = (await ys("wait_closed", client="guest", timeout=15))["closes"]
+    assert closes[0] == {"code": 4403, "reason": "guest link expired"}
     await world.engine.dispose()

@@ -26,6 +26,7 @@ from web.spaces.http import (
     see_other,
     text,
 )
+from web.spaces.invitations import base_url
 from web.spaces.revocation import Revocation
 from web.spaces.routes import ROLE_NAMES, common, space_for
 from web.spaces.tables import LINK_ROLES
@@ -105,7 +106,7 @@ async def create_link(request: Request) -> Response:
         if isinstance(error, NotFound) and not values["item"]:
             raise
         return await _links_page(request, error=error.message, status=error.status, values=values)
-    url = f"{str(request.base_url).rstrip('/')}/invite/{new.token}"
+    url = f"{base_url(request)}/invite/{new.token}"
     return await _links_page(request, new_url=url, status=201)
 
 

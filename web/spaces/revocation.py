@@ -6,12 +6,20 @@ documents it applies to; every worker closes the matching connections of its roo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from realtime.bus import Bus
-from realtime.rooms import DocumentRooms
+from realtime.rooms import Connection, DocumentRooms
+from web.spaces.tables import guest_links
 
 log = logging.getLogger("atelier.spaces")
 
@@ -87,3 +95,69 @@ async def listen(bus: Bus, rooms: DocumentRooms) -> None:
         close_local(rooms, revocation)
 
     await bus.subscribe(CHANNEL, on_message)
+
+
+# A guest link that expires while its guest is connected closes within this many seconds.
+WATCH_SECONDS = 5.0
+
+
+def _link_ids(rooms: DocumentRooms) -> set[int]:
+    found: set[int] = set()
+
+    def record(_document: str, conn: Connection) -> bool:
+        prefix, _, number = conn.principal.partition(":")
+        if prefix == "guest-link" and number.isdigit():
+            found.add(int(number))
+        return False  # only looking
+
+    rooms.close_connections(record, FORBIDDEN, "")
+    return found
+
+
+async def close_dead_links(
+    engine: AsyncEngine, rooms: DocumentRooms, now: datetime | None = None
+) -> int:
+    """Close this worker's sockets opened through links that expired (or were revoked)."""
+    ids = _link_ids(rooms)
+    if not ids:
+        return 0
+    now = now or datetime.now(UTC)
+    async with engine.connect() as conn:
+        live = set(
+            (
+                await conn.execute(
+                    select(guest_links.c.id).where(
+                        guest_links.c.id.in_(ids),
+                        guest_links.c.revoked_at.is_(None),
+                        guest_links.c.expires_at > now,
+                    )
+                )
+            ).scalars()
+        )
+    closed = 0
+    for link_id in ids - live:
+        closed += close_local(rooms, Revocation("guest link expired", f"guest-link:{link_id}"))
+    return closed
+
+
+@contextlib.asynccontextmanager
+async def watching_guest_links(
+    engine: AsyncEngine, rooms: DocumentRooms, every: float = WATCH_SECONDS
+) -> AsyncIterator[None]:
+    """While open, close sockets of expired guest links every few seconds."""
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await close_dead_links(engine, rooms)
+            except Exception:
+                log.warning("could not check guest links", exc_info=True)
+
+    task = asyncio.create_task(watch(), name="guest-link-watch")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.spaces import directory, services, tree
-from web.spaces.access import at_least, space_role
+from web.spaces.access import LiveLink, at_least, live_link, space_role, utcnow
 from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.http import (
     close_sockets,
@@ -64,6 +65,11 @@ async def space_for(request: Request, needed: str = "reader") -> tuple[CurrentUs
     if not at_least(role, needed):
         raise Forbidden("Votre rôle dans cet espace ne permet pas cette action.")
     return user, space, role
+
+
+async def link_target(engine: AsyncEngine, link_id: int) -> LiveLink | None:
+    async with engine.connect() as conn:
+        return await live_link(conn, link_id, utcnow())
 
 
 def common(space: Space, role: str, **extra: Any) -> dict[str, Any]:
@@ -148,6 +154,14 @@ async def create_space(request: Request) -> Response:
 
 @handles_errors
 async def space_home(request: Request) -> Response:
+    user = require_user(request)
+    if user.guest_link_id is not None:
+        # A guest invited to one page lands on it (from its breadcrumbs, say).
+        link = await link_target(engine_of(request), user.guest_link_id)
+        if link is not None and link.page_id is not None:
+            space = await services.space_by_id(engine_of(request), link.space_id)
+            if space is not None and space.slug == request.path_params["slug"]:
+                return see_other(f"/espaces/{space.slug}/pages/{link.page_id}")
     user, space, role = await space_for(request)
     engine = engine_of(request)
     pages = await tree.page_tree(engine, space.id)
