@@ -83,3 +83,11 @@ async def test_guest_profiles_are_not_shown(engine: AsyncEngine) -> None:
     people = await _people(engine)
     with pytest.raises(NotFound):
         await directory.profile(engine, people["ana"], people["guest"].id)
+
+
+async def test_control_characters_in_a_search_are_ignored(engine: AsyncEngine) -> None:
+    people = await _people(engine)
+    found = await directory.search_people(engine, people["ana"], "an\x00a")
+    assert [p.display_name for p in found] == ["Ana Lopez"]
+    assert await services.listed_spaces(engine, people["ana"], "\x00") == []
+    assert await services.space_by_slug(engine, "a\x00b") is None

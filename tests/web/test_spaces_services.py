@@ -215,7 +215,7 @@ async def test_a_guest_account_cannot_be_made_a_space_admin(engine: AsyncEngine)
         )
 
 
-@pytest.mark.parametrize("email", ["", "pas-une-adresse", "a@b", "<x>@y.fr"])
+@pytest.mark.parametrize("email", ["", "pas-une-adresse", "a@b", "<x>@y.fr", "a\x00b@y.fr"])
 async def test_a_bad_email_is_refused_with_a_clear_message(engine: AsyncEngine, email: str) -> None:
     space_id, people = await _space_with(engine)
     with pytest.raises(InvalidInput, match="Adresse électronique"):

@@ -16,6 +16,7 @@ from web.schema import users
 from web.spaces.access import AGENT_ROLES, Actor
 from web.spaces.errors import Forbidden, NotFound
 from web.spaces.tables import memberships, spaces
+from web.spaces.validation import search_text
 
 RESULTS = 50
 
@@ -62,7 +63,7 @@ async def search_people(engine: AsyncEngine, viewer: Actor, query: str) -> list[
     statement = select(users.c.id, users.c.display_name, users.c.email, users.c.organisation).where(
         users.c.role.in_(AGENT_ROLES), users.c.status == "active"
     )
-    for word in query.split()[:8]:
+    for word in search_text(query).split()[:8]:
         pattern = _like(word[:100])
         in_space = (
             select(memberships.c.user_id)

@@ -25,7 +25,15 @@ from web.spaces.tables import (
     memberships,
     spaces,
 )
-from web.spaces.validation import choice, description_html, email_address, one_line, slugify
+from web.spaces.validation import (
+    choice,
+    description_html,
+    email_address,
+    one_line,
+    search_text,
+    slug_or_none,
+    slugify,
+)
 
 # Slugs that are routes under /espaces/.
 RESERVED_SLUGS = frozenset({"nouveau", "recherche", "annuaire"})
@@ -206,6 +214,8 @@ async def set_archived(
 
 
 async def space_by_slug(engine: AsyncEngine, slug: str) -> Space | None:
+    if slug_or_none(slug) is None:
+        return None
     async with engine.connect() as conn:
         row = (await conn.execute(select(spaces).where(spaces.c.slug == slug))).first()
     return None if row is None else _space(row)
@@ -246,7 +256,7 @@ async def listed_spaces(engine: AsyncEngine, user: Actor, query: str = "") -> li
     statement = select(spaces).where(
         spaces.c.visibility == "listed", spaces.c.archived_at.is_(None)
     )
-    query = query.strip()[:200]
+    query = search_text(query)
     if query:
         pattern = _like(query)
         statement = statement.where(

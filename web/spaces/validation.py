@@ -36,6 +36,16 @@ def description_html(value: object, *, max_length: int = 5000) -> str:
     return nh3.clean(text, tags=DESCRIPTION_TAGS, link_rel="noopener noreferrer nofollow")
 
 
+def search_text(value: str, *, max_length: int = 200) -> str:
+    """A search box's text: control characters (NUL breaks PostgreSQL) dropped, trimmed."""
+    return " ".join(_CONTROL.sub("", value).split())[:max_length]
+
+
+def slug_or_none(value: str) -> str | None:
+    """A slug as found in a URL, or None when it cannot be one."""
+    return value if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}", value) else None
+
+
 def choice(value: object, field: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise InvalidInput(f"{field} : choisissez parmi {', '.join(choices)}.")
@@ -46,7 +56,7 @@ def email_address(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInput("Adresse électronique : texte attendu.")
     address = value.strip().lower()
-    if len(address) > 320 or not _EMAIL.match(address):
+    if len(address) > 320 or _CONTROL.search(address) or not _EMAIL.match(address):
         raise InvalidInput("Adresse électronique : adresse invalide (exemple : nom@exemple.fr).")
     return address
 
