@@ -3,7 +3,8 @@
 Stable fixtures for every web test (keep these names and signatures):
 
 - `app` — `create_app(Settings(...))` with its lifespan running, on a new SQLite file.
-- `make_app(**settings)` — the same with settings overridden (`make_app(signup_domains=())`).
+- `make_app(**settings)` — the same with settings overridden (`make_app(signup_domains=())`;
+  `make_app(database_url=postgres_database)` migrates and uses that database instead).
 - `client` — an anonymous `httpx.AsyncClient` on `app` (cookies kept, redirects not followed).
 - `new_client()` — another independent client (a second browser), e.g. for a second user.
 - `make_user(email, role="agent", password=PASSWORD, display_name=None, status="active")`
@@ -60,6 +61,8 @@ async def make_app(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Star
     stack: list[Any] = []
 
     async def build(**overrides: Any) -> Starlette:
+        if overrides.get("database_url"):  # e.g. PostgreSQL: migrate it too
+            await asyncio.to_thread(migrate, database_url(data_dir, overrides["database_url"]))
         app = create_app(web_settings(data_dir, **overrides))
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()

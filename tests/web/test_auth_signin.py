@@ -137,3 +137,25 @@ async def test_display_names_with_html_are_shown_as_text(
     page = (await client.get("/compte")).text
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;Gus" in page
+
+
+async def test_changing_the_password_keeps_this_device_and_signs_out_the_others(
+    new_client: Callable[[], httpx.AsyncClient], make_user: MakeUser, signed_in: SignedIn
+) -> None:
+    await make_user("ivan@agri.gouv.fr")
+    here = await signed_in(new_client(), "ivan@agri.gouv.fr")
+    elsewhere = await signed_in(new_client(), "ivan@agri.gouv.fr")
+    new = "un nouveau secret bien long"
+    wrong = await post_form(
+        here, "/compte/mot-de-passe", {"current": "pas le bon", "password": new, "password2": new}
+    )
+    assert wrong.status_code == 400 and "Le mot de passe actuel est incorrect." in wrong.text
+    done = await post_form(
+        here, "/compte/mot-de-passe", {"current": PASSWORD, "password": new, "password2": new}
+    )
+    assert done.status_code == 303
+    assert "Votre mot de passe a été changé." in page_text(
+        await here.get("/compte?avis=mot-de-passe")
+    )
+    assert (await elsewhere.get("/compte")).status_code == 303
+    assert (await sign_in(new_client(), "ivan@agri.gouv.fr", new)).status_code == 303
