@@ -1,8 +1,9 @@
 """Outgoing mail: every message goes to the `outbox` table, then to SMTP when configured.
 
 With no SMTP server the outbox is the delivery: instance admins read it at /admin/courriels,
-so a fresh install works end to end. The log only says that a mail was queued and to whom —
-never its body, which may hold a secret link.
+so a fresh install works end to end. A mail delivered over SMTP keeps only its envelope there.
+The log only says that a mail was queued and to whom — never its body, which may hold a secret
+link.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Mailer:
             values: dict[str, object] = {"error": error}
         else:
             log.info("mail #%d sent to %s", mail_id, to_address)
-            values = {"sent_at": now_utc(), "error": ""}
+            # Delivered: the body may hold someone's personal link, so the outbox forgets it.
+            values = {"sent_at": now_utc(), "error": "", "body": ""}
         async with self.engine.begin() as connection:
             await connection.execute(update(outbox).where(outbox.c.id == mail_id).values(**values))
         return mail_id

@@ -94,6 +94,7 @@ async def test_with_smtp_configured_the_mail_is_delivered(
     assert isinstance(body, bytes) and b"http://atelier.test/reinitialiser/" in body
     (kept,) = await outbox(app)
     assert kept.sent_at is not None and kept.error == ""
+    assert kept.body == ""  # delivered: admins cannot read someone's reset link
 
 
 async def test_when_smtp_is_down_the_mail_stays_in_the_outbox_with_the_error(

@@ -118,3 +118,14 @@ async def test_the_mail_link_uses_the_public_url_when_set(
         await post_form(client, "/mot-de-passe-oublie", {"email": "sam@agri.gouv.fr"})
     (mail,) = await outbox(app)
     assert "https://atelier.example.gouv.fr/reinitialiser/" in mail.body
+
+
+async def test_nobody_can_flood_an_inbox_with_reset_mails(
+    app: Starlette, client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    await make_user("ulla@agri.gouv.fr")
+    for _ in range(5):
+        await post_form(client, "/mot-de-passe-oublie", {"email": "ulla@agri.gouv.fr"})
+    flood = await post_form(client, "/mot-de-passe-oublie", {"email": "ulla@agri.gouv.fr"})
+    assert flood.status_code == 429 and "Trop de demandes" in flood.text
+    assert len(await outbox(app)) == 5

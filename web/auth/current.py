@@ -187,6 +187,9 @@ def _same_origin_socket(scope: Scope) -> bool:
     return urlsplit(origin).netloc.lower() == _header(scope, b"host").lower()
 
 
+_ANONYMOUS_PATHS = ("/static/", "/healthz")
+
+
 class CurrentUserMiddleware:
     """Sets `scope["state"]["user"]` from the session cookie; re-sends it when extended."""
 
@@ -199,6 +202,11 @@ class CurrentUserMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if scope["path"].startswith(_ANONYMOUS_PATHS):
+            # Stylesheets, scripts and health checks never depend on who asks: no lookup.
+            state["user"] = None
+            await self.app(scope, receive, send)
+            return
         cookie = read_cookie(scope, COOKIE_NAME)
         row: SessionRow | None = None
         if cookie and (scope["type"] == "http" or _same_origin_socket(scope)):

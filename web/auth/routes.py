@@ -185,19 +185,35 @@ async def change_password(request: Request) -> Response:
 
 
 async def forgot_form(request: Request) -> Response:
-    return render(request, "auth/mot_de_passe_oublie.html", {"sent": False, "email": ""})
+    return render(
+        request, "auth/mot_de_passe_oublie.html", {"sent": False, "email": "", "error": ""}
+    )
 
 
 async def forgot(request: Request) -> Response:
     form = await request.form()
     email = accounts.normalise_email(field(form, "email", 320))
     engine = request.app.state.engine
+    # Counted like failed sign-ins: nobody floods an inbox with reset mails.
+    throttle: SignInThrottle = request.app.state.throttle
+    key, address = "reset:" + email, client_address(request)
+    if await throttle.retry_after(key, address):
+        t = gettext_for(request).gettext
+        return render(
+            request,
+            "auth/mot_de_passe_oublie.html",
+            {"sent": False, "email": email, "error": t("Trop de demandes. Réessayez plus tard.")},
+            status_code=429,
+        )
+    await throttle.failed(key, address)
     user = await accounts.find_by_email(engine, email) if email else None
     # The page says the same whether the account exists or not.
     if user is not None and user.status == "active":
         token = await account_tokens.issue(engine, user.id, "reset")
         await send_reset_mail(request, user, token)
-    return render(request, "auth/mot_de_passe_oublie.html", {"sent": True, "email": email})
+    return render(
+        request, "auth/mot_de_passe_oublie.html", {"sent": True, "email": email, "error": ""}
+    )
 
 
 async def reset_form(request: Request) -> Response:
