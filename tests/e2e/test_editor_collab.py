@@ -145,3 +145,19 @@ def test_a_token_for_other_documents_gets_a_refusal_page(
     response = page.goto(f"{server.http_url}/d/{doc}?token={token}")
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="Accès refusé")).to_be_visible()
+
+
+def test_when_the_server_goes_away_the_status_says_offline_and_edits_sync_on_its_return(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    page = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    status = page.get_by_role("status")
+    expect(status).to_have_text(SAVED)
+
+    server.stop()  # a restart, a crash, a network cut the browser is not told about
+    expect(status).to_have_text(OFFLINE)
+    type_at_end(page, "Écrit pendant la panne.")
+    server.start()
+    expect(status).to_have_text(SAVED, timeout=15_000)
+    other = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    expect(surface(other)).to_contain_text("Écrit pendant la panne.")
