@@ -262,7 +262,9 @@ SETTINGS: tuple[Setting, ...] = (
         "ATELIER_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "login_max_failures_per_address",
         "20",
-        "Failed sign-ins allowed per client address within the throttle window.",
+        "Failed sign-ins allowed per client address within the throttle window. Behind a "
+        "reverse proxy on another machine, set uvicorn's FORWARDED_ALLOW_IPS to it so that "
+        "addresses are the clients' and not the proxy's.",
         _int(1, 100_000),
     ),
     Setting(
