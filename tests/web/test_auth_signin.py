@@ -159,3 +159,19 @@ async def test_changing_the_password_keeps_this_device_and_signs_out_the_others(
     )
     assert (await elsewhere.get("/compte")).status_code == 303
     assert (await sign_in(new_client(), "ivan@agri.gouv.fr", new)).status_code == 303
+
+
+async def test_a_person_changes_the_name_and_organisation_others_see(
+    client: httpx.AsyncClient, make_user: MakeUser, signed_in: SignedIn
+) -> None:
+    await make_user("jade@agri.gouv.fr", display_name="Jade")
+    await signed_in(client, "jade@agri.gouv.fr")
+    done = await post_form(
+        client, "/compte/profil", {"display_name": "Jade Roux", "organisation": "DGAL"}
+    )
+    assert done.status_code == 303
+    page = await client.get(done.headers["location"])
+    assert "Votre profil est enregistré." in page_text(page)
+    assert 'value="Jade Roux"' in page.text and 'value="DGAL"' in page.text
+    empty = await post_form(client, "/compte/profil", {"display_name": "  "})
+    assert empty.status_code == 400 and "Indiquez votre nom." in empty.text

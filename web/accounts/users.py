@@ -172,6 +172,23 @@ async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None
         )
 
 
+async def set_profile(
+    engine: AsyncEngine, user_id: int, *, display_name: str, organisation: str
+) -> None:
+    """Change the name and organisation people see (directory, carets, member lists)."""
+    display_name = display_name.strip()
+    if not display_name:
+        raise AccountError("Indiquez votre nom.")
+    if len(display_name) > MAX_NAME or len(organisation.strip()) > MAX_NAME:
+        raise AccountError("Ce nom est trop long (200 caractères au plus).")
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(display_name=display_name, organisation=organisation.strip())
+        )
+
+
 async def set_locale(engine: AsyncEngine, user_id: int, locale: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(update(users).where(users.c.id == user_id).values(locale=locale))

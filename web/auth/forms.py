@@ -19,6 +19,7 @@ NOTICES = {
     "reinitialise": N_("Votre mot de passe a été changé. Connectez-vous avec le nouveau."),
     "confirme": N_("Votre adresse est confirmée. Bienvenue !"),
     "mot-de-passe": N_("Votre mot de passe a été changé."),
+    "profil": N_("Votre profil est enregistré."),
 }
 
 

@@ -156,6 +156,22 @@ async def account_page(request: Request, *, error: str = "", status: int = 200) 
     )
 
 
+async def change_profile(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    try:
+        await accounts.set_profile(
+            request.app.state.engine,
+            user.id,
+            display_name=field(form, "display_name", 300),
+            organisation=field(form, "organisation", 300),
+        )
+    except accounts.AccountError as exc:
+        t = gettext_for(request).gettext
+        return await account_page(request, error=t(str(exc)), status=400)
+    return redirect("/compte", "profil")
+
+
 async def change_password(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
@@ -266,6 +282,7 @@ def auth_routes() -> list[BaseRoute]:
         Route("/deconnexion-partout", sign_out_everywhere, methods=["POST"]),
         Route("/langue", switch_language, methods=["POST"]),
         Route("/compte", account_page, methods=["GET"]),
+        Route("/compte/profil", change_profile, methods=["POST"]),
         Route("/compte/mot-de-passe", change_password, methods=["POST"]),
         Route("/mot-de-passe-oublie", forgot_form, methods=["GET"]),
         Route("/mot-de-passe-oublie", forgot, methods=["POST"]),

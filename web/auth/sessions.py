@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from web.schema import sessions, users
@@ -22,6 +22,7 @@ _SALT = "atelier.session.v1"
 # A session's expiry is pushed forward at most this often, to keep reads read-only.
 _REFRESH_EVERY = timedelta(minutes=5)
 _MAX_COOKIE = 512
+_KEEP_ENDED = timedelta(days=30)
 
 
 def utc(value: datetime) -> datetime:
@@ -85,6 +86,12 @@ class SessionStore:
         now = now or now_utc()
         secret_part = secrets.token_urlsafe(32)
         async with self.engine.begin() as connection:
+            # The user's sessions that ended long ago are of no use: dropped as we go.
+            await connection.execute(
+                delete(sessions).where(
+                    sessions.c.user_id == user_id, sessions.c.expires_at < now - _KEEP_ENDED
+                )
+            )
             await connection.execute(
                 sessions.insert().values(
                     id=session_id_of(secret_part),
