@@ -38,6 +38,8 @@ class FakeProvider:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
         self.person: dict[str, Any] = {}
         self.codes: dict[str, dict[str, Any]] = {}
+        self.issued: list[str] = []
+        self.logouts: list[str] = []
         self.app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self.discovery),
@@ -45,6 +47,7 @@ class FakeProvider:
                 Route("/token", self.token, methods=["POST"]),
                 Route("/jwks", self.jwks),
                 Route("/userinfo", self.userinfo),
+                Route("/logout", self.logout),
             ]
         )
         self.server = uvicorn.Server(
@@ -68,6 +71,7 @@ class FakeProvider:
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "code_challenge_methods_supported": ["S256"],
+                "end_session_endpoint": f"{self.issuer}/logout",
             }
         )
 
@@ -107,9 +111,14 @@ class FakeProvider:
             **self.person,
         }
         id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
+        self.issued.append(id_token)
         return JSONResponse(
             {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
         )
+
+    async def logout(self, request: Request) -> Response:
+        self.logouts.append(request.query_params["id_token_hint"])
+        return RedirectResponse(request.query_params["post_logout_redirect_uri"], status_code=302)
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse({"keys": [self.key.as_dict(private=False)]})
@@ -249,3 +258,20 @@ async def test_local_accounts_still_work_when_oidc_is_configured(
         oidc_app.state.engine, email="loc@agri.gouv.fr", display_name="Loc", password=PASSWORD
     )
     assert (await sign_in(browser, "loc@agri.gouv.fr")).status_code == 303
+
+
+async def test_signing_out_also_ends_the_providers_session(
+    provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    from tests.web.conftest import post_form
+
+    provider.person = {"sub": "agent-9", "email": "lise@travail.gouv.fr", "given_name": "Lise"}
+    await _sign_in_through_provider(browser)
+    out = await post_form(browser, "/deconnexion")
+    assert out.status_code == 303
+    assert out.headers["location"].startswith(f"{provider.issuer}/logout?")
+    assert (await browser.get("/compte")).status_code == 303
+    async with httpx.AsyncClient() as outside:
+        back = await outside.get(out.headers["location"])
+    assert provider.logouts == provider.issued[-1:]
+    assert back.headers["location"] == f"{BASE_URL}/connexion?avis=deconnecte"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import warnings
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-untyped]
 from httpx import HTTPError
@@ -37,6 +39,8 @@ with warnings.catch_warnings():
 
 log = logging.getLogger("atelier.oidc")
 COOKIE_NAME = "atelier_oidc"
+# The provider's id_token, kept for signing out there too (ProConnect requires it).
+LOGOUT_COOKIE = "atelier_oidc_logout"
 _MAX_AGE = 600
 
 
@@ -70,8 +74,8 @@ class _AuthlibRequest:
         self.session = session
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(request.app.state.secret, salt="atelier.oidc.v1")
+def _serializer(request: Request, purpose: str = "state") -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(request.app.state.secret, salt=f"atelier.oidc.{purpose}.v1")
 
 
 def _callback_url(request: Request) -> str:
@@ -169,7 +173,38 @@ async def callback(request: Request) -> Response:
     response = redirect(safe_next(str(session.get("next") or "/")))
     await start_session(request, response, outcome.user.id)
     response.delete_cookie(COOKIE_NAME, path="/connexion/oidc")
+    id_token = token.get("id_token")
+    if isinstance(id_token, str) and len(id_token) < 3000:
+        secure = "; Secure" if request.url.scheme == "https" else ""
+        signed = _serializer(request, "logout").dumps(id_token)
+        cookie = f"{LOGOUT_COOKIE}={signed}; Path=/deconnexion; HttpOnly; SameSite=Lax{secure}"
+        response.raw_headers.append((b"set-cookie", cookie.encode()))
     return response
+
+
+async def provider_logout_url(request: Request) -> str | None:
+    """Where to end the provider's session too, for a person who signed in through it."""
+    provider: OIDCProvider | None = request.app.state.oidc
+    cookie = request.cookies.get(LOGOUT_COOKIE, "")
+    if provider is None or not cookie:
+        return None
+    try:
+        id_token = _serializer(request, "logout").loads(cookie)
+        metadata = await provider.client.load_server_metadata()
+    except (BadSignature, HTTPError, ValueError) as exc:
+        log.warning("OpenID Connect sign-out skipped: %s", exc)
+        return None
+    endpoint = metadata.get("end_session_endpoint")
+    if not isinstance(endpoint, str) or not isinstance(id_token, str):
+        return None
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "state": secrets.token_urlsafe(16),
+            "post_logout_redirect_uri": f"{base_url(request)}/connexion?avis=deconnecte",
+        }
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
 def oidc_routes() -> list[BaseRoute]:

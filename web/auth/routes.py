@@ -17,6 +17,7 @@ from web.auth.current import (
     start_session,
 )
 from web.auth.forms import client_address, field, notice, redirect
+from web.auth.oidc import LOGOUT_COOKIE, provider_logout_url
 from web.auth.passwords import needs_rehash, password_problem, verify_password
 from web.auth.sessions import SessionStore
 from web.auth.throttle import SignInThrottle
@@ -114,8 +115,11 @@ async def sign_out(request: Request) -> Response:
     user = current_user(request)
     if user is not None:
         await request.app.state.sessions.revoke(user.session_id)
-    response = redirect("/connexion", "deconnecte")
+    # Signed in through the identity provider: sign out there too, which comes back here.
+    elsewhere = await provider_logout_url(request) if user is not None else None
+    response = redirect(elsewhere) if elsewhere else redirect("/connexion", "deconnecte")
     clear_session_cookie(request, response)
+    response.delete_cookie(LOGOUT_COOKIE, path="/deconnexion")
     return response
 
 
