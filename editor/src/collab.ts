@@ -1,8 +1,15 @@
 // One shared document: a Y.Doc kept on this device (IndexedDB) and synced with the server
 // through the stock y-websocket provider, plus the connection state shown to the user.
 import * as Y from "yjs";
-import { WebsocketProvider } from "y-websocket";
+import * as encoding from "lib0/encoding";
+import * as syncProtocol from "y-protocols/sync";
+import { WebsocketProvider, messageSync } from "y-websocket";
 import { IndexeddbPersistence } from "y-indexeddb";
+
+/** How long local edits may wait for the server's receipt before the status says "syncing". */
+export const RECEIPT_GRACE_MS = 2000;
+/** Edits are confirmed in bursts: one receipt request per pause this long. */
+const RECEIPT_DEBOUNCE_MS = 250;
 
 /** What the status line tells the user. */
 export type ConnectionState = "syncing" | "saved" | "offline" | "refused";
@@ -48,6 +55,15 @@ export class SharedDocument {
   private current: ConnectionState = "syncing";
   private lostConnection = false;
   private refused = false;
+  // y-websocket has no acknowledgements. After local edits we send a sync step 1 and take
+  // the server's step 2 answer as the receipt: one socket, in order, so the server has read
+  // every edit sent before it. "Saved" is shown only for edits the server has read.
+  private localEdits = 0;
+  /** For each receipt requested and not yet answered: the local edit count it covers. */
+  private receipts: number[] = [];
+  private unconfirmedSince: number | null = null;
+  private receiptTimer = 0;
+  private graceTimer = 0;
   private readonly onOnline = (): void => this.goOnline();
   private readonly onOffline = (): void => this.goOffline();
 
@@ -69,8 +85,24 @@ export class SharedDocument {
     });
     this.provider.on("sync", (synced: boolean) => {
       if (synced) this.lostConnection = false;
+      // Edits made offline went out with the reconnection's sync: ask for their receipt.
+      if (synced && this.unconfirmedSince !== null) this.requestReceipt();
       this.update();
     });
+    this.provider.on("connection-close", () => {
+      this.receipts = []; // that socket will not answer any more
+    });
+    this.ydoc.on("update", (_update: Uint8Array, origin: unknown) => {
+      if (origin !== this.provider) this.noteLocalEdit();
+    });
+    const handleSync = this.provider.messageHandlers[messageSync];
+    this.provider.messageHandlers[messageSync] = (encoder, decoder, provider, emit, type) => {
+      const step = decoder.arr[decoder.pos];
+      // Only a step 2 that came while receipts were awaited answers one (not the connection's).
+      const awaited = this.receipts.length > 0;
+      handleSync(encoder, decoder, provider, emit, type);
+      if (step === syncProtocol.messageYjsSyncStep2 && awaited) this.receiptReceived();
+    };
     this.provider.on("closed", () => {
       // 44xx: the server refused this socket (signed out, link revoked); retrying cannot help.
       this.refused = true;
@@ -110,6 +142,11 @@ export class SharedDocument {
     return Y.encodeStateAsUpdate(this.ydoc);
   }
 
+  /** Whether every local edit has been read by the server. */
+  get confirmed(): boolean {
+    return this.unconfirmedSince === null;
+  }
+
   /** Call `listener` now and on every change of state. */
   onState(listener: Listener): void {
     this.listeners.push(listener);
@@ -145,10 +182,46 @@ export class SharedDocument {
     });
   }
 
+  private noteLocalEdit(): void {
+    this.localEdits += 1;
+    if (this.unconfirmedSince === null) {
+      this.unconfirmedSince = Date.now();
+      window.clearTimeout(this.graceTimer);
+      this.graceTimer = window.setTimeout(() => this.update(), RECEIPT_GRACE_MS);
+    }
+    if (!this.receiptTimer) {
+      this.receiptTimer = window.setTimeout(() => this.requestReceipt(), RECEIPT_DEBOUNCE_MS);
+    }
+  }
+
+  private requestReceipt(): void {
+    window.clearTimeout(this.receiptTimer);
+    this.receiptTimer = 0;
+    const ws = this.provider.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.provider.synced) return;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, messageSync);
+    syncProtocol.writeSyncStep1(encoder, this.ydoc);
+    ws.send(encoding.toUint8Array(encoder));
+    this.receipts.push(this.localEdits);
+  }
+
+  private receiptReceived(): void {
+    const covered = this.receipts.shift();
+    if (covered === this.localEdits) {
+      this.unconfirmedSince = null;
+      window.clearTimeout(this.graceTimer);
+    }
+    this.update();
+  }
+
   private computeState(): ConnectionState {
     if (this.refused) return "refused";
     if (!navigator.onLine || !this.provider.shouldConnect) return "offline";
-    if (this.provider.wsconnected && this.provider.synced) return "saved";
+    if (this.provider.wsconnected && this.provider.synced) {
+      const waiting = this.unconfirmedSince !== null ? Date.now() - this.unconfirmedSince : 0;
+      return waiting >= RECEIPT_GRACE_MS ? "syncing" : "saved";
+    }
     // Retrying after a lost connection: the edits are still only on this device.
     if (this.lostConnection && !this.provider.wsconnected) return "offline";
     return "syncing";

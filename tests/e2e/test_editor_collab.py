@@ -6,6 +6,7 @@ Each browser context is a separate person (own cookies, own IndexedDB); they ope
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from tests.support import AtelierServer
 pytestmark = pytest.mark.browser
 
 SAVED = "Enregistré"
+SYNCING = "Synchronisation…"
 OFFLINE = "Hors ligne — modifications gardées sur cet appareil"
 
 
@@ -108,6 +110,26 @@ def test_text_typed_offline_reaches_the_other_person_when_back_online(
     away.set_offline(False)
     expect(status).to_have_text(SAVED)
     expect(surface(colleague)).to_contain_text("Écrit dans le train.")
+
+
+def test_the_status_says_syncing_until_the_server_has_read_the_edits(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    page = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    status = page.get_by_role("status")
+    type_at_end(page, "Première phrase.")
+    expect(status).to_have_text(SAVED)
+    assert page.evaluate("window.atelier.shared.confirmed") is True
+
+    server.process.send_signal(signal.SIGSTOP)  # connected, but reading nothing
+    try:
+        type_at_end(page, " Deuxième phrase.")
+        expect(status).to_have_text(SYNCING)
+        assert page.evaluate("window.atelier.shared.confirmed") is False
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    expect(status).to_have_text(SAVED)
+    assert page.evaluate("window.atelier.shared.confirmed") is True
 
 
 def test_edits_made_offline_survive_a_reload_while_the_server_is_unreachable(
