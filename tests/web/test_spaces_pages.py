@@ -236,6 +236,11 @@ async def test_the_links_page_shows_a_new_link_once_and_lists_its_creator(
     assert url is not None
     listing = await client.get(f"/espaces/{world.slug}/liens")
     assert "Prestataire" in listing.text and "Editor" in listing.text
+    # The two links the owner made (see build_world) cannot be revoked by an editor.
+    assert listing.text.count("/revoquer") == 1
+    assert (await world.clients["owner"].get(f"/espaces/{world.slug}/liens")).text.count(
+        "/revoquer"
+    ) == 3
     assert url.group(1) not in listing.text
     guest = new_client()
     token = url.group(1).rsplit("/", 1)[1]

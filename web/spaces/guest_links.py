@@ -37,6 +37,7 @@ class GuestLink:
     created_at: datetime
     created_by_name: str | None
     revoked_at: datetime | None
+    created_by: int | None = None
 
     def status(self, now: datetime) -> str:
         """'revoked', 'expired' or 'active'."""
@@ -148,6 +149,7 @@ async def _links(engine: AsyncEngine, condition: object) -> list[GuestLink]:
             aware(r.created_at),
             r.creator,
             None if r.revoked_at is None else aware(r.revoked_at),
+            r.created_by,
         )
         for r in rows
     ]
