@@ -1,0 +1,39 @@
+"""Loopback-only aiortc: 127.0.0.1 is the only ICE host candidate, and no STUN/TURN server.
+
+aioice never gathers loopback addresses (its host-address lookup skips them) and aiortc falls
+back to a public STUN server when a peer connection has no ICE servers configured. Every bot and
+the MediaRelay baseline import this module first and build their peer connections with
+`rtc_configuration()`, so no packet leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import aioice.ice
+from aiortc import RTCConfiguration, rtcicetransport
+
+LOOPBACK = "127.0.0.1"
+
+
+def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = False) -> list[str]:
+    return [LOOPBACK]
+
+
+def _no_default_servers(cls: type) -> list:  # type: ignore[type-arg]
+    return []
+
+
+aioice.ice.get_host_addresses = _loopback_only
+rtcicetransport.RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_servers)  # type: ignore[method-assign,assignment]
+
+
+def rtc_configuration() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])
+
+
+def check_sdp(sdp: str) -> None:
+    """Refuse an SDP that carries a candidate on anything but 127.0.0.1 (nothing is sent there)."""
+    for line in sdp.splitlines():
+        if line.startswith("a=candidate:"):
+            parts = line.split()
+            if len(parts) > 4 and parts[4] != LOOPBACK:
+                raise RuntimeError(f"non-loopback ICE candidate in SDP: {line}")
