@@ -63,6 +63,11 @@ const commands = {
     await until(() => entry.text.toString().includes(text), timeout, `${client} text to contain ${text}`)
     return { text: entry.text.toString() }
   },
+  async wait_synced ({ client, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.provider.wsconnected && entry.provider.synced, timeout, `${client} to sync`)
+    return {}
+  },
   async wait_denied ({ client, timeout = 10 }) {
     const entry = get(client)
     await until(() => entry.events.denied.length > 0, timeout, `${client} to be denied`)

@@ -66,6 +66,7 @@ class LiveWorld:
     other_page: tree.PageRef
     cookies: dict[str, str]
     link_ids: dict[str, int]
+    ids: dict[str, int]
 
 
 async def _guest_cookie(server: AtelierServer, token: str, name: str) -> str:
@@ -130,6 +131,7 @@ async def live_world(server: AtelierServer) -> LiveWorld:
         other,
         cookies,
         {name: new.link.id for name, new in links.items()},
+        ids,
     )
 
 
@@ -304,4 +306,50 @@ async def test_a_guest_link_that_expires_during_a_session_closes_its_socket(
     await ys("open", client="guest", url=server.sync_url, doc=doc, cookie=cookie)
     closes = (await ys("wait_closed", client="guest", timeout=15))["closes"]
     assert closes[0] == {"code": 4403, "reason": "guest link expired"}
+    await world.engine.dispose()
+
+
+async def _owner_post(world: LiveWorld, path: str, data: dict[str, str]) -> httpx.Response:
+    owner_cookie = world.cookies["owner"].split("=", 1)[1]
+    async with httpx.AsyncClient(
+        base_url=world.server.http_url, cookies={COOKIE_NAME: owner_cookie}
+    ) as owner:
+        page = await owner.get(f"/espaces/{world.slug}/membres")
+        match = _CSRF.search(page.text)
+        assert match
+        return await owner.post(path, data={**data, "csrf_token": match.group(1)})
+
+
+async def test_a_removed_member_loses_the_socket_and_a_demoted_one_reconnects_read_only(
+    atelier: Start, ys: SessionClients
+) -> None:
+    server = atelier()
+    world = await live_world(server)
+    url, doc = server.sync_url, world.page.doc_name
+    await ys("open", client="owner", url=url, doc=doc, cookie=world.cookies["owner"])
+    await ys("open", client="editor", url=url, doc=doc, cookie=world.cookies["editor"])
+    await ys("open", client="admin", url=url, doc=doc, cookie=world.cookies["admin"])
+    ids = world.ids
+
+    response = await _owner_post(
+        world,
+        f"/espaces/{world.slug}/membres/role",
+        {"user_id": str(ids["editor"]), "role": "reader"},
+    )
+    assert response.status_code == 303
+    closes = (await ys("wait_closed", client="editor"))["closes"]
+    assert closes[0]["code"] == 4100
+    # It reconnects by itself, now as a reader: its typing is refused.
+    await ys("wait_synced", client="editor")
+    await ys("insert", client="editor", text="[demoted]")
+    assert "read-only" in (await ys("wait_denied", client="editor"))["denied"][0]
+
+    response = await _owner_post(
+        world, f"/espaces/{world.slug}/membres/retirer", {"user_id": str(ids["admin"])}
+    )
+    assert response.status_code == 303
+    closes = (await ys("wait_closed", client="admin"))["closes"]
+    assert closes[0] == {"code": 4403, "reason": "removed from the space"}
+    await ys("insert", client="owner", text="[owner]")
+    assert "[demoted]" not in (await ys("text", client="owner"))["text"]
     await world.engine.dispose()
