@@ -47,7 +47,6 @@ function mount(root: HTMLElement): void {
     label: root.dataset.label || "Contenu de la page",
     taskLabel: root.dataset.taskLabel,
   });
-  surface.querySelector(".ProseMirror")?.setAttribute("aria-readonly", String(!writable));
 
   const labels = statusLabels(root);
   const status = document.querySelector<HTMLElement>("[data-connection-status]");
@@ -58,7 +57,6 @@ function mount(root: HTMLElement): void {
     }
     if (state === "refused" && editor.isEditable) {
       editor.setEditable(false);
-      surface.querySelector(".ProseMirror")?.setAttribute("aria-readonly", "true");
     }
   });
 

@@ -1,6 +1,7 @@
 // The page editor: TipTap 3 bound to a shared Y.Doc, with live carets and a toolbar of buttons
 // the server renders (labels come from its translations; each button names a command).
-import { Editor } from "@tiptap/core";
+import { Editor, Extension } from "@tiptap/core";
+import { Plugin } from "@tiptap/pm/state";
 import StarterKit from "@tiptap/starter-kit";
 import Collaboration from "@tiptap/extension-collaboration";
 import CollaborationCaret from "@tiptap/extension-collaboration-caret";
@@ -78,6 +79,7 @@ export function createEditor(options: EditorOptions): Editor {
       TableKit.configure({ table: { resizable: false } }),
       Image.configure({ inline: false, allowBase64: false }),
       Collaboration.configure({ document: shared.ydoc, field: "default" }),
+      ReadOnlyState,
       CollaborationCaret.configure({
         provider: shared.provider,
         user: { name: options.user.name, color: options.user.color },
@@ -95,3 +97,17 @@ export function createEditor(options: EditorOptions): Editor {
     },
   });
 }
+
+/** Keeps aria-readonly in step with setEditable (e.g. when a revoked guest is cut off). */
+const ReadOnlyState = Extension.create({
+  name: "readOnlyState",
+  addProseMirrorPlugins() {
+    const editor = this.editor;
+    // ProseMirror asks plugins for attributes again on every update.
+    return [
+      new Plugin({
+        props: { attributes: () => ({ "aria-readonly": String(!editor.isEditable) }) },
+      }),
+    ];
+  },
+});

@@ -76,6 +76,8 @@ def test_a_reader_sees_live_changes_and_cannot_type(
     reader = open_editor(browser.new_context(), server, doc, reader_token)
 
     expect(surface(reader)).to_have_attribute("contenteditable", "false")
+    expect(surface(reader)).to_have_attribute("aria-readonly", "true")
+    expect(surface(writer)).to_have_attribute("aria-readonly", "false")
     expect(reader.locator("[data-editor-toolbar]")).to_have_count(0)
     expect(reader.get_by_text("Lecture seule")).to_be_visible()
 

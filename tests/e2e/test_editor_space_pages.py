@@ -170,6 +170,7 @@ def test_a_guest_link_reader_watches_live_cannot_type_and_is_cut_off_on_revocati
     expect(guest.get_by_role("status")).to_have_text(
         "Accès refusé par le serveur — rechargez la page"
     )
+    expect(surface(guest)).to_have_attribute("aria-readonly", "true")
     type_at_end(alice, " Après révocation.")
     guest.wait_for_timeout(500)
     expect(surface(guest)).not_to_contain_text("Après révocation.")
