@@ -1,0 +1,52 @@
+"""Small media files generated at test time with PyAV: VP8 (+ Opus) from FFmpeg's test sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from av.video.frame import PictureType
+
+
+def write_test_video(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    size: str = "320x240",
+    rate: int = 30,
+    gop: int = 15,
+    bitrate: int = 300_000,
+    audio: bool = False,
+) -> Path:
+    """Encode a test pattern to VP8 (and a 440 Hz tone to Opus) in a WebM file."""
+    width, height = (int(v) for v in size.split("x"))
+    out = av.open(str(path), mode="w", format="webm")
+    video = out.add_stream("libvpx", rate=rate)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.bit_rate = bitrate
+    video.gop_size = gop
+    video.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    opus = out.add_stream("libopus", rate=48000) if audio else None
+    if opus is not None:
+        opus.layout = "mono"
+    source = av.open(f"testsrc=size={size}:rate={rate}:duration={seconds}", format="lavfi")
+    for frame in source.decode(video=0):
+        picture = frame.reformat(format="yuv420p")
+        picture.pict_type = PictureType.NONE  # lavfi marks every frame I: let the GOP decide
+        out.mux(video.encode(picture))
+    out.mux(video.encode(None))
+    source.close()
+    if opus is not None:
+        tone = av.open(f"sine=frequency=440:duration={seconds}:sample_rate=48000", format="lavfi")
+        for chunk in tone.decode(audio=0):
+            out.mux(opus.encode(chunk))
+        out.mux(opus.encode(None))
+        tone.close()
+    out.close()
+    return path
+
+
+def video_packets(path: Path) -> list[bytes]:
+    """The encoded VP8 frames of a file, in order, as the publisher sends them."""
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(video=0) if p.size]

@@ -1,0 +1,182 @@
+"""Real aiortc peers against the SFU on loopback: frames forwarded as sent, keyframe requests
+relayed and coalesced, join/leave and screen-share renegotiation, and a clean teardown."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaPlayer
+
+from sfu.node import RoomRuntime, SfuConfig, SfuNode
+from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
+from tests.sfu.media import video_packets, write_test_video
+from tests.sfu.peers import NodeBot
+
+LOOPBACK_ICE = IceConfig(host_addresses=("127.0.0.1",), ice_servers=())
+
+
+@pytest.fixture(scope="module")
+def vp8_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~6 s of 320×240 VP8 (keyframe every 15 frames) and Opus, encoded once by PyAV."""
+    return write_test_video(
+        tmp_path_factory.mktemp("media") / "pattern.webm", seconds=6, audio=True
+    )
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[SfuNode]:
+    sfu = SfuNode(SfuConfig(ice=LOOPBACK_ICE, keyframe_interval=0.3))
+    yield sfu
+    await sfu.close()
+
+
+def udp_sockets() -> int:
+    return len(psutil.Process().net_connections(kind="udp"))
+
+
+def only_loopback_sockets() -> None:
+    for conn in psutil.Process().net_connections(kind="udp"):
+        assert conn.laddr.ip == "127.0.0.1", conn
+        if conn.raddr:
+            assert conn.raddr.ip == "127.0.0.1", conn
+
+
+def players(path: Path, count: int = 1) -> list[MediaPlayer]:
+    return [MediaPlayer(str(path), decode=False) for _ in range(count)]
+
+
+async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    alice = await NodeBot(node, "room", "Alice").join()
+    bob = await NodeBot(node, "room", "Bob").join()
+    (player,) = players(vp8_file)
+    await alice.publish([(player.video, "camera"), (player.audio, "microphone")])
+    published = await bob.wait_for(lambda: [m for m in bob.got("published")])
+    assert {m.fields["source"] for m in published} == {"camera", "microphone"}
+    video_track = next(m.fields["track"] for m in published if m.fields["kind"] == "video")
+
+    def enough() -> bool:
+        mid = bob.received_track(video_track)
+        return mid is not None and len(bob.frames.get(mid, [])) >= 60
+
+    await bob.wait_for(enough)
+    only_loopback_sockets()
+    received = [f.data for f in bob.frames[str(bob.received_track(video_track))]]
+    sent = video_packets(vp8_file)
+    start = sent.index(received[0])
+    assert received[0][0] & 0x01 == 0, "the first forwarded frame is a keyframe"
+    assert received == sent[start : start + len(received)]
+    audio_mid = next(mid for mid, t in bob.tracks.items() if t and t != video_track)
+    await bob.wait_for(lambda: len(bob.frames.get(audio_mid, [])) >= 20)
+    assert all(f.codec.mime_type.lower() == "audio/opus" for f in bob.frames[audio_mid])
+    await alice.leave()
+    await bob.leave()
+
+
+async def test_a_subscribers_keyframe_requests_reach_the_publisher_coalesced(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    alice = await NodeBot(node, "room", "Alice").join()
+    (player,) = players(vp8_file)
+    await alice.publish([(player.video, "camera")])
+    await alice.wait_for(lambda: alice.got("publish_answer"))
+    bob = await NodeBot(node, "room", "Bob").join()
+    # A new subscriber triggers a keyframe request at once.
+    await alice.wait_for(lambda: sum(alice.plis_received.values()) >= 1, timeout=3)
+    await bob.wait_for(lambda: any(len(f) >= 10 for f in bob.frames.values()))
+    mid = next(iter(bob.frames))
+    await asyncio.sleep(0.5)
+    before = sum(alice.plis_received.values())
+    for _ in range(20):
+        await bob.send_pli(mid)
+    await asyncio.sleep(0.6)
+    relayed = sum(alice.plis_received.values()) - before
+    # One at once, the rest folded into one more when the 300 ms interval ends.
+    assert relayed == 2
+    await alice.leave()
+    await bob.leave()
+
+
+async def test_join_leave_and_screen_share_renegotiate_the_subscriber(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    alice = await NodeBot(node, "room", "Alice").join()
+    bob = await NodeBot(node, "room", "Bob").join()
+    camera, screen = players(vp8_file, 2)
+    await alice.publish([(camera.video, "camera")])
+    await bob.wait_for(lambda: len([t for t in bob.tracks.values() if t]) == 1)
+
+    # Screen share: a second video track, source "screen", renegotiated on both connections.
+    await alice.publish([(screen.video, "screen")])
+    shared = await bob.wait_for(
+        lambda: [m for m in bob.got("published") if m.fields["source"] == "screen"]
+    )
+    screen_track = shared[0].fields["track"]
+    screen_mid = await bob.wait_for(lambda: bob.received_track(screen_track))
+    await bob.wait_for(lambda: len(bob.frames.get(screen_mid, [])) >= 10)
+    assert len([t for t in bob.tracks.values() if t]) == 2
+
+    # Stopping the share removes it for the subscriber; the camera keeps flowing.
+    screen_pub_mid = next(
+        mid for mid, t in alice.pub_transceivers.items() if t.sender.track is screen.video
+    )
+    await alice.stop_publishing(screen_pub_mid)
+    await bob.wait_for(
+        lambda: [m for m in bob.got("unpublished") if m.fields["track"] == screen_track]
+    )
+    await bob.wait_for(lambda: bob.received_track(screen_track) is None)
+    stopped_at = len(bob.frames[screen_mid])
+    camera_mid = next(mid for mid, t in bob.tracks.items() if t)
+    camera_at = len(bob.frames[camera_mid])
+    await asyncio.sleep(0.5)
+    assert len(bob.frames[screen_mid]) <= stopped_at + 2
+    assert len(bob.frames[camera_mid]) > camera_at + 5
+
+    # A third participant joins, is seen, then leaves: everyone is told.
+    carol = await NodeBot(node, "room", "Carol").join()
+    welcome = carol.got("welcome")[0].fields
+    assert {p["name"] for p in welcome["participants"]} == {"Alice", "Bob"}
+    joined = await bob.wait_for(lambda: bob.got("joined"))
+    carol_id = joined[0].fields["participant"]["id"]
+    await carol.wait_for(lambda: any(carol.frames.values()))
+    await carol.leave()
+    await bob.wait_for(lambda: [m for m in bob.got("left") if m.fields["participant"] == carol_id])
+    await alice.leave()
+    await alice.wait_for(lambda: True)
+    await bob.wait_for(lambda: [m for m in bob.got("left")] and len(bob.got("left")) == 2)
+    await bob.leave()
+
+
+async def test_nothing_is_left_after_everyone_leaves(node: SfuNode, vp8_file: Path) -> None:
+    gc.collect()
+    sockets_before = udp_sockets()
+    tasks_before = len(asyncio.all_tasks())
+    threads_before = threading.active_count()
+    bots = [await NodeBot(node, "room", name).join() for name in ("A", "B", "C")]
+    media = players(vp8_file, 3)
+    for bot, player in zip(bots, media, strict=True):
+        await bot.publish([(player.video, "camera"), (player.audio, "microphone")])
+    for bot in bots:
+        await bot.wait_for(lambda bot=bot: len([f for f in bot.frames.values() if f]) >= 4)
+    assert udp_sockets() > sockets_before
+    for bot in bots:
+        await bot.leave()
+    assert node.rooms == {}
+    del bots, media, bot, player
+    await asyncio.sleep(0.2)
+    gc.collect()
+    assert udp_sockets() == sockets_before
+    alive = [o for o in gc.get_objects() if isinstance(o, RTCPeerConnection | PublisherPeer)]
+    alive += [o for o in gc.get_objects() if isinstance(o, SubscriberPeer | RoomRuntime)]
+    assert alive == []
+    leftover = [t for t in asyncio.all_tasks() if not t.done()]
+    assert len(leftover) <= tasks_before, leftover
+    assert threading.active_count() <= threads_before  # decoder and player threads ended
