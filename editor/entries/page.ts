@@ -8,6 +8,7 @@
 //   data-status-*       the status line's texts (syncing, saved, offline, refused)
 //   data-upload-url     where images are posted (absent: no image button)
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
+//   data-store-key      whose device copy (IndexedDB) this is
 import { FRENCH_LABELS, SharedDocument, type ConnectionState, type StatusLabels } from "../src/collab";
 import { WRITING_ROLES, createEditor } from "../src/editor";
 import { keepPageForOffline } from "../src/offline";
@@ -34,7 +35,7 @@ function mount(root: HTMLElement): void {
   const role = root.dataset.role ?? "reader";
   const writable = WRITING_ROLES.has(role);
   const token = new URLSearchParams(window.location.search).get("token");
-  const shared = new SharedDocument({ doc, token });
+  const shared = new SharedDocument({ doc, token, storeKey: root.dataset.storeKey });
   const surface = root.querySelector<HTMLElement>("[data-part=surface]") ?? root;
   const editor = createEditor({
     element: surface,

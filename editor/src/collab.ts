@@ -28,6 +28,8 @@ export interface CollabOptions {
   doc: string;
   /** A `?token=` the page was opened with; none means the session cookie. */
   token?: string | null;
+  /** Whose copy this is on the device: people sharing a browser keep separate copies. */
+  storeKey?: string;
   /** Where the page is served from: the socket goes to the same origin. */
   origin?: Pick<Location, "protocol" | "host">;
 }
@@ -70,7 +72,8 @@ export class SharedDocument {
   constructor(options: CollabOptions) {
     this.ydoc = new Y.Doc();
     // The IndexedDB copy is what lets edits survive closing the browser while offline.
-    this.local = new IndexeddbPersistence(`atelier:${options.doc}`, this.ydoc);
+    const owner = options.storeKey ? `${options.storeKey}:` : "";
+    this.local = new IndexeddbPersistence(`atelier:${owner}${options.doc}`, this.ydoc);
     const params: Record<string, string> = options.token ? { token: options.token } : {};
     this.provider = new WebsocketProvider(
       syncServerUrl(options.origin ?? window.location),

@@ -120,8 +120,8 @@ def test_the_status_says_syncing_until_the_server_has_read_the_edits(
     page = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
     status = page.get_by_role("status")
     type_at_end(page, "Première phrase.")
+    page.wait_for_function("() => window.atelier.shared.confirmed")  # the server's receipt
     expect(status).to_have_text(SAVED)
-    assert page.evaluate("window.atelier.shared.confirmed") is True
 
     server.process.send_signal(signal.SIGSTOP)  # connected, but reading nothing
     try:
@@ -131,7 +131,7 @@ def test_the_status_says_syncing_until_the_server_has_read_the_edits(
     finally:
         server.process.send_signal(signal.SIGCONT)
     expect(status).to_have_text(SAVED)
-    assert page.evaluate("window.atelier.shared.confirmed") is True
+    page.wait_for_function("() => window.atelier.shared.confirmed")
 
 
 def test_edits_made_offline_survive_a_reload_while_the_server_is_unreachable(

@@ -11,6 +11,7 @@ Two doors to the same editor:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from urllib.parse import quote
 
@@ -107,6 +108,7 @@ class PageRoutes:
             role=context.role,
             user_name=user.display_name,
             user_colour=caret_colour(f"user:{user.id}"),
+            store_key=f"u{user.id}",
             upload_url=f"{here}/images" if context.can_edit else "",
             export_markdown_url=f"{here}/export.md",
             export_html_url=f"{here}/export.html",
@@ -157,6 +159,7 @@ class PageRoutes:
             role="editor" if grant.writable else "reader",
             user_name=name,
             user_colour=caret_colour(f"token:{grant.name}:{name}"),
+            store_key="t" + hashlib.sha256(request.query_params["token"].encode()).hexdigest()[:16],
             upload_url=f"{here}/images{query}" if grant.writable else "",
             export_markdown_url=f"{here}/export.md{query}",
             export_html_url=f"{here}/export.html{query}",

@@ -50,6 +50,8 @@ class EditorPage:
     role: str
     user_name: str
     user_colour: str
+    # Names this person's copy in the browser's IndexedDB (people may share a browser).
+    store_key: str = ""
     upload_url: str = ""
     export_markdown_url: str = ""
     export_html_url: str = ""
