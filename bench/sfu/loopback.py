@@ -9,7 +9,7 @@ the MediaRelay baseline import this module first and build their peer connection
 from __future__ import annotations
 
 import aioice.ice
-from aiortc import RTCConfiguration, rtcicetransport
+from aiortc import RTCBundlePolicy, RTCConfiguration, rtcicetransport
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,7 +27,10 @@ rtcicetransport.RTCIceGatherer.getDefaultIceServers = classmethod(_no_default_se
 
 
 def rtc_configuration() -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[])
+    """No ICE servers, and max-bundle: with aiortc's default (balanced) policy, an offer whose
+    BUNDLE group starts with audio leaves the second and later video m-lines on a discarded
+    transport, so they never receive (seen with Janus subscriber offers)."""
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def check_sdp(sdp: str) -> None:
