@@ -224,3 +224,50 @@ async def test_healthz_answers_once_ready(atelier: Start) -> None:
     server = atelier()
     response = httpx.get(f"{server.http_url}/healthz")
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+async def test_with_postgresql_a_document_survives_a_kill(
+    atelier: Start, yjs: YjsClients, unique: str, postgres_database: str
+) -> None:
+    server = atelier(DATABASE_URL=postgres_database)
+    token = server.token("")
+    doc = f"pg-{unique}"
+    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
+    for i in range(20):
+        await yjs("insert", client="a", text=f"{i} ")
+    await asyncio.sleep(0.5)
+    await yjs("close", client="a")
+    server.kill()
+    server.start()
+    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    assert (await yjs("text", client="b"))["text"] == "".join(f"{i} " for i in range(20))
+
+
+async def test_a_client_too_slow_to_read_is_dropped_and_the_room_carries_on(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    import websockets
+
+    server = atelier(ATELIER_SEND_QUEUE_MESSAGES="16")
+    token = server.token("")
+    doc = f"slow-{unique}"
+    url = f"{server.sync_url}/{doc}?token={token}"
+    await yjs("open", client="writer", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("open", client="reader", url=server.sync_url, doc=doc, params={"token": token})
+    # A raw client that stops reading: its library buffers one frame, then TCP fills up.
+    async with websockets.connect(url, max_queue=1, max_size=None) as slow:
+        chunk = "z" * 20_000
+        for i in range(300):
+            await yjs("insert", client="writer", text=f"{i}{chunk}")
+        await yjs("wait_contains", client="reader", text=f"299{chunk[:10]}", timeout=30)
+        # Now read what the server sent the slow client: it ends with a 1013 close.
+        with_code = None
+        try:
+            async for _ in slow:
+                pass
+        except websockets.ConnectionClosed as closed:
+            with_code = closed.rcvd.code if closed.rcvd else None
+        with_code = with_code or slow.close_code
+    assert with_code == 1013
+    text = (await yjs("text", client="writer"))["text"]
+    await yjs("wait_text", client="reader", text=text)
