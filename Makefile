@@ -61,8 +61,8 @@ sysdeps:
 	  else echo "missing Debian packages:$$missing (tests needing them will skip)"; fi; \
 	fi
 
+# `atelier serve` migrates the database before it listens.
 run: setup
-	$(BIN)/atelier migrate
 	exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
 
 lint: $(DEV_STAMP) $(NODE_STAMP)
