@@ -46,8 +46,18 @@ class SfuConfig:
     last_n: int = 6
     keyframe_interval: float = 0.3
 
+    def browser_ice_servers(self) -> list[dict[str, object]]:
+        """The STUN/TURN servers for browsers' `RTCPeerConnection({iceServers})`."""
+        servers: list[dict[str, object]] = []
+        for server in self.ice.ice_servers:
+            entry: dict[str, object] = {"urls": server.urls}
+            if server.username is not None:
+                entry.update(username=server.username, credential=server.credential)
+            servers.append(entry)
+        return servers
 
-@dataclass
+
+@dataclass(eq=False)
 class Member:
     """One participant's connection to a room: its callbacks and its two peers."""
 
@@ -75,7 +85,10 @@ class RoomRuntime:
         self.config = config
         self.clock = clock
         self.core = MeetingRoom(
-            name, max_participants=config.max_participants, last_n=config.last_n
+            name,
+            max_participants=config.max_participants,
+            last_n=config.last_n,
+            welcome_extra={"ice_servers": config.browser_ice_servers()},
         )
         self.members: dict[str, Member] = {}
         self.tracks: dict[str, Track] = {}

@@ -86,8 +86,16 @@ class Participant:
 class MeetingRoom:
     """The state of one meeting; every method returns the actions it leads to."""
 
-    def __init__(self, name: str, *, max_participants: int, last_n: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_participants: int,
+        last_n: int,
+        welcome_extra: dict[str, object] | None = None,
+    ) -> None:
         self.name = name
+        self.welcome_extra = dict(welcome_extra or {})
         self.max_participants = max_participants
         self.last_n = last_n
         self.ended = False
@@ -219,6 +227,7 @@ class MeetingRoom:
                 "participants": [p.describe() for p in self.joined() if p is not person],
                 "active_speaker": self.speakers.active,
                 "chat": list(self.chat),
+                **self.welcome_extra,
             },
         )
         actions: list[Action] = [Send(person.id, welcome)]

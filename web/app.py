@@ -17,6 +17,8 @@ from realtime.bus import make_bus
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
+from sfu.endpoint import VisioAuthorizer, VisioEndpoint, sfu_config
+from sfu.node import SfuNode
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
@@ -85,6 +87,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     )
     accounts = AccountsSetup(settings, engine, secret)
+    # Visio: the SFU runs embedded in this process (rooms open on first join).
+    sfu = SfuNode(sfu_config(settings))
+    visio = VisioEndpoint(sfu, VisioAuthorizer(engine, secret))
     ready = False
 
     @contextlib.asynccontextmanager
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 async with revocation.watching_guest_links(engine, rooms):
                     yield
                 ready = False
+                await sfu.close()
                 await rooms.close()
             finally:
                 await bus.close()
@@ -127,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/", home),
             Route("/healthz", healthz),
             WebSocketRoute("/sync/{doc:path}", sync.handle),
+            WebSocketRoute("/visio/{room}", visio.handle),
             *accounts.routes(),
             *spaces_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
@@ -140,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.rooms = rooms
     app.state.bus = bus
     app.state.store = store
+    app.state.sfu = sfu
     return app
 
 

@@ -6,6 +6,7 @@ A bad value stops start-up with a message that names the setting and what it acc
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -85,6 +86,25 @@ def _domains(raw: str) -> tuple[str, ...]:
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", name):
             raise SettingsError(f"expected email domains separated by commas, got {name!r}")
     return names
+
+
+def _ip_addresses(raw: str) -> str:
+    names = [a.strip() for a in raw.split(",") if a.strip()]
+    for name in names:
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            message = f"expected IP addresses separated by commas, got {name!r}"
+            raise SettingsError(message) from None
+    return ",".join(names)
+
+
+def _ice_urls(raw: str) -> str:
+    urls = raw.split()
+    for url in urls:
+        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+            raise SettingsError(f"expected stun: or turn: URLs separated by spaces, got {url!r}")
+    return " ".join(urls)
 
 
 @dataclass(frozen=True)
@@ -330,6 +350,61 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of the OpenID Connect provider on the sign-in button.",
         _text,
     ),
+    Setting(
+        "ATELIER_VISIO_HOST_ADDRESSES",
+        "visio_host_addresses",
+        "",
+        "Comma-separated IP addresses the meeting server (SFU) offers as ICE host candidates "
+        "for UDP media; empty means every non-loopback interface. `127.0.0.1` keeps media on "
+        "the machine (tests, benchmarks).",
+        _ip_addresses,
+    ),
+    Setting(
+        "ATELIER_VISIO_ICE_SERVERS",
+        "visio_ice_servers",
+        "",
+        "Space-separated STUN/TURN URLs used by the SFU and given to browsers "
+        "(`stun:turn.example.org:3478 turn:turn.example.org:3478?transport=udp`); empty means "
+        "none: host candidates only, no public STUN server. See docs/visio.md for coturn.",
+        _ice_urls,
+    ),
+    Setting(
+        "ATELIER_VISIO_TURN_USERNAME",
+        "visio_turn_username",
+        "",
+        "User name for the TURN servers of ATELIER_VISIO_ICE_SERVERS.",
+        _text,
+    ),
+    Setting(
+        "ATELIER_VISIO_TURN_PASSWORD",
+        "visio_turn_password",
+        "",
+        "Password (credential) for the TURN servers of ATELIER_VISIO_ICE_SERVERS.",
+        _text,
+    ),
+    Setting(
+        "ATELIER_VISIO_PUBLIC_ADDRESS",
+        "visio_public_address",
+        "",
+        "Public IP address the SFU advertises instead of its host address, when it sits "
+        "behind a one-to-one NAT (a cloud VM's public IP); empty: advertise host addresses.",
+        _ip_addresses,
+    ),
+    Setting(
+        "ATELIER_VISIO_MAX_PARTICIPANTS",
+        "visio_max_participants",
+        "50",
+        "Most people in one meeting, lobby included; the next one is refused (close 4429).",
+        _int(2, 1000),
+    ),
+    Setting(
+        "ATELIER_VISIO_LAST_N",
+        "visio_last_n",
+        "6",
+        "Camera videos forwarded to each participant: the N most recent speakers, plus tiles "
+        "they pinned and every screen share (audio is always forwarded).",
+        _int(1, 100),
+    ),
 )
 
 
@@ -373,6 +448,13 @@ class Settings:
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid email profile"
     oidc_label: str = "ProConnect"
+    visio_host_addresses: str = ""
+    visio_ice_servers: str = ""
+    visio_turn_username: str = ""
+    visio_turn_password: str = ""
+    visio_public_address: str = ""
+    visio_max_participants: int = 50
+    visio_last_n: int = 6
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

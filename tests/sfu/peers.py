@@ -205,3 +205,41 @@ class NodeBot(Bot):
         await self.close()
         if self.member is not None:
             await self.node.leave(self.member)
+
+
+class WsBot(Bot):
+    """A bot on the real WebSocket `/visio/{room}` of a server (how benchmark bots join)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        super().__init__(name)
+        self.url = url
+        self.ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self.send = self._send
+
+    async def join(self) -> WsBot:
+        import websockets
+
+        self.ws = await websockets.connect(self.url, max_size=2**20)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        import websockets
+
+        try:
+            async for text in self.ws:
+                self.deliver(ServerMessage.parse(text))
+        except websockets.ConnectionClosed:
+            pass
+        self.deliver_close(self.ws.close_code or 1006, self.ws.close_reason or "")
+
+    async def _send(self, message: ClientMessage) -> None:
+        await self.ws.send(message.to_json())
+
+    async def leave(self) -> None:
+        await self.close()
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await self._reader

@@ -1,0 +1,94 @@
+"""`/visio/{room}` on a real `atelier serve` process: token bots meet, refusals close cleanly.
+
+The server gathers ICE candidates on 127.0.0.1 only and has no STUN/TURN server (its
+defaults are empty), so no packet leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import websockets
+from aiortc.contrib.media import MediaPlayer
+
+from tests.sfu.media import video_packets, write_test_video
+from tests.sfu.peers import WsBot
+from tests.support import AtelierServer
+
+LOOPBACK_ENV = {"ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1", "ATELIER_VISIO_ICE_SERVERS": ""}
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    return atelier(**LOOPBACK_ENV)
+
+
+def visio_url(server: AtelierServer, room: str, token: str = "", name: str = "") -> str:
+    url = f"ws://127.0.0.1:{server.port}/visio/{room}"
+    query = "&".join(f"{k}={v}" for k, v in (("token", token), ("name", name)) if v)
+    return f"{url}?{query}" if query else url
+
+
+async def close_of(url: str, send: str | None = None) -> tuple[int, str]:
+    async with websockets.connect(url) as ws:
+        if send is not None:
+            await ws.recv()  # welcome
+            await ws.send(send)
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await ws.recv()
+        assert ws.close_code is not None
+        return ws.close_code, ws.close_reason or ""
+
+
+async def test_token_bots_meet_and_receive_the_frames_sent(
+    server: AtelierServer, tmp_path: Path
+) -> None:
+    token = server.token("visio-", "rw")
+    video = write_test_video(tmp_path / "pattern.webm", seconds=4)
+    alice = await WsBot(visio_url(server, "meet-bench", token, "alice"), "alice").join()
+    bob = await WsBot(visio_url(server, "meet-bench", token, "bob"), "bob").join()
+    welcome = await bob.wait_for(lambda: bob.got("welcome"))
+    assert welcome[0].fields["role"] == "host"
+    assert [p["name"] for p in welcome[0].fields["participants"]] == ["alice"]
+    assert welcome[0].fields["ice_servers"] == []
+    player = MediaPlayer(str(video), decode=False)
+    await alice.publish([(player.video, "camera")])
+    await bob.wait_for(lambda: any(len(f) >= 30 for f in bob.frames.values()))
+    received = [f.data for f in next(f for f in bob.frames.values() if f)]
+    sent = video_packets(video)
+    start = sent.index(received[0])
+    assert received == sent[start : start + len(received)]
+    await bob.leave()
+    left = await alice.wait_for(lambda: alice.got("left"))
+    assert left[0].fields["participant"] == welcome[0].fields["you"]
+    await alice.leave()
+
+
+async def test_connections_without_access_are_closed_with_the_reason(
+    server: AtelierServer,
+) -> None:
+    assert (await close_of(visio_url(server, "meet-room")))[0] == 4401
+    code, reason = await close_of(visio_url(server, "meet-room", server.token("visio-other")))
+    assert (code, reason) == (4403, "this token does not grant that meeting")
+    assert (await close_of(visio_url(server, "space-1", "not-a-token")))[0] == 4401
+    assert (await close_of(visio_url(server, "Bad_Room", server.token("visio-"))))[0] == 1008
+
+
+async def test_a_malformed_message_closes_only_that_connection(server: AtelierServer) -> None:
+    token = server.token("visio-", "rw")
+    url = visio_url(server, "meet-room", token)
+    assert await close_of(url, send="{not json") == (1008, "message is not JSON")
+    bad = json.dumps({"type": "chat", "text": "hi", "extra": 1})
+    assert await close_of(url, send=bad) == (1008, "unknown field 'extra'")
+    member = json.dumps({"type": "moderate", "action": "end"})
+    reader = visio_url(server, "meet-room", server.token("visio-", "ro"))
+    assert await close_of(reader, send=member) == (1008, "only hosts may do that")
+    assert await close_of(url, send="x" * 70_000) == (1009, "message larger than 65536 bytes")
+    # The server is still up and meets the next participant.
+    bot = await WsBot(url, "after").join()
+    await bot.wait_for(lambda: bot.got("welcome"))
+    await bot.leave()
