@@ -169,10 +169,9 @@ def atelier_env(tmpdir: Path, participants: int) -> dict[str, str]:
     n = str(max(participants, 10))
     env.update(
         {
-            "ATELIER_VISIO_ICE_HOSTS": "127.0.0.1",
             "ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1",
-            "ATELIER_VISIO_STUN_URLS": "",
             "ATELIER_VISIO_ICE_SERVERS": "",
+            "ATELIER_VISIO_PUBLIC_ADDRESS": "",
             "ATELIER_VISIO_LAST_N": n,
             "ATELIER_VISIO_MAX_PARTICIPANTS": str(max(participants, 50)),
         }
@@ -309,7 +308,7 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
         w0 = joined_by + settle
         window = (w0, w0 + window_s)
         nproc = 1 if len(people) <= 6 else 2
-        room: str | int = f"visio-bench-{sc.name}" if kind != "janus" else 4000 + len(sc.name)
+        room: str | int = f"meet-bench-{sc.name}" if kind != "janus" else 4000 + len(sc.name)
         for k in range(nproc):
             plan = {
                 "server": kind,
