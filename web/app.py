@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -126,7 +126,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok", "documents_loaded": len(rooms.loaded)})
 
     async def home(request: Request) -> Response:
-        return HTMLResponse(HOME_PAGE)
+        # Signed in: straight to one's spaces; otherwise to the sign-in page.
+        signed_in = getattr(request.state, "user", None) is not None
+        return RedirectResponse("/espaces" if signed_in else "/connexion", status_code=303)
 
     app = Starlette(
         routes=[
@@ -149,16 +151,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.store = store
     app.state.sfu = sfu
     return app
-
-
-HOME_PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Atelier</title></head>
-<body><main>
-<h1>Atelier</h1>
-<p>Le moteur de co-édition est en marche : les documents se synchronisent sur
-<code>/sync/&lt;document&gt;</code> (protocole y-websocket).</p>
-<p>État du serveur : <a href="/healthz">/healthz</a>.</p>
-</main></body></html>
-"""
