@@ -1,0 +1,164 @@
+"""The meeting core: lobby, moderation, hands, reactions, chat, limits (no sockets, no sleeps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sfu.errors import SignalingError
+from sfu.forwarding import Publication
+from sfu.room import (
+    CLOSE_ENDED,
+    CLOSE_FULL,
+    CLOSE_REFUSED,
+    CLOSE_REMOVED,
+    Action,
+    Close,
+    MeetingRoom,
+    Newcomer,
+    Send,
+)
+from sfu.signaling import Chat, Leave, Moderate, Pin, RaiseHand, React, SetMuted
+
+
+def sent(actions: list[Action], to: str, kind: str) -> list[dict[str, object]]:
+    return [
+        a.message.fields
+        for a in actions
+        if isinstance(a, Send) and a.to == to and a.message.type == kind
+    ]
+
+
+def closes(actions: list[Action]) -> dict[str, int]:
+    return {a.participant: a.code for a in actions if isinstance(a, Close)}
+
+
+def room_with(
+    *roles: str, max_participants: int = 10, last_n: int = 6
+) -> tuple[MeetingRoom, list[str]]:
+    room = MeetingRoom("space-1", max_participants=max_participants, last_n=last_n)
+    ids = [room.connect(Newcomer(f"{r}{i}", r), now=0.0)[0] for i, r in enumerate(roles)]
+    return room, ids
+
+
+def test_a_member_is_welcomed_with_who_is_there_and_others_are_told() -> None:
+    room, (host,) = room_with("host")
+    bob, actions = room.connect(Newcomer("Bob", "member"), now=1.0)
+    welcome = sent(actions, bob, "welcome")[0]
+    assert [p["name"] for p in welcome["participants"]] == ["host0"]  # type: ignore[index]
+    assert sent(actions, host, "joined")[0]["participant"]["name"] == "Bob"  # type: ignore[index]
+    actions = room.disconnect(bob, now=2.0)
+    assert sent(actions, host, "left") == [{"participant": bob}]
+
+
+def test_a_guest_waits_in_the_lobby_until_a_host_admits_them() -> None:
+    room, (host,) = room_with("host")
+    guest, actions = room.connect(Newcomer("Invitée", "guest", lobby=True), now=1.0)
+    assert sent(actions, guest, "lobby") == [{"you": guest}]
+    assert sent(actions, host, "lobby_changed") == [{"waiting": [{"id": guest, "name": "Invitée"}]}]
+    assert not room.may_publish(guest)
+    with pytest.raises(SignalingError, match="wait until a host lets you in"):
+        room.handle(guest, Chat("hello?"), now=2.0)
+    actions = room.handle(host, Moderate("admit", guest), now=3.0)
+    assert sent(actions, guest, "welcome")
+    assert sent(actions, host, "joined")
+    assert sent(actions, host, "lobby_changed") == [{"waiting": []}]
+    assert room.may_publish(guest)
+
+
+def test_a_refused_guest_is_closed_and_a_member_cannot_moderate() -> None:
+    room, (host, member) = room_with("host", "member")
+    guest, _ = room.connect(Newcomer("G", "guest", lobby=True), now=1.0)
+    with pytest.raises(SignalingError, match="only hosts may do that"):
+        room.handle(member, Moderate("admit", guest), now=2.0)
+    actions = room.handle(host, Moderate("refuse", guest), now=2.0)
+    assert closes(actions) == {guest: CLOSE_REFUSED}
+    assert guest not in room.participants
+
+
+def test_hosts_mute_one_or_all_remove_and_end_for_all() -> None:
+    room, (host, a, b) = room_with("host", "member", "member")
+    for pid in (host, a, b):
+        room.set_tracks(pid, [Publication(pid, f"{pid}:0", "audio", "microphone")])
+    actions = room.handle(host, Moderate("mute", a), now=1.0)
+    assert sent(actions, b, "muted") == [
+        {"participant": a, "track": f"{a}:0", "muted": True, "by": host}
+    ]
+    assert room.publication(f"{a}:0").muted  # type: ignore[union-attr]
+    actions = room.handle(host, Moderate("mute_all"), now=2.0)
+    assert [m["participant"] for m in sent(actions, a, "muted")] == [
+        b
+    ]  # a already muted, host spared
+    actions = room.handle(host, Moderate("remove", b), now=3.0)
+    assert closes(actions) == {b: CLOSE_REMOVED}
+    assert sent(actions, a, "left") == [{"participant": b}]
+    actions = room.handle(host, Moderate("end"), now=4.0)
+    assert closes(actions) == {host: CLOSE_ENDED, a: CLOSE_ENDED}
+    late, actions = room.connect(Newcomer("Late", "member"), now=5.0)
+    assert closes(actions) == {late: CLOSE_ENDED}
+
+
+def test_a_participant_unmutes_itself_and_others_see_it() -> None:
+    room, (a, b) = room_with("member", "member")
+    room.set_tracks(a, [Publication(a, f"{a}:1", "video", "camera")])
+    assert sent(room.handle(a, SetMuted(f"{a}:1", True), now=1.0), b, "muted")[0]["muted"] is True
+    assert room.handle(a, SetMuted(f"{a}:1", True), now=1.5) == []  # no change, no noise
+    assert sent(room.handle(a, SetMuted(f"{a}:1", False), now=2.0), b, "muted")[0]["muted"] is False
+    with pytest.raises(SignalingError, match="no such track of yours"):
+        room.handle(b, SetMuted(f"{a}:1", True), now=3.0)
+
+
+def test_hands_reactions_and_chat_reach_everyone_and_chat_history_greets_newcomers() -> None:
+    room, (a, b) = room_with("member", "member")
+    assert sent(room.handle(a, RaiseHand(True), now=1.0), b, "hand") == [
+        {"participant": a, "raised": True}
+    ]
+    assert sent(room.handle(b, React("🎉"), now=2.0), a, "reaction") == [
+        {"participant": b, "emoji": "🎉"}
+    ]
+    line = sent(room.handle(a, Chat("Bonjour à tous"), now=3.0), b, "chat")[0]
+    assert line["text"] == "Bonjour à tous" and line["name"] == "member0"
+    c, actions = room.connect(Newcomer("C", "member"), now=4.0)
+    welcome = sent(actions, c, "welcome")[0]
+    assert [m["text"] for m in welcome["chat"]] == ["Bonjour à tous"]  # type: ignore[union-attr]
+    assert [p["hand"] for p in welcome["participants"]] == [True, False]  # type: ignore[union-attr]
+
+
+def test_the_room_refuses_past_its_maximum_lobby_included() -> None:
+    room, _ = room_with("host", "member", max_participants=3)
+    room.connect(Newcomer("G", "guest", lobby=True), now=1.0)
+    extra, actions = room.connect(Newcomer("X", "member"), now=2.0)
+    assert closes(actions) == {extra: CLOSE_FULL}
+    assert extra not in room.participants
+
+
+def test_leave_closes_the_connection_and_tells_the_others() -> None:
+    room, (a, b) = room_with("member", "member")
+    actions = room.handle(a, Leave(), now=1.0)
+    assert closes(actions) == {a: 1000}
+    assert sent(actions, b, "left") == [{"participant": a}]
+    assert room.handle(a, Chat("ghost"), now=2.0) == []
+
+
+def test_forwarding_follows_tracks_mutes_pins_and_speakers() -> None:
+    room, (a, b, c) = room_with("member", "member", "member", last_n=1)
+    for pid in (a, b, c):
+        room.set_tracks(
+            pid,
+            [
+                Publication(pid, f"{pid}:0", "audio", "microphone"),
+                Publication(pid, f"{pid}:1", "video", "camera"),
+            ],
+        )
+    plan = room.forwarding()
+    # Everyone hears everyone; with N=1 each sees the first other participant's camera.
+    assert plan[c] == {f"{a}:0", f"{b}:0", f"{a}:1"}
+    # c speaks: it becomes the one camera everyone else sees.
+    for i in range(10):
+        room.audio_level(c, 30, now=10.0 + i * 0.02)
+    assert room.forwarding()[a] == {f"{b}:0", f"{c}:0", f"{c}:1"}
+    room.handle(a, Pin((b,)), now=11.0)
+    assert room.forwarding()[a] == {f"{b}:0", f"{c}:0", f"{c}:1", f"{b}:1"}
+    room.handle(c, SetMuted(f"{c}:1", True), now=12.0)  # camera off: not forwarded
+    assert f"{c}:1" not in room.forwarding()[a]
+    room.set_tracks(b, [Publication(b, f"{b}:0", "audio", "microphone")])
+    assert room.forwarding()[a] == {f"{b}:0", f"{c}:0"}
