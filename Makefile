@@ -88,3 +88,4 @@ clean:
 	rm -rf $(VENV) node_modules web/static/build
 
 -include bench/bench.mk
+-include bench/sfu.mk

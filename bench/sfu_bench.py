@@ -71,6 +71,7 @@ NAMES = {"atelier": "Atelier", "relay": "MediaRelay", "janus": "Janus"}
 FPS = 30
 BOT_CPU_LIMIT = 0.85  # of one core, per bot process
 LAG_LIMIT_MS = 50.0
+NO_KEYFRAMES = False  # --no-keyframes: publishers ignore keyframe requests (file keyframes only)
 
 
 class HarnessError(Exception):
@@ -316,6 +317,7 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
                 "token": server.token,
                 "room": room,
                 "media": str(media.DEFAULT),
+                "keys": None if NO_KEYFRAMES else str(media.KEYS),
                 "participants": people[k::nproc],
                 "window": list(window),
                 "stop_at": window[1],
@@ -439,6 +441,8 @@ def summarise(
         "bot_lag_p99_ms": max(lags) if lags else None,
         "bots_saturated": saturated,
         "errors": errors[:10],
+        "keyframe_requests": sum(b.get("keyframe_requests", 0) for b in bots),
+        "keyframes_served": sum(b.get("keyframes_served", 0) for b in bots),
         "window_s": window_s,
     }
 
@@ -452,7 +456,8 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
     lines = []
     head = (
         "| server | video fwd/exp | server cores | % core/stream | fps mean/min | frame loss "
-        "| RTP loss | join→frame p50/p99 ms | join→keyframe p50/p99 ms | bots cores (lag p99) "
+        "| RTP loss | join→frame p50/p99 ms | join→keyframe p50/p99 ms | PLI/FIR at publishers "
+        "| bots cores (lag p99) "
         "| machine busy (others) |"
     )
     for scn in scenarios:
@@ -467,13 +472,13 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
             + f", {sc.expected_video} video streams to forward"
         )
         lines.append(head)
-        lines.append("|" + "---|" * 11)
+        lines.append("|" + "---|" * 12)
         for kind in servers:
             r = next((x for x in results if x["server"] == kind and x["scenario"] == scn), None)
             if r is None:
                 continue
             if "failed" in r:
-                lines.append(f"| {NAMES[kind]} | failed: {r['failed'][:150]} |" + " |" * 9)
+                lines.append(f"| {NAMES[kind]} | failed: {r['failed'][:150]} |" + " |" * 10)
                 continue
             bots = "+".join(f"{c:.2f}" for c in r["bot_cores"])
             flag = " SATURATED" if r["bots_saturated"] else ""
@@ -484,6 +489,7 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                 f"| {fmt(None if r['rtp_loss'] is None else 100 * r['rtp_loss'], '.2f')}% "
                 f"| {fmt(r['j2ff_p50_ms'])}/{fmt(r['j2ff_p99_ms'])} "
                 f"| {fmt(r['j2key_p50_ms'])}/{fmt(r['j2key_p99_ms'])} "
+                f"| {r.get('keyframe_requests', 0)} "
                 f"| {bots} ({fmt(r['bot_lag_p99_ms'])} ms){flag} "
                 f"| {fmt(None if r.get('machine_busy') is None else 100 * r['machine_busy'])}% "
                 f"({fmt(r.get('other_cores'), '.2f')} cores) |"
@@ -537,7 +543,14 @@ def main() -> int:
     ap.add_argument("--scenarios", default=None)
     ap.add_argument("--window", type=float, default=None, help="measured seconds per run")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--no-keyframes",
+        action="store_true",
+        help="publishers ignore PLI/FIR (new subscribers wait for the file's keyframes)",
+    )
     args = ap.parse_args()
+    global NO_KEYFRAMES
+    NO_KEYFRAMES = args.no_keyframes
     servers = [s for s in args.servers.split(",") if s]
     for s in servers:
         if s not in NAMES:

@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import av
 import loopback
 import psutil
 import websockets
@@ -43,6 +44,8 @@ from aiortc import (
     rtcrtpreceiver,
 )
 from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcp import RtcpPsfbPacket
 
 # ------------------------------------------------------------------------ frame counting
 
@@ -155,7 +158,75 @@ def prefer(pc: RTCPeerConnection, transceiver: Any, kind: str, name: str) -> Non
     transceiver.setCodecPreferences(codecs)
 
 
-def add_publish_tracks(pc: RTCPeerConnection, media: str) -> tuple[MediaPlayer, list[Any]]:
+KEYFRAMES = {"requests": 0, "served": 0}
+
+
+class KeyframeOnRequest(MediaStreamTrack):
+    """The player's pre-encoded video, answering keyframe requests as an encoder would.
+
+    A file cannot make a keyframe on demand; after a PLI or FIR the next frame is taken from a
+    keyframe-only encoding of the same pictures (same timestamps) instead of the main file.
+    Without this a new subscriber of a forwarding SFU would wait for the file's next keyframe
+    (one per second). The delta frames that follow reference the main file's previous frame:
+    harmless here, since nothing is decoded.
+    """
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, keys_path: str) -> None:
+        super().__init__()
+        self.source = source
+        self.keys = av.open(keys_path)
+        self.key_packets = self.keys.demux(self.keys.streams.video[0])
+        self.key: Any = None
+        self.wanted = False
+
+    def request_keyframe(self) -> None:
+        KEYFRAMES["requests"] += 1
+        self.wanted = True
+
+    def _key_at(self, pts: int) -> Any:
+        while self.key is None or self.key.pts is None or self.key.pts < pts:
+            self.key = next(self.key_packets, None)
+            if self.key is None:
+                return None
+        return self.key if self.key.pts == pts else None
+
+    async def recv(self) -> Any:
+        packet = await self.source.recv()
+        if self.wanted:
+            self.wanted = False
+            if not packet.is_keyframe:
+                key = self._key_at(packet.pts)
+                if key is not None:
+                    out = av.Packet(bytes(key))
+                    out.pts, out.dts, out.time_base = packet.pts, packet.dts, packet.time_base
+                    KEYFRAMES["served"] += 1
+                    return out
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()
+        with contextlib.suppress(Exception):
+            self.keys.close()
+
+
+def relay_keyframe_requests(sender: Any, track: KeyframeOnRequest) -> None:
+    """aiortc's sender only sets an encoder flag on PLI/FIR; hand them to the track."""
+    handle = sender._handle_rtcp_packet
+
+    async def on_rtcp(packet: Any) -> None:
+        await handle(packet)
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (1, 4):  # PLI, FIR
+            track.request_keyframe()
+
+    sender._handle_rtcp_packet = on_rtcp
+
+
+def add_publish_tracks(
+    pc: RTCPeerConnection, media: str, keys: str | None
+) -> tuple[MediaPlayer, list[Any]]:
     player = MediaPlayer(media, decode=False)
     out = []
     if player.audio is not None:
@@ -163,8 +234,13 @@ def add_publish_tracks(pc: RTCPeerConnection, media: str) -> tuple[MediaPlayer, 
         prefer(pc, t, "audio", "opus")
         out.append(("microphone", t))
     if player.video is not None:
-        t = pc.addTransceiver(player.video, direction="sendonly")
+        video: MediaStreamTrack = player.video
+        if keys:
+            video = KeyframeOnRequest(player.video, keys)
+        t = pc.addTransceiver(video, direction="sendonly")
         prefer(pc, t, "video", "vp8")
+        if isinstance(video, KeyframeOnRequest):
+            relay_keyframe_requests(t.sender, video)
         out.append(("camera", t))
     return player, out
 
@@ -241,7 +317,9 @@ class AtelierBot:
         await asyncio.wait_for(self.welcomed.wait(), 20)
         if self.publish:
             self.pub_pc = RTCPeerConnection(loopback.rtc_configuration())
-            self.player, trs = add_publish_tracks(self.pub_pc, self.plan["media"])
+            self.player, trs = add_publish_tracks(
+                self.pub_pc, self.plan["media"], self.plan.get("keys")
+            )
             await self.pub_pc.setLocalDescription(await self.pub_pc.createOffer())
             offer = self.pub_pc.localDescription.sdp
             loopback.check_sdp(offer)
@@ -436,7 +514,9 @@ class JanusBot:
                 {"request": "join", "ptype": "publisher", "room": self.room, "display": self.name},
             )
             self.pub_pc = RTCPeerConnection(loopback.rtc_configuration())
-            self.player, _ = add_publish_tracks(self.pub_pc, self.plan["media"])
+            self.player, _ = add_publish_tracks(
+                self.pub_pc, self.plan["media"], self.plan.get("keys")
+            )
             await self.pub_pc.setLocalDescription(await self.pub_pc.createOffer())
             offer = self.pub_pc.localDescription.sdp
             r = await self.js.message(
@@ -555,6 +635,8 @@ async def main_async(plan: dict[str, Any]) -> dict[str, Any]:
         "published": PUBLISHED,
         "joined": JOINED,
         "errors": ERRORS,
+        "keyframe_requests": KEYFRAMES["requests"],
+        "keyframes_served": KEYFRAMES["served"],
     }
     # print the result before the teardown, which may be slow under load
     print(json.dumps(result), flush=True)

@@ -22,28 +22,32 @@ import av
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "bench" / "results" / "sfu-media-120s.webm"
+# The same pictures with every frame a keyframe: publishers answer a keyframe request (PLI/FIR)
+# by sending the next frame from this file instead, as an encoder would (bench/sfu/bots.py).
+KEYS = ROOT / "bench" / "results" / "sfu-media-120s-keys.webm"
+KEYS_BITRATE = 1_000_000  # ~4 KB per keyframe, as the keyframes of the main file
 WIDTH, HEIGHT, FPS = 640, 480, 30
 BITRATE = 500_000
 GOP = 30  # a keyframe every second
 
 
-def generate(path: Path, seconds: float) -> None:
+def generate(path: Path, seconds: float, gop: int = GOP, bitrate: int = BITRATE) -> None:
     tmp = path.with_suffix(".tmp.webm")
     path.parent.mkdir(parents=True, exist_ok=True)
     out = av.open(str(tmp), "w", format="webm")
     v = out.add_stream("libvpx", rate=FPS)
     v.width, v.height, v.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    v.bit_rate = BITRATE
-    v.gop_size = GOP
+    v.bit_rate = bitrate
+    v.gop_size = gop
     v.options = {
         "deadline": "realtime",
         "cpu-used": "8",
-        "minrate": str(BITRATE),
-        "maxrate": str(BITRATE),
-        "b": str(BITRATE),
+        "minrate": str(bitrate),
+        "maxrate": str(bitrate),
+        "b": str(bitrate),
         "lag-in-frames": "0",
         "error-resilient": "1",
-        "keyint_min": str(GOP),
+        "keyint_min": str(gop),
     }
     a = out.add_stream("libopus", rate=48000)
     a.layout = "mono"
@@ -113,11 +117,12 @@ def describe(path: Path) -> dict[str, float]:
 
 
 def ensure(path: Path = DEFAULT, seconds: float = 120.0) -> Path:
-    if not path.exists():
-        t0 = time.monotonic()
-        print(f"[sfu-bench] generating {path} ({seconds:.0f} s)", file=sys.stderr, flush=True)
-        generate(path, seconds)
-        print(f"[sfu-bench] generated in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+    for target, gop, rate in ((path, GOP, BITRATE), (KEYS, 1, KEYS_BITRATE)):
+        if not target.exists():
+            t0 = time.monotonic()
+            print(f"[sfu-bench] generating {target} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+            generate(target, seconds, gop, rate)
+            print(f"[sfu-bench] generated in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return path
 
 
@@ -127,7 +132,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT)
     args = ap.parse_args()
     ensure(args.out, args.seconds)
-    print(describe(args.out))
+    print(describe(args.out), describe(KEYS))
 
 
 if __name__ == "__main__":
