@@ -182,6 +182,9 @@ class VisioEndpoint:
                     close(exc.code, str(exc)[:120])
         except (WebSocketDisconnect, RuntimeError, ConnectionError, SfuError):
             pass
+        except Exception:  # a bug must cost one connection, never the worker
+            log.exception("meeting %s: unexpected error", room)
+            close(1011, "internal error")
         finally:
             if member is not None:
                 self.connections.pop(member, None)

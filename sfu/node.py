@@ -201,8 +201,13 @@ class RoomRuntime:
 
     async def candidate(self, member: Member, message: Candidate) -> None:
         peer = member.publisher if message.pc == "publish" else member.subscriber
-        if peer is not None:
+        if peer is None:
+            return
+        try:
             await peer.add_candidate(message.candidate, message.sdp_mid, message.sdp_mline_index)
+        except NegotiationError as exc:
+            # One unusable candidate is not worth the connection: say so and go on.
+            member.send(ServerMessage("error", {"message": str(exc)}))
 
     async def update_forwarding(self) -> None:
         """Bring every subscriber's connection in line with the forwarding plan."""

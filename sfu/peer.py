@@ -134,11 +134,11 @@ async def add_candidate(
         return
     try:
         candidate = candidate_from_sdp(line.removeprefix("candidate:"))
-    except (ValueError, IndexError):
+        candidate.sdpMid = mid
+        candidate.sdpMLineIndex = index
+        await pc.addIceCandidate(candidate)
+    except Exception:
         raise NegotiationError("malformed ICE candidate") from None
-    candidate.sdpMid = mid
-    candidate.sdpMLineIndex = index
-    await pc.addIceCandidate(candidate)
 
 
 # --- receiving encoded frames ---------------------------------------------------------------
@@ -282,8 +282,10 @@ class PublisherPeer:
         """Apply the browser's offer; return the answer and every transceiver that sends."""
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
-        except (ValueError, KeyError, IndexError) as exc:
-            raise NegotiationError(f"offer refused: {exc}") from None
+        except SfuError:
+            raise
+        except Exception as exc:  # aiortc raises many kinds on bad SDP; all mean "refused"
+            raise NegotiationError(f"offer refused: {exc}"[:200]) from None
         published = []
         for transceiver in self.pc.getTransceivers():
             if transceiver.kind not in ("audio", "video") or transceiver._offerDirection not in (
@@ -455,8 +457,8 @@ class SubscriberPeer:
     async def accept_answer(self, sdp: str) -> None:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
-        except (ValueError, KeyError, IndexError) as exc:
-            raise NegotiationError(f"answer refused: {exc}") from None
+        except Exception as exc:  # as for offers: any failure is a refused answer
+            raise NegotiationError(f"answer refused: {exc}"[:200]) from None
         finally:
             self.awaiting_answer = False
 

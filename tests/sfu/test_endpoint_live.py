@@ -88,6 +88,9 @@ async def test_a_malformed_message_closes_only_that_connection(server: AtelierSe
     reader = visio_url(server, "meet-room", server.token("visio-", "ro"))
     assert await close_of(reader, send=member) == (1008, "only hosts may do that")
     assert await close_of(url, send="x" * 70_000) == (1009, "message larger than 65536 bytes")
+    garbage = json.dumps({"type": "publish", "sdp": "v=0\r\nm=video", "tracks": []})
+    code, reason = await close_of(url, send=garbage)
+    assert code == 1008 and reason.startswith("offer refused")
     # The server is still up and meets the next participant.
     bot = await WsBot(url, "after").join()
     await bot.wait_for(lambda: bot.got("welcome"))
