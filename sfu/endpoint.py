@@ -19,12 +19,14 @@ import re
 import time
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from realtime.bus import Bus
 from realtime.ratelimit import TokenBucket
 from sfu.errors import SfuError, SignalingError
-from sfu.node import Member, SfuConfig, SfuNode
+from sfu.node import Member, RemoteMember, SfuConfig, SfuNode
 from sfu.peer import IceConfig, IceServer
 from sfu.room import Newcomer
 from sfu.signaling import ServerMessage, parse_client
@@ -57,6 +59,14 @@ def sfu_config(settings: Settings) -> SfuConfig:
         max_participants=settings.visio_max_participants,
         last_n=settings.visio_last_n,
     )
+
+
+def make_sfu(settings: Settings, bus: Bus) -> SfuNode:
+    """The SFU of this process: embedded, or with room leases and relaying when scaled out."""
+    if not settings.redis_url:
+        return SfuNode(sfu_config(settings))
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+    return SfuNode(sfu_config(settings), bus=bus, redis=client)
 
 
 class VisioRefused(SfuError):
@@ -121,7 +131,7 @@ class VisioEndpoint:
     def __init__(self, node: SfuNode, authorize: VisioAuthorizer) -> None:
         self._node = node
         self._authorize = authorize
-        self.connections: dict[Member, str] = {}
+        self.connections: dict[Member | RemoteMember, str] = {}
 
     async def handle(self, websocket: WebSocket) -> None:
         room = str(websocket.path_params.get("room", ""))
@@ -152,7 +162,7 @@ class VisioEndpoint:
                 outgoing.put_nowait((code, reason))
 
         writer = asyncio.create_task(self._write(websocket, outgoing))
-        member: Member | None = None
+        member: Member | RemoteMember | None = None
         try:
             member = await self._node.join(room, newcomer, send, close)
             self.connections[member] = newcomer.principal

@@ -1,19 +1,27 @@
 """An SFU in one process: owns meeting rooms, runs their peers, carries out the cores' actions.
 
 Embedded (the default) it runs inside the web process and the WebSocket endpoint calls it
-directly. Each room serialises its events (signaling, departures) under a lock; media frames
-take the direct path: a publisher's receiver → `on_frame` → the subscribers' `ForwardedTrack`s.
+directly. Scaled out (Redis), a room lives in exactly one process: the first to see a join
+claims `room → node` with a lease (SET NX PX, renewed while the room lives); a worker that
+receives a join for a room owned elsewhere relays the connection's signaling over the bus to
+the owner (`RemoteMember` here, `RelayedConnection` there), and media flows straight between
+the client and the owner's UDP ports.
+
+Each room serialises its events (signaling, departures) under a lock; media frames take the
+direct path: a publisher's receiver → `on_frame` → the subscribers' `ForwardedTrack`s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sfu.errors import NegotiationError, SfuError, SignalingError
 from sfu.feedback import KeyframeRequests
@@ -28,13 +36,37 @@ from sfu.peer import (
     Wanted,
 )
 from sfu.room import Action, Close, MeetingRoom, Newcomer, Send
-from sfu.signaling import Candidate, ClientMessage, Publish, ServerMessage, SubscribeAnswer
+from sfu.signaling import (
+    Candidate,
+    ClientMessage,
+    Publish,
+    ServerMessage,
+    SubscribeAnswer,
+    parse_client,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from realtime.bus import Bus
 
 log = logging.getLogger("atelier.sfu")
 
 SendMessage = Callable[[ServerMessage], None]
 CloseConnection = Callable[[int, str], None]
 TICK_SECONDS = 0.05
+LEASE_MS = 15_000
+RENEW_SECONDS = 5.0
+ROOM_KEY = "atelier:sfu:room:"
+NODE_CHANNEL = "atelier:sfu:node:"
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+    "else return 0 end"
+)
 
 
 @dataclass(frozen=True)
@@ -278,19 +310,180 @@ class RoomRuntime:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class SfuNode:
-    """The rooms of this process; the endpoint calls `join`, `handle` and `leave`."""
+@dataclass(eq=False)
+class RemoteMember:
+    """A connection on this worker to a room owned by another SFU process."""
 
-    def __init__(self, config: SfuConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    room: str
+    id: str
+    owner: str
+    send: SendMessage
+    close: CloseConnection
+    gone: bool = False
+
+
+class RoomLeases:
+    """`room → node` ownership in Redis, each claim a lease renewed by its owner."""
+
+    def __init__(self, client: Redis, node_id: str) -> None:
+        self._client = client
+        self.node_id = node_id
+
+    async def claim(self, room: str) -> str:
+        """The owner of `room`: this node if it was free."""
+        for _ in range(3):
+            if await self._client.set(ROOM_KEY + room, self.node_id, nx=True, px=LEASE_MS):
+                return self.node_id
+            owner = await self._client.get(ROOM_KEY + room)
+            if owner is not None:
+                return owner.decode() if isinstance(owner, bytes) else str(owner)
+        raise SfuError(f"could not claim meeting {room}")
+
+    async def renew(self, room: str) -> bool:
+        renewed = await self._client.eval(_RENEW, 1, ROOM_KEY + room, self.node_id, str(LEASE_MS))
+        return bool(renewed)
+
+    async def release(self, room: str) -> None:
+        await self._client.eval(_RELEASE, 1, ROOM_KEY + room, self.node_id)
+
+
+class RelayedConnection:
+    """On the owner: a connection that reached another worker, driven by relayed messages."""
+
+    def __init__(
+        self, node: SfuNode, origin: str, conn: str, room: str, newcomer: Newcomer
+    ) -> None:
+        self.node = node
+        self.origin = origin
+        self.conn = conn
+        self.room = room
+        self.newcomer = newcomer
+        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run(), name=f"sfu-relayed-{conn}")
+
+    def _send(self, message: ServerMessage) -> None:
+        payload = {"op": "send", "conn": self.conn, "message": message.type}
+        self.node.relay(self.origin, payload | {"fields": message.fields})
+
+    def _close(self, code: int, reason: str) -> None:
+        self.node.relay(
+            self.origin, {"op": "close", "conn": self.conn, "code": code, "reason": reason}
+        )
+
+    async def _run(self) -> None:
+        member: Member | None = None
+        try:
+            member = await self.node.join_local(self.room, self.newcomer, self._send, self._close)
+            while (text := await self.inbox.get()) is not None:
+                try:
+                    await self.node.handle(member, parse_client(text))
+                except SignalingError as exc:
+                    member.gone = True
+                    self._close(exc.code, str(exc)[:120])
+        except SfuError as exc:
+            self._close(1011, str(exc)[:120])
+        except Exception:
+            log.exception("meeting %s: relayed connection failed", self.room)
+            self._close(1011, "internal error")
+        finally:
+            self.node.relayed.pop(self.conn, None)
+            if member is not None:
+                await self.node.leave(member)
+
+
+class SfuNode:
+    """The rooms of this process; the endpoint calls `join`, `handle` and `leave`.
+
+    With `bus` and `redis` (scaled out), rooms are claimed with a lease and connections to
+    rooms owned by another process are relayed to it over the bus.
+    """
+
+    def __init__(
+        self,
+        config: SfuConfig,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        bus: Bus | None = None,
+        redis: Redis | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.node_id = uuid.uuid4().hex
         self.rooms: dict[str, RoomRuntime] = {}
+        self.bus = bus
+        self.leases = RoomLeases(redis, self.node_id) if redis is not None else None
+        self._redis = redis
+        self.remote: dict[str, RemoteMember] = {}  # connections here, rooms elsewhere
+        self.relayed: dict[str, RelayedConnection] = {}  # connections elsewhere, rooms here
+        self._renewer: asyncio.Task[None] | None = None
         self._closing = False
+
+    async def start(self) -> None:
+        """Listen for relayed signaling and keep this node's leases (scaled out only)."""
+        if self.bus is not None and self.leases is not None:
+            await self.bus.subscribe(NODE_CHANNEL + self.node_id, self._on_relay)
+            self._renewer = asyncio.create_task(self._renew_leases(), name="sfu-leases")
+
+    async def _renew_leases(self) -> None:
+        assert self.leases is not None
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            for room in list(self.rooms):
+                try:
+                    if not await self.leases.renew(room):
+                        log.warning("meeting %s: lease lost to another node", room)
+                except Exception:
+                    log.warning("meeting %s: could not renew the lease", room, exc_info=True)
+
+    # -- relaying --------------------------------------------------------------------------
+
+    def relay(self, node: str, payload: dict[str, Any]) -> None:
+        if self.bus is not None:
+            self.bus.publish(NODE_CHANNEL + node, json.dumps(payload).encode())
+
+    def _on_relay(self, data: bytes) -> None:
+        try:
+            payload = json.loads(data)
+            op, conn = payload["op"], str(payload["conn"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("bus: ignoring a malformed SFU relay message")
+            return
+        if op == "join":
+            newcomer = Newcomer(**payload["newcomer"])
+            self.relayed[conn] = RelayedConnection(
+                self, str(payload["from"]), conn, str(payload["room"]), newcomer
+            )
+        elif op in ("message", "leave") and conn in self.relayed:
+            self.relayed[conn].inbox.put_nowait(payload.get("text") if op == "message" else None)
+        elif op == "send" and conn in self.remote:
+            self.remote[conn].send(ServerMessage(str(payload["message"]), payload["fields"]))
+        elif op == "close" and conn in self.remote:
+            member = self.remote[conn]
+            member.gone = True
+            member.close(int(payload["code"]), str(payload["reason"]))
+
+    # -- the endpoint's calls ----------------------------------------------------------------
 
     async def join(
         self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
-    ) -> Member:
+    ) -> Member | RemoteMember:
         """Connect a participant: it joins, waits in the lobby or is closed at once."""
+        if self._closing:
+            raise SfuError("the meeting server is stopping")
+        if self.leases is not None and room not in self.rooms:
+            owner = await self.leases.claim(room)
+            if owner != self.node_id:
+                conn = uuid.uuid4().hex
+                remote = RemoteMember(room, conn, owner, send, close)
+                self.remote[conn] = remote
+                payload = {"op": "join", "conn": conn, "from": self.node_id, "room": room}
+                self.relay(owner, payload | {"newcomer": asdict(newcomer)})
+                return remote
+        return await self.join_local(room, newcomer, send, close)
+
+    async def join_local(
+        self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
+    ) -> Member:
         if self._closing:
             raise SfuError("the meeting server is stopping")
         runtime = self.rooms.get(room)
@@ -305,8 +498,14 @@ class SfuNode:
                 await runtime.update_forwarding()
         return member
 
-    async def handle(self, member: Member, message: ClientMessage) -> None:
+    async def handle(self, member: Member | RemoteMember, message: ClientMessage) -> None:
         """One validated message from a participant; SignalingError for a bad one."""
+        if isinstance(member, RemoteMember):
+            if not member.gone:
+                self.relay(
+                    member.owner, {"op": "message", "conn": member.id, "text": message.to_json()}
+                )
+            return
         runtime = self.rooms.get(member.room)
         if runtime is None or member.gone:
             return
@@ -327,8 +526,13 @@ class SfuNode:
                 raise SignalingError(str(exc)) from None
             await runtime.update_forwarding()
 
-    async def leave(self, member: Member) -> None:
+    async def leave(self, member: Member | RemoteMember) -> None:
         """The participant's connection closed: drop it, and the room once it is empty."""
+        if isinstance(member, RemoteMember):
+            if self.remote.pop(member.id, None) is not None:
+                self.relay(member.owner, {"op": "leave", "conn": member.id})
+            member.gone = True
+            return
         runtime = self.rooms.get(member.room)
         if runtime is None:
             return
@@ -337,11 +541,27 @@ class SfuNode:
         if not runtime.members and self.rooms.get(member.room) is runtime:
             del self.rooms[member.room]
             await runtime.close()
+            if self.leases is not None:
+                with contextlib.suppress(Exception):
+                    await self.leases.release(member.room)
 
     async def close(self) -> None:
         """Stop every room (server shutdown)."""
         self._closing = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._renewer
+        for remote in list(self.remote.values()):
+            await self.leave(remote)
+        for relayed in list(self.relayed.values()):
+            relayed.task.cancel()
         rooms, self.rooms = list(self.rooms.values()), {}
         for runtime in rooms:
             with contextlib.suppress(Exception):
                 await runtime.close()
+            if self.leases is not None:
+                with contextlib.suppress(Exception):
+                    await self.leases.release(runtime.name)
+        if self._redis is not None:
+            await self._redis.aclose()

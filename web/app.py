@@ -17,8 +17,7 @@ from realtime.bus import make_bus
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
-from sfu.endpoint import VisioAuthorizer, VisioEndpoint, sfu_config
-from sfu.node import SfuNode
+from sfu.endpoint import VisioAuthorizer, VisioEndpoint, make_sfu
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
@@ -87,8 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     )
     accounts = AccountsSetup(settings, engine, secret)
-    # Visio: the SFU runs embedded in this process (rooms open on first join).
-    sfu = SfuNode(sfu_config(settings))
+    # Visio: the SFU runs in this process; with Redis, rooms are leased and signaling relayed.
+    sfu = make_sfu(settings, bus)
     visio = VisioEndpoint(sfu, VisioAuthorizer(engine, secret))
     ready = False
 
@@ -100,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await bus.start()
             try:
                 await rooms.start()
+                await sfu.start()
                 # Revoked links and removed members lose their sockets on every worker.
                 await revocation.listen(bus, rooms)
                 try:

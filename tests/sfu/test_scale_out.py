@@ -1,0 +1,51 @@
+"""Two `atelier serve` workers with Redis: participants whose signaling lands on different
+workers are in the same meeting, and media flows from the room's owner (loopback only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from aiortc.contrib.media import MediaPlayer
+
+from sfu.signaling import Chat
+from tests.sfu.media import video_packets, write_test_video
+from tests.sfu.peers import WsBot
+from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
+from tests.support import AtelierServer
+
+
+async def test_participants_on_two_workers_meet_in_one_room(
+    atelier: Callable[..., AtelierServer], redis_url: str, tmp_path: Path, unique: str
+) -> None:
+    shared = tmp_path / "shared"
+    one = atelier(shared, REDIS_URL=redis_url, **LOOPBACK_ENV)
+    two = atelier(shared, REDIS_URL=redis_url, **LOOPBACK_ENV)
+    token = one.token("visio-", "rw")
+    room = f"meet-{unique}"
+    video = write_test_video(tmp_path / "pattern.webm", seconds=4)
+
+    alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()
+    await alice.wait_for(lambda: alice.got("welcome"))
+    bob = await WsBot(visio_url(two, room, token, "bob"), "bob").join()
+    welcome = (await bob.wait_for(lambda: bob.got("welcome")))[0].fields
+    assert [p["name"] for p in welcome["participants"]] == ["alice"]
+    await alice.wait_for(lambda: alice.got("joined"))
+
+    # Bob (relayed through worker two) publishes; alice receives the frames as sent.
+    player = MediaPlayer(str(video), decode=False)
+    await bob.publish([(player.video, "camera")])
+    await alice.wait_for(lambda: any(len(f) >= 20 for f in alice.frames.values()))
+    received = [f.data for f in next(f for f in alice.frames.values() if f)]
+    sent = video_packets(video)
+    start = sent.index(received[0])
+    assert received == sent[start : start + len(received)]
+
+    # Chat crosses workers too, and a departure on one is seen on the other.
+    assert bob.send is not None
+    await bob.send(Chat("depuis l'autre worker"))
+    chat = await alice.wait_for(lambda: alice.got("chat"))
+    assert chat[0].fields["text"] == "depuis l'autre worker"
+    await bob.leave()
+    await alice.wait_for(lambda: alice.got("left"))
+    await alice.leave()
