@@ -105,7 +105,8 @@ def test_a_first_admin_signs_up_switches_to_english_signs_out_and_in(
     assert page.get_by_role("alert").inner_text() == "Wrong email address or password."
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(re.compile(r".*/$"))
+    page.wait_for_url(lambda url: "/connexion" not in url)
+    assert page.get_by_role("button", name="Sign out", exact=True).count() == 1
     assert not problems, problems
 
     # A phone: no sideways scrolling on the sign-in and admin pages.
