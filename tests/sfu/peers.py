@@ -210,9 +210,10 @@ class NodeBot(Bot):
 class WsBot(Bot):
     """A bot on the real WebSocket `/visio/{room}` of a server (how benchmark bots join)."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, cookie: str = "") -> None:
         super().__init__(name)
         self.url = url
+        self.cookie = cookie
         self.ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self.send = self._send
@@ -220,7 +221,11 @@ class WsBot(Bot):
     async def join(self) -> WsBot:
         import websockets
 
-        self.ws = await websockets.connect(self.url, max_size=2**20)
+        headers = {}
+        if self.cookie:  # a browser's session cookie, from the same site
+            origin = "http://" + self.url.split("//", 1)[1].split("/", 1)[0]
+            headers = {"Cookie": self.cookie, "Origin": origin}
+        self.ws = await websockets.connect(self.url, max_size=2**20, additional_headers=headers)
         self._reader = asyncio.create_task(self._read())
         return self
 
