@@ -180,3 +180,19 @@ async def test_nothing_is_left_after_everyone_leaves(node: SfuNode, vp8_file: Pa
     leftover = [t for t in asyncio.all_tasks() if not t.done()]
     assert len(leftover) <= tasks_before, leftover
     assert threading.active_count() <= threads_before  # decoder and player threads ended
+
+
+async def test_the_active_speaker_comes_from_the_audio_level_extension(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    alice = await NodeBot(node, "room", "Alice").join()
+    bob = await NodeBot(node, "room", "Bob").join()
+    alice_id = alice.got("welcome")[0].fields["you"]
+    # A decoded player: aiortc encodes this tone and sets the RFC 6464 level on each packet,
+    # as browsers do (pre-encoded packets carry no level).
+    voice = MediaPlayer(str(vp8_file))
+    await alice.publish([(voice.audio, "microphone")])
+    spoke = await bob.wait_for(lambda: bob.got("active_speaker"))
+    assert spoke[0].fields == {"participant": alice_id}
+    await alice.leave()
+    await bob.leave()
