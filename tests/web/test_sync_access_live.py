@@ -291,7 +291,7 @@ async def test_a_guest_link_that_expires_during_a_session_closes_its_socket(
     server = atelier()
     world = await live_world(server)
     owner = Who(world.owner_id)
-    # A one-day link created a day ago, less three seconds: it expires three seconds from now.
+    # A one-day link created a day ago, less six seconds: it expires six seconds from now.
     new = await guest_links.create_guest_link(
         world.engine,
         owner,
@@ -299,12 +299,13 @@ async def test_a_guest_link_that_expires_during_a_session_closes_its_socket(
         role="reader",
         page_id=world.page.id,
         days=1,
-        now=utcnow() - timedelta(days=1) + timedelta(seconds=3),
+        now=utcnow() - timedelta(days=1) + timedelta(seconds=6),
     )
     cookie = await _guest_cookie(server, new.token, "Bientôt expiré")
     doc = world.page.doc_name
     await ys("open", client="guest", url=server.sync_url, doc=doc, cookie=cookie)
-    closes = (await ys("wait_closed", client="guest", timeout=15))["closes"]
+    assert (await ys("events", client="guest"))["closes"] == []  # live before it expires
+    closes = (await ys("wait_closed", client="guest", timeout=20))["closes"]
     assert closes[0] == {"code": 4403, "reason": "guest link expired"}
     await world.engine.dispose()
 
