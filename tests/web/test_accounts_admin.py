@@ -106,3 +106,22 @@ async def test_names_with_html_are_escaped_on_admin_pages(
     await signed_in(client, "chef@interieur.gouv.fr")
     page = (await client.get("/admin/inscriptions")).text
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+async def test_an_admin_finds_an_account_by_name_address_or_organisation(
+    client: httpx.AsyncClient, make_user: MakeUser, signed_in: SignedIn
+) -> None:
+    await make_user("chef@interieur.gouv.fr", role="admin")
+    await make_user("albert.durand@agri.gouv.fr", display_name="Albert Durand")
+    await make_user("brigitte@culture.gouv.fr", display_name="Brigitte Moreau")
+    await signed_in(client, "chef@interieur.gouv.fr")
+    for query in ("durand", "AGRI.gouv", "albert"):
+        page = (await client.get("/admin/comptes", params={"q": query})).text
+        assert "Albert Durand" in page and "Brigitte Moreau" not in page
+    await make_user("jean_dupont@agri.gouv.fr", display_name="Jean Dupont")
+    literal = (await client.get("/admin/comptes", params={"q": "jean_d"})).text
+    assert "Jean Dupont" in literal and "Albert Durand" not in literal
+    wildcard = (await client.get("/admin/comptes", params={"q": "%"})).text
+    assert "Albert Durand" not in wildcard  # '%' is a character here, not "anything"
+    none = page_text(await client.get("/admin/comptes", params={"q": "zzz"}))
+    assert "Aucun compte ne correspond à cette recherche." in none

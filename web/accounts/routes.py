@@ -26,6 +26,8 @@ from web.i18n import N_, gettext_for, locale_of
 from web.mail import Mailer
 from web.templating import render
 
+ACCOUNTS_PAGE = 200  # accounts listed at once; a search narrows a large instance down
+
 # --- Self-registration --------------------------------------------------------------------
 
 
@@ -172,7 +174,13 @@ async def first_admin_create(request: Request) -> Response:
 
 async def accounts_page(request: Request, *, error: str = "", status: int = 200) -> Response:
     admin = require_admin(request)
-    everyone = await accounts.list_users(request.app.state.engine)
+    search = request.query_params.get("q", "")[:200]
+    shown = await accounts.list_users(
+        request.app.state.engine,
+        statuses=("active", "deactivated"),
+        search=search,
+        limit=ACCOUNTS_PAGE + 1,
+    )
     notices = {
         "cree": N_("Compte créé : un courriel invite la personne à choisir son mot de passe."),
         "desactive": N_("Compte désactivé : ses sessions sont fermées."),
@@ -185,7 +193,9 @@ async def accounts_page(request: Request, *, error: str = "", status: int = 200)
         request,
         "admin/comptes.html",
         {
-            "accounts": [u for u in everyone if u.status in ("active", "deactivated")],
+            "accounts": shown[:ACCOUNTS_PAGE],
+            "more": len(shown) > ACCOUNTS_PAGE,
+            "search": search,
             "me": admin,
             "error": error,
             "notice": t(notices[key]) if key in notices else "",

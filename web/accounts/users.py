@@ -103,10 +103,33 @@ async def find_by_oidc_subject(engine: AsyncEngine, subject: str) -> User | None
     return None if row is None else _user(row)
 
 
-async def list_users(engine: AsyncEngine, *, status: str | None = None) -> list[User]:
-    query = select(users).order_by(users.c.display_name, users.c.id)
+async def list_users(
+    engine: AsyncEngine,
+    *,
+    status: str | None = None,
+    statuses: tuple[str, ...] = (),
+    search: str = "",
+    limit: int | None = None,
+) -> list[User]:
+    """Accounts by name; `search` matches name, address or organisation (case-insensitive)."""
+    query = select(users).order_by(func.lower(users.c.display_name), users.c.id)
     if status is not None:
         query = query.where(users.c.status == status)
+    if statuses:
+        query = query.where(users.c.status.in_(statuses))
+    if search.strip():
+        # What the admin types is matched literally: LIKE wildcards are escaped.
+        words = search.strip().lower()
+        for char in "\\%_":
+            words = words.replace(char, "\\" + char)
+        pattern = f"%{words}%"
+        query = query.where(
+            func.lower(users.c.display_name).like(pattern, escape="\\")
+            | func.lower(users.c.email).like(pattern, escape="\\")
+            | func.lower(users.c.organisation).like(pattern, escape="\\")
+        )
+    if limit is not None:
+        query = query.limit(limit)
     async with engine.connect() as connection:
         return [_user(row) for row in await connection.execute(query)]
 
