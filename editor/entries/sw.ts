@@ -28,6 +28,8 @@ const CACHE = "atelier-offline-v1";
 
 /** Page views that may be opened offline: documents by token and pages of spaces. */
 const PAGE_PATHS = [/^\/d\/./, /^\/espaces\/[^/]+\/pages\/[^/]+\/?$/];
+/** Uploaded images, so that pages opened offline show them. */
+const IMAGE_PATHS = [/^\/fichiers\/images\/[0-9a-f]{64}\.\w+$/, /\/pages\/\d+\/images\/[0-9a-f]{64}\.\w+$/];
 
 worker.addEventListener("install", (event) => {
   event.waitUntil(worker.skipWaiting());
@@ -48,7 +50,8 @@ worker.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== worker.location.origin) return;
   const page = request.mode === "navigate" && PAGE_PATHS.some((p) => p.test(url.pathname));
-  const asset = url.pathname.startsWith("/static/");
+  const asset =
+    url.pathname.startsWith("/static/") || IMAGE_PATHS.some((p) => p.test(url.pathname));
   if (page || asset) event.respondWith(networkFirst(request));
 });
 

@@ -206,9 +206,16 @@ async def test_a_space_page_opens_the_editor_with_the_members_role(
     refused = await upload(lecteur, url + "/images", png())
     assert refused.status_code == 403
 
+    uploaded = await upload(chef, url + "/images", png())
+    assert uploaded.status_code == 201
+    image_url = uploaded.json()["url"]
+    assert image_url.startswith(url + "/images/")
+    assert (await lecteur.get(image_url)).content == png()
+
     outsider = await signed_in(new_client(), "autre@example.gouv.fr")
     assert (await outsider.get(url)).status_code == 404
     assert (await outsider.get(url + "/export.md")).status_code == 404
+    assert (await outsider.get(image_url)).status_code == 404
     wrong_space = await chef.get(f"/espaces/autre-espace/pages/{page.id}")
     assert wrong_space.status_code == 404
 

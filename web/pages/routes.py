@@ -63,6 +63,7 @@ class PageRoutes:
         return [
             Route(page, self.space_page, methods=["GET"]),
             Route(page + "/images", self.space_page_upload, methods=["POST"]),
+            Route(page + "/images/{name}", self.space_page_image, methods=["GET"]),
             Route(page + "/export.md", self.space_page_markdown, methods=["GET"]),
             Route(page + "/export.html", self.space_page_html, methods=["GET"]),
             Route("/d/{doc:path}/images", self.token_upload, methods=["POST"]),
@@ -121,7 +122,12 @@ class PageRoutes:
         _user, context = await self._context(request)
         if not context.can_edit:
             return JSONResponse({"error": "votre rôle ne permet pas de modifier"}, 403)
-        return await self.receive_image(request)
+        # Served under the page, so only those who may read the page can fetch it.
+        return await self.receive_image(request, request.url.path + "/")
+
+    async def space_page_image(self, request: Request) -> Response:
+        await self._context(request)
+        return self.send_image(request, private=True)
 
     async def space_page_markdown(self, request: Request) -> Response:
         _user, context = await self._context(request)
@@ -173,7 +179,7 @@ class PageRoutes:
         _doc, grant = self._grant(request)
         if not grant.writable:
             return JSONResponse({"error": "ce jeton est en lecture seule"}, 403)
-        return await self.receive_image(request)
+        return await self.receive_image(request, "/fichiers/images/")
 
     async def token_markdown(self, request: Request) -> Response:
         doc, _grant = self._grant(request)
@@ -210,7 +216,7 @@ class PageRoutes:
 
     # --- images -----------------------------------------------------------------------------
 
-    async def receive_image(self, request: Request) -> Response:
+    async def receive_image(self, request: Request, url_prefix: str) -> Response:
         """Store the `file` of a multipart upload and answer its URL (the caller authorised)."""
         limit = self.images.max_bytes + _MULTIPART_SLACK
         length = request.headers.get("content-length", "")
@@ -231,16 +237,22 @@ class PageRoutes:
             stored = self.images.save(data)
         except ImageError as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
-        return JSONResponse({"url": f"/fichiers/images/{stored.name}"}, 201)
+        return JSONResponse({"url": url_prefix + stored.name}, 201)
 
     async def serve_image(self, request: Request) -> Response:
+        """Images uploaded through `/d/{doc}` tokens: anyone with the (unguessable) address."""
+        return self.send_image(request, private=False)
+
+    def send_image(self, request: Request, *, private: bool) -> Response:
         name = str(request.path_params["name"])
         path = self.images.path_of(name)
         if path is None:
             raise HTTPException(404, "Cette image n’existe pas.")
         response = FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]])
-        # Named by content, so it never changes; never run as anything but an image.
-        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        # Named by content, so it never changes; an access-checked one is asked again daily.
+        response.headers["Cache-Control"] = (
+            "private, max-age=86400" if private else "private, max-age=31536000, immutable"
+        )
         response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response
 
