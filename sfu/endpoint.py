@@ -41,6 +41,7 @@ ROOM_NAME = re.compile(r"^(space-[1-9][0-9]{0,9}|meet-[a-z0-9][a-z0-9-]{2,62})$"
 SEND_QUEUE = 500
 RATE_MESSAGES = 50.0
 RATE_BURST = 200.0
+GUEST_WATCH_SECONDS = 5.0
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -132,6 +133,8 @@ class VisioEndpoint:
         self._node = node
         self._authorize = authorize
         self.connections: dict[Member | RemoteMember, str] = {}
+        self._guest_watch: asyncio.Task[None] | None = None
+        self.guest_watch_seconds = GUEST_WATCH_SECONDS
 
     async def handle(self, websocket: WebSocket) -> None:
         room = str(websocket.path_params.get("room", ""))
@@ -166,6 +169,10 @@ class VisioEndpoint:
         try:
             member = await self._node.join(room, newcomer, send, close)
             self.connections[member] = newcomer.principal
+            if newcomer.principal.startswith("guest-link:") and (
+                self._guest_watch is None or self._guest_watch.done()
+            ):
+                self._guest_watch = asyncio.create_task(self.watch_guest_links())
             bucket = TokenBucket(RATE_MESSAGES, RATE_BURST, time.monotonic())
             while not closing.is_set():
                 receive = asyncio.ensure_future(websocket.receive())
@@ -221,6 +228,28 @@ class VisioEndpoint:
                 await websocket.send_text(item.to_json())
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
+
+    async def watch_guest_links(self) -> None:
+        """Close guests' meeting connections within seconds of their link's revocation or
+        expiry (the check `/sync` sockets get from web/spaces/revocation.py); runs while
+        guests are connected."""
+        while True:
+            await asyncio.sleep(self.guest_watch_seconds)
+            links = {
+                int(owner.removeprefix("guest-link:"))
+                for owner in self.connections.values()
+                if owner.startswith("guest-link:")
+            }
+            if not links:
+                return  # started again by the next guest
+            try:
+                async with self._authorize.engine.connect() as conn:
+                    dead = [i for i in links if await live_link(conn, i, utcnow()) is None]
+            except Exception:
+                log.warning("visio: could not check guest links", exc_info=True)
+                continue
+            for link_id in dead:
+                self.close_principal(f"guest-link:{link_id}", 4403, "your guest link has ended")
 
     def close_principal(self, principal: str, code: int = 4403, reason: str = "") -> None:
         """Cut off every meeting connection opened by `principal` (a revoked link)."""

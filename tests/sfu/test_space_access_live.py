@@ -9,7 +9,8 @@ from sfu.signaling import Moderate
 from tests.sfu.peers import WsBot
 from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
 from tests.support import AtelierServer
-from tests.web.test_sync_access_live import live_world
+from tests.web.test_sync_access_live import Who, live_world
+from web.spaces import guest_links
 
 Start = Callable[..., AtelierServer]
 
@@ -77,4 +78,18 @@ async def test_a_guest_waits_in_the_lobby_until_a_host_admits_or_refuses(atelier
     assert second.closed == (4403, "a host refused you")
     for bot in (second, guest, owner):
         await bot.leave()
+    await world.engine.dispose()
+
+
+async def test_a_guest_is_cut_off_when_their_link_is_revoked(atelier: Start) -> None:
+    server = atelier(**LOOPBACK_ENV)
+    world = await live_world(server)
+    url = visio_url(server, f"space-{world.space_id}")
+    guest = await WsBot(url, "guest", cookie=world.cookies["space_link_reader"]).join()
+    assert await arrive(guest) == "lobby"
+    owner = Who(world.owner_id)
+    await guest_links.revoke_guest_link(world.engine, owner, world.link_ids["space_link_reader"])
+    await guest.wait_for(lambda: guest.closed, timeout=8)
+    assert guest.closed == (4403, "your guest link has ended")
+    await guest.leave()
     await world.engine.dispose()
