@@ -478,7 +478,8 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
             if r is None:
                 continue
             if "failed" in r:
-                lines.append(f"| {NAMES[kind]} | failed: {r['failed'][:150]} |" + " |" * 10)
+                last = r["failed"].strip().splitlines()[-1][:150]
+                lines.append(f"| {NAMES[kind]} | failed: {last} |" + " |" * 10)
                 continue
             bots = "+".join(f"{c:.2f}" for c in r["bot_cores"])
             flag = " SATURATED" if r["bots_saturated"] else ""

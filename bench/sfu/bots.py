@@ -45,7 +45,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtcp import RtcpPsfbPacket
+from aiortc.rtp import RtcpPsfbPacket
 
 # ------------------------------------------------------------------------ frame counting
 
@@ -64,6 +64,7 @@ class StreamStat:
     first_key: float | None = None
     arrivals: list[float] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
+    last_pli: float = 0.0
 
     def on_frame(self, now: float, rtp_ts: int, data: bytes) -> None:
         if self.first_frame is None:
@@ -108,6 +109,10 @@ class StreamStat:
         }
 
 
+PLI_INTERVAL = 0.25  # seconds between a subscriber's keyframe requests while it has none
+PLI_TASKS: set[Any] = set()
+
+
 class _FrameSink:
     """Stands in for a receiver's decoder queue: counts complete encoded frames, decodes none."""
 
@@ -119,8 +124,17 @@ class _FrameSink:
             return
         _codec, frame = item
         stat: StreamStat | None = getattr(self.receiver, "_bench_stat", None)
-        if stat is not None:
-            stat.on_frame(time.time(), frame.timestamp, frame.data)
+        if stat is None:
+            return
+        now = time.time()
+        stat.on_frame(now, frame.timestamp, frame.data)
+        if stat.kind == "video" and stat.first_key is None and now - stat.last_pli > PLI_INTERVAL:
+            # a browser's decoder cannot start on a delta frame and asks for a keyframe
+            streams = getattr(self.receiver, "_RTCRtpReceiver__remote_streams", {})
+            if streams:
+                stat.last_pli = now
+                ssrc = next(iter(streams))
+                PLI_TASKS.add(asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc)))
 
 
 def _no_decoder(*args: Any) -> None:
