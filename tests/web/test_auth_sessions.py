@@ -91,3 +91,26 @@ async def test_websocket_handlers_see_the_signed_in_user_from_the_same_site_only
     assert user is not None and user.display_name == "Olga" and user.id == user_id
     # Another site opening a socket in the person's browser gets no identity.
     assert await connect("https://evil.example") is None
+
+
+async def test_cookies_are_secure_when_the_public_address_is_https(
+    make_app: Callable[..., Awaitable[Starlette]],
+) -> None:
+    from tests.web.conftest import PASSWORD, sign_in
+    from web.accounts.users import create_user
+
+    # TLS ends at a proxy: the app itself sees plain HTTP.
+    app = await make_app(public_url="https://atelier.example.gouv.fr")
+    await create_user(
+        app.state.engine, email="tls@agri.gouv.fr", display_name="Tls", password=PASSWORD
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://internal"
+    ) as client:
+        page = await client.get("/connexion")
+        assert "Secure" in page.headers["set-cookie"]  # the CSRF cookie
+        # httpx keeps Secure cookies for https only; hand it over as a browser on TLS would.
+        client.cookies.set("atelier_csrf", page.cookies["atelier_csrf"])
+        response = await sign_in(client, "tls@agri.gouv.fr")
+        session = [c for c in response.headers.get_list("set-cookie") if "atelier_session" in c]
+        assert session and "Secure" in session[0]

@@ -24,7 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.auth.current import read_cookie
+from web.auth.current import cookie_secure, read_cookie
 
 COOKIE_NAME = "atelier_csrf"
 FIELD_NAME = "csrf_token"
@@ -92,7 +92,7 @@ class CSRFMiddleware:
         state[_STATE_KEY] = cookie
 
         if new_cookie:
-            secure = "; Secure" if scope.get("scheme") == "https" else ""
+            secure = cookie_secure(scope)
             set_cookie = (
                 f"{COOKIE_NAME}={cookie}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
             ).encode("latin-1")

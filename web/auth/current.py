@@ -125,16 +125,22 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _is_https(scope: Scope) -> bool:
-    return scope.get("scheme") in ("https", "wss")
+def cookie_secure(scope: Scope) -> str:
+    """'; Secure' for cookies when people reach the instance over HTTPS, else ''.
+
+    HTTPS is the request's scheme, or ATELIER_PUBLIC_URL's when a proxy terminates TLS.
+    """
+    if scope.get("scheme") in ("https", "wss"):
+        return "; Secure"
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    public_url = str(getattr(settings, "public_url", "") or "")
+    return "; Secure" if public_url.startswith("https://") else ""
 
 
 def session_cookie_header(scope: Scope, value: str, max_age: int) -> bytes:
     """A Set-Cookie header value for the session cookie (HttpOnly, SameSite=Lax)."""
     cookie = f"{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
-    if _is_https(scope):
-        cookie += "; Secure"
-    return cookie.encode("latin-1")
+    return (cookie + cookie_secure(scope)).encode("latin-1")
 
 
 async def start_session(

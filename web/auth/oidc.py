@@ -25,7 +25,7 @@ from starlette.types import Scope
 
 from web.accounts import registration
 from web.accounts.mails import base_url
-from web.auth.current import current_user, safe_next, start_session
+from web.auth.current import cookie_secure, current_user, safe_next, start_session
 from web.auth.forms import redirect
 from web.config import Settings
 from web.i18n import N_, gettext_for
@@ -95,7 +95,7 @@ async def start(request: Request) -> Response:
         log.warning("OpenID Connect provider unreachable: %s", exc)
         return _failure(request, "Le service de connexion ne répond pas. Réessayez plus tard.")
     cookie = _serializer(request).dumps(json.dumps(session))
-    secure = "; Secure" if request.url.scheme == "https" else ""
+    secure = cookie_secure(request.scope)
     response.raw_headers.append(
         (
             b"set-cookie",
@@ -175,7 +175,7 @@ async def callback(request: Request) -> Response:
     response.delete_cookie(COOKIE_NAME, path="/connexion/oidc")
     id_token = token.get("id_token")
     if isinstance(id_token, str) and len(id_token) < 3000:
-        secure = "; Secure" if request.url.scheme == "https" else ""
+        secure = cookie_secure(request.scope)
         signed = _serializer(request, "logout").dumps(id_token)
         cookie = f"{LOGOUT_COOKIE}={signed}; Path=/deconnexion; HttpOnly; SameSite=Lax{secure}"
         response.raw_headers.append((b"set-cookie", cookie.encode()))

@@ -11,6 +11,7 @@ from web.accounts import users as accounts
 from web.accounts.mails import send_reset_mail
 from web.auth.current import (
     clear_session_cookie,
+    cookie_secure,
     current_user,
     require_user,
     safe_next,
@@ -136,7 +137,7 @@ async def switch_language(request: Request) -> Response:
     form = await request.form()
     locale = normalise(field(form, "langue", 8))
     response = redirect(safe_next(field(form, "next")))
-    secure = "; Secure" if request.url.scheme == "https" else ""
+    secure = cookie_secure(request.scope)
     response.raw_headers.append(
         (
             b"set-cookie",
