@@ -113,7 +113,7 @@ async def test_the_mail_link_uses_the_public_url_when_set(
         app.state.engine, email="sam@agri.gouv.fr", display_name="Sam", password=PASSWORD
     )
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://internal:8000"
+        transport=httpx.ASGITransport(app=app), base_url="https://internal:8000"
     ) as client:
         await post_form(client, "/mot-de-passe-oublie", {"email": "sam@agri.gouv.fr"})
     (mail,) = await outbox(app)
