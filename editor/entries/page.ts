@@ -37,6 +37,7 @@ function mount(root: HTMLElement): void {
   const token = new URLSearchParams(window.location.search).get("token");
   const shared = new SharedDocument({ doc, token, storeKey: root.dataset.storeKey });
   const surface = root.querySelector<HTMLElement>("[data-part=surface]") ?? root;
+  let openImage: ((chosen?: File) => void) | null = null;
   const editor = createEditor({
     element: surface,
     shared,
@@ -47,6 +48,11 @@ function mount(root: HTMLElement): void {
     },
     label: root.dataset.label || "Contenu de la page",
     taskLabel: root.dataset.taskLabel,
+    onImageFiles: (files, pos) => {
+      if (!openImage) return;
+      if (pos !== null) editor.commands.setTextSelection(pos);
+      openImage(files[0]);
+    },
   });
 
   const labels = statusLabels(root);
@@ -68,7 +74,7 @@ function mount(root: HTMLElement): void {
     const openLink = linkDialog ? bindLinkDialog({ dialog: linkDialog, editor }) : null;
     const uploadUrl = root.dataset.uploadUrl;
     const csrf = root.dataset.csrfToken;
-    const openImage =
+    openImage =
       imageDialog && uploadUrl
         ? bindImageDialog({
             dialog: imageDialog,

@@ -27,6 +27,12 @@ export interface EditorOptions {
   label: string;
   /** Accessible name of a checklist box; "{text}" stands for the item's text. */
   taskLabel?: string;
+  /** Image files pasted or dropped in (at `pos` for a drop); they go through the image dialog. */
+  onImageFiles?: (files: File[], pos: number | null) => void;
+}
+
+function imageFiles(data: DataTransfer | null): File[] {
+  return Array.from(data?.files ?? []).filter((file) => file.type.startsWith("image/"));
 }
 
 /** Links the editor accepts: web, mail and paths on this site (links to other pages). */
@@ -93,6 +99,20 @@ export function createEditor(options: EditorOptions): Editor {
         "aria-multiline": "true",
         "aria-label": options.label,
         class: "page-content",
+      },
+      handlePaste: (_view, event) => {
+        const files = imageFiles(event.clipboardData);
+        if (!files.length || !options.onImageFiles) return false;
+        options.onImageFiles(files, null);
+        return true;
+      },
+      handleDrop: (view, event, _slice, moved) => {
+        const files = imageFiles(event.dataTransfer);
+        if (moved || !files.length || !options.onImageFiles) return false;
+        event.preventDefault();
+        const at = view.posAtCoords({ left: event.clientX, top: event.clientY });
+        options.onImageFiles(files, at ? at.pos : null);
+        return true;
       },
     },
   });

@@ -182,8 +182,11 @@ export interface ImageDialogOptions {
   headers?: Record<string, string>;
 }
 
-/** The image dialog: pick a file and give its text alternative; the server stores it. */
-export function bindImageDialog(options: ImageDialogOptions): () => void {
+/**
+ * The image dialog: pick a file and give its text alternative; the server stores it.
+ * Returns the function that opens it, with a pasted or dropped file already chosen.
+ */
+export function bindImageDialog(options: ImageDialogOptions): (chosen?: File) => void {
   const { dialog, editor } = options;
   const form = dialog.querySelector("form");
   const file = dialog.querySelector<HTMLInputElement>("input[name=file]");
@@ -225,10 +228,15 @@ export function bindImageDialog(options: ImageDialogOptions): () => void {
       .catch((reason: unknown) => showError(String(reason)));
   });
   dialog.addEventListener("close", () => editor.commands.focus());
-  return () => {
+  return (chosen?: File) => {
     form.reset();
     if (error) error.hidden = true;
+    if (chosen) {
+      const transfer = new DataTransfer();
+      transfer.items.add(chosen);
+      file.files = transfer.files;
+    }
     dialog.showModal();
-    file.focus();
+    (chosen ? alt : file).focus();
   };
 }

@@ -141,3 +141,30 @@ def test_an_uploaded_image_appears_for_everyone_with_its_text_alternative(
     expect(image).to_have_attribute("src", re.compile(r"^/fichiers/images/[0-9a-f]{64}\.png$"))
     image.evaluate("img => img.decode()")
     assert image.evaluate("img => img.naturalWidth") == 4
+
+
+def test_a_pasted_image_goes_through_the_dialog_for_its_text_alternative(
+    browser: Browser, server: AtelierServer, doc: str, tmp_path: Path
+) -> None:
+    page = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    surface(page).click()
+    data = list(png_file(tmp_path).read_bytes())
+    page.evaluate(
+        """bytes => {
+            const file = new File([new Uint8Array(bytes)], "collé.png", { type: "image/png" });
+            const clipboard = new DataTransfer();
+            clipboard.items.add(file);
+            const paste = new ClipboardEvent("paste", {
+                clipboardData: clipboard, bubbles: true, cancelable: true,
+            });
+            document.querySelector("#editor .ProseMirror").dispatchEvent(paste);
+        }""",
+        data,
+    )
+    dialog = page.get_by_role("dialog", name="Insérer une image")
+    alt = dialog.get_by_label("Texte alternatif (ce que montre l’image)")
+    expect(alt).to_be_focused()
+    alt.fill("Capture collée")
+    dialog.get_by_role("button", name="Insérer", exact=True).click()
+    image = surface(page).get_by_role("img", name="Capture collée")
+    expect(image).to_have_attribute("src", re.compile(r"^/fichiers/images/[0-9a-f]{64}\.png$"))
