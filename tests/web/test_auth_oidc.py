@@ -275,3 +275,20 @@ async def test_signing_out_also_ends_the_providers_session(
         back = await outside.get(out.headers["location"])
     assert provider.logouts == provider.issued[-1:]
     assert back.headers["location"] == f"{BASE_URL}/connexion?avis=deconnecte"
+
+
+async def test_a_provider_that_does_not_answer_gets_a_clear_message(
+    make_app: Callable[..., Awaitable[Starlette]],
+) -> None:
+    app = await make_app(
+        oidc_discovery_url=f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration",
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as client:
+        response = await client.get("/connexion/oidc")
+        assert response.status_code == 400
+        assert "Le service de connexion ne répond pas" in page_text(response)
+        assert (await client.get("/connexion")).status_code == 200  # local sign-in still there
