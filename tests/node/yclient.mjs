@@ -1,6 +1,8 @@
 // A driver for real Yjs clients (yjs + the stock y-websocket WebsocketProvider) under node.
 // Python tests send one JSON command per line on stdin and read one JSON reply per line.
-// Every client edits the Y.Text "content" of its Y.Doc.
+// Every client edits the Y.Text "content" of its Y.Doc. A client opened with `cookie` sends it
+// on the upgrade request, as a signed-in browser does; one opened with `params` passes them in
+// the query string (`?token=`).
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
@@ -18,11 +20,18 @@ async function until (predicate, timeout, what) {
   }
 }
 
-function open ({ client, url, doc, params = {}, wait = 'synced', timeout = 10 }) {
+// The session cookie rides on the upgrade request, as the browser sends it.
+function socketWithHeaders (headers) {
+  return class extends WebSocket {
+    constructor (url, protocols) { super(url, protocols, { headers }) }
+  }
+}
+
+function open ({ client, url, doc, params = {}, cookie = '', wait = 'synced', timeout = 10 }) {
   const ydoc = new Y.Doc()
   const events = { closes: [], denied: [], statuses: [] }
   const provider = new WebsocketProvider(url, doc, ydoc, {
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: cookie ? socketWithHeaders({ Cookie: cookie }) : WebSocket,
     params,
     maxBackoffTime: 500,
     disableBc: true
@@ -37,9 +46,9 @@ function open ({ client, url, doc, params = {}, wait = 'synced', timeout = 10 })
   }
   const entry = { ydoc, provider, events, text: ydoc.getText('content') }
   clients.set(client, entry)
-  if (wait === 'synced') return until(() => provider.synced, timeout, `${client} to sync`).then(() => ({}))
+  if (wait === 'synced') return until(() => provider.synced, timeout, `${client} to sync`).then(() => ({ closes: events.closes }))
   if (wait === 'closed') return until(() => events.closes.length > 0, timeout, `${client} to be closed`).then(() => ({ closes: events.closes }))
-  return {}
+  return { closes: events.closes }
 }
 
 function get (client) {
@@ -96,6 +105,11 @@ const commands = {
   async events ({ client }) {
     const entry = get(client)
     return { ...entry.events, connected: entry.provider.wsconnected, synced: entry.provider.synced }
+  },
+  async wait_denied ({ client, timeout = 10 }) {
+    const entry = get(client)
+    await until(() => entry.events.denied.length > 0, timeout, `${client} to be denied`)
+    return { denied: entry.events.denied }
   },
   async wait_closed ({ client, timeout = 10 }) {
     const entry = get(client)

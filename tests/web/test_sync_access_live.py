@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support import ROOT, AtelierServer, YjsClients
+from tests.support import AtelierServer, YjsClients
 from web.accounts import users as accounts
 from web.auth.sessions import COOKIE_NAME, SessionStore
 from web.auth.tokens import load_secret_key
@@ -31,25 +31,10 @@ Start = Callable[..., AtelierServer]
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class SessionClients(YjsClients):
-    """The node driver whose clients send a Cookie header (tests/node/ysession.mjs)."""
-
-    async def start(self) -> SessionClients:
-        self.process = await asyncio.create_subprocess_exec(
-            "node",
-            str(ROOT / "tests" / "node" / "ysession.mjs"),
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=64 * 2**20,
-        )
-        self._reader = asyncio.create_task(self._read_replies())
-        return self
-
-
 @pytest.fixture
-async def ys() -> AsyncIterator[SessionClients]:
-    clients = await SessionClients().start()
+async def ys() -> AsyncIterator[YjsClients]:
+    """Real yjs + y-websocket clients; `open(..., cookie=...)` sends a session cookie."""
+    clients = await YjsClients().start()
     yield clients
     await clients.close()
 
@@ -151,7 +136,7 @@ EXPECTED = {
 
 
 async def test_every_role_gets_the_socket_access_its_role_says(
-    atelier: Start, ys: SessionClients
+    atelier: Start, ys: YjsClients
 ) -> None:
     server = atelier()
     world = await live_world(server)
@@ -182,9 +167,7 @@ async def test_every_role_gets_the_socket_access_its_role_says(
     await world.engine.dispose()
 
 
-async def test_a_page_link_guest_is_refused_on_other_pages(
-    atelier: Start, ys: SessionClients
-) -> None:
+async def test_a_page_link_guest_is_refused_on_other_pages(atelier: Start, ys: YjsClients) -> None:
     server = atelier()
     world = await live_world(server)
     reply = await ys(
@@ -199,9 +182,7 @@ async def test_a_page_link_guest_is_refused_on_other_pages(
     await world.engine.dispose()
 
 
-async def test_scripts_with_a_token_still_reach_documents(
-    atelier: Start, ys: SessionClients
-) -> None:
+async def test_scripts_with_a_token_still_reach_documents(atelier: Start, ys: YjsClients) -> None:
     server = atelier()
     doc = f"script-{uuid.uuid4().hex[:8]}"
     url = f"{server.sync_url}"
@@ -212,7 +193,7 @@ async def test_scripts_with_a_token_still_reach_documents(
 
 
 async def test_revoking_a_guest_link_closes_its_live_socket_at_once(
-    atelier: Start, ys: SessionClients
+    atelier: Start, ys: YjsClients
 ) -> None:
     server = atelier()
     world = await live_world(server)
@@ -258,7 +239,7 @@ async def test_revoking_a_guest_link_closes_its_live_socket_at_once(
 
 
 async def test_revoking_on_one_worker_closes_the_guest_socket_on_another(
-    atelier: Start, ys: SessionClients, redis_url: str, tmp_path: Path
+    atelier: Start, ys: YjsClients, redis_url: str, tmp_path: Path
 ) -> None:
     shared = tmp_path / "shared"
     one = atelier(shared, REDIS_URL=redis_url)
@@ -286,7 +267,7 @@ async def test_revoking_on_one_worker_closes_the_guest_socket_on_another(
 
 
 async def test_a_guest_link_that_expires_during_a_session_closes_its_socket(
-    atelier: Start, ys: SessionClients
+    atelier: Start, ys: YjsClients
 ) -> None:
     server = atelier()
     world = await live_world(server)
@@ -322,7 +303,7 @@ async def _owner_post(world: LiveWorld, path: str, data: dict[str, str]) -> http
 
 
 async def test_a_removed_member_loses_the_socket_and_a_demoted_one_reconnects_read_only(
-    atelier: Start, ys: SessionClients
+    atelier: Start, ys: YjsClients
 ) -> None:
     server = atelier()
     world = await live_world(server)
