@@ -22,19 +22,23 @@ complete encoded frames and never decode. Per server and scenario the driver rep
 
 Servers, each started fresh per scenario on free loopback ports:
   atelier  `atelier serve` (the SFU at /visio/{room}, ?token= from `atelier token`)
+  atelier-mb  the same with aiortc's max-bundle policy forced (bench/sfu/max_bundle/): the
+           default policy strands every video after the first in an offer that adds several
   relay    bench/sfu/relay_server.py: aiortc MediaRelay, decode once + encode per subscriber
   janus    Debian's janus (1.1) VideoRoom over its WebSocket API, config from
            bench/sfu/janus/*.in, with an LD_PRELOAD shim so it gathers 127.0.0.1
 
 Scenarios (publishers x subscribers; a meeting is everyone publishing and subscribing):
-  1x4, 2x8, 4x12, meeting10 (10 people, 90 forwarded video streams); --quick: 1x4, meeting10
-  with shorter windows (~2 minutes for the three servers).
+  1x4, 2x8, 4x12, meeting10 (10 people, 90 forwarded video streams), 20 s windows, the four
+  servers (~11 minutes); --quick: 1x4 and meeting10, 8 s windows, atelier, relay and janus
+  (~2.5 minutes).
 
 Exit status: 0 when the harness ran, whatever the numbers; 1 when it could not (a server did
 not start, a bot process crashed or printed no result).
 
   .venv/bin/python bench/sfu_bench.py [--quick] [--servers atelier,relay,janus]
-      [--scenarios 1x4,2x8,4x12,meeting10] [--window 30] [--json bench/results/sfu.json]
+      [--scenarios 1x4,2x8,4x12,meeting10] [--window 20] [--no-keyframes]
+      [--json bench/results/sfu.json]
 """
 
 from __future__ import annotations
@@ -67,7 +71,12 @@ JANUS_LIBS = Path("/usr/lib/x86_64-linux-gnu/janus")
 sys.path.insert(0, str(HERE))
 import media  # noqa: E402
 
-NAMES = {"atelier": "Atelier", "relay": "MediaRelay", "janus": "Janus"}
+NAMES = {
+    "atelier": "Atelier",
+    "atelier-mb": "Atelier max-bundle",
+    "relay": "MediaRelay",
+    "janus": "Janus",
+}
 FPS = 30
 BOT_CPU_LIMIT = 0.85  # of one core, per bot process
 LAG_LIMIT_MS = 50.0
@@ -86,6 +95,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def udp_rcvbuf_errors() -> int:
+    """Datagrams the kernel dropped machine-wide because a socket's receive buffer was full."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        rows = [x.split() for x in Path("/proc/net/snmp").read_text().splitlines()]
+        udp = [r for r in rows if r and r[0] == "Udp:"]
+        return int(udp[1][udp[0].index("RcvbufErrors")])
+    return 0
 
 
 def tcp_open(port: int) -> bool:
@@ -186,10 +204,12 @@ def start_server(kind: str, participants: int, timeout: float = 40.0) -> Server:
     env = dict(os.environ)
     token = ""
     port = free_port()
-    if kind == "atelier":
+    if kind in ("atelier", "atelier-mb"):
         if not ATELIER.exists():
             raise HarnessError(f"{ATELIER} does not exist (pip install -e . in .venv)")
         env = atelier_env(tmpdir, participants)
+        if kind == "atelier-mb":
+            env["PYTHONPATH"] = str(HERE / "max_bundle")
         cmd = [str(ATELIER), "serve", "--host", "127.0.0.1", "--port", str(port)]
         url = f"ws://127.0.0.1:{port}/visio"
     elif kind == "relay":
@@ -228,7 +248,7 @@ def start_server(kind: str, participants: int, timeout: float = 40.0) -> Server:
             server.stop()
             raise HarnessError(f"{kind} did not start ({why}); log tail:\n{tail}")
         time.sleep(0.05)
-    if kind == "atelier":
+    if kind.startswith("atelier"):
         r = subprocess.run(
             [str(ATELIER), "token", "--docs", "visio-", "--access", "rw"],
             cwd=ROOT,
@@ -337,10 +357,12 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
         time.sleep(max(0.0, window[0] - time.time()))
         s0 = server.cpu_seconds()
         m0 = psutil.cpu_times()
+        u0 = udp_rcvbuf_errors()
         rss0 = server.rss()
         time.sleep(max(0.0, window[1] - time.time()))
         s1 = server.cpu_seconds()
         m1 = psutil.cpu_times()
+        u1 = udp_rcvbuf_errors()
         rss1 = server.rss()
         bots = []
         for k, p in enumerate(procs):
@@ -371,7 +393,8 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
             else None
         )
         result["server_rss_mb"] = max(rss0, rss1) / 1e6
-        if kind in ("atelier", "relay") and result["video_streams"] == 0:
+        result["udp_drops"] = u1 - u0
+        if kind != "janus" and result["video_streams"] == 0:
             result["server_log"] = server.log_tail(15)
         return result
     finally:
@@ -398,6 +421,9 @@ def summarise(
     video = [s for b in bots for s in b["streams"] if s["kind"] == "video"]
     audio = [s for b in bots for s in b["streams"] if s["kind"] == "audio"]
     flowing = [s for s in video if s["frames"] > 0]
+    per_sub: dict[str, int] = {}
+    for s in flowing:
+        per_sub[s["subscriber"]] = per_sub.get(s["subscriber"], 0) + 1
     n = len(flowing)
     frames = sum(s["frames"] for s in video)
     expected_frames = FPS * window_s * sc.expected_video
@@ -441,6 +467,10 @@ def summarise(
         "bot_lag_p99_ms": max(lags) if lags else None,
         "bots_saturated": saturated,
         "errors": errors[:10],
+        "video_per_subscriber": {
+            sub: [len([s for s in video if s["subscriber"] == sub]), per_sub.get(sub, 0)]
+            for sub in sorted({s["subscriber"] for s in video})
+        },
         "keyframe_requests": sum(b.get("keyframe_requests", 0) for b in bots),
         "keyframes_served": sum(b.get("keyframes_served", 0) for b in bots),
         "window_s": window_s,
@@ -457,7 +487,7 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
     head = (
         "| server | video fwd/exp | server cores | % core/stream | fps mean/min | frame loss "
         "| RTP loss | join→frame p50/p99 ms | join→keyframe p50/p99 ms | PLI/FIR at publishers "
-        "| bots cores (lag p99) "
+        "| kernel UDP drops | bots cores (lag p99) "
         "| machine busy (others) |"
     )
     for scn in scenarios:
@@ -472,14 +502,14 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
             + f", {sc.expected_video} video streams to forward"
         )
         lines.append(head)
-        lines.append("|" + "---|" * 12)
+        lines.append("|" + "---|" * 13)
         for kind in servers:
             r = next((x for x in results if x["server"] == kind and x["scenario"] == scn), None)
             if r is None:
                 continue
             if "failed" in r:
                 last = r["failed"].strip().splitlines()[-1][:150]
-                lines.append(f"| {NAMES[kind]} | failed: {last} |" + " |" * 10)
+                lines.append(f"| {NAMES[kind]} | failed: {last} |" + " |" * 11)
                 continue
             bots = "+".join(f"{c:.2f}" for c in r["bot_cores"])
             flag = " SATURATED" if r["bots_saturated"] else ""
@@ -491,25 +521,29 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                 f"| {fmt(r['j2ff_p50_ms'])}/{fmt(r['j2ff_p99_ms'])} "
                 f"| {fmt(r['j2key_p50_ms'])}/{fmt(r['j2key_p99_ms'])} "
                 f"| {r.get('keyframe_requests', 0)} "
+                f"| {r.get('udp_drops', '-')} "
                 f"| {bots} ({fmt(r['bot_lag_p99_ms'])} ms){flag} "
                 f"| {fmt(None if r.get('machine_busy') is None else 100 * r['machine_busy'])}% "
                 f"({fmt(r.get('other_cores'), '.2f')} cores) |"
             )
             if r["errors"]:
                 lines.append(f"|   errors: {'; '.join(r['errors'][:3])[:300]} |")
-        at = next((x for x in results if x["server"] == "atelier" and x["scenario"] == scn), None)
-        for peer in ("janus", "relay"):
-            other = next((x for x in results if x["server"] == peer and x["scenario"] == scn), None)
-            if not at or not other or "failed" in at or "failed" in other:
-                continue
-            a, b = at.get("core_pct_per_stream"), other.get("core_pct_per_stream")
-            ratio_cpu = f"{a / b:.2f}" if a and b else "-"
-            a2, b2 = at.get("j2ff_p99_ms"), other.get("j2ff_p99_ms")
-            ratio_j = f"{a2 / b2:.2f}" if a2 and b2 else "-"
-            lines.append(
-                f"Atelier/{NAMES[peer]}: CPU per forwarded stream {ratio_cpu}, "
-                f"join-to-first-frame p99 {ratio_j}"
-            )
+        for mine in ("atelier", "atelier-mb"):
+            at = next((x for x in results if x["server"] == mine and x["scenario"] == scn), None)
+            for peer in ("janus", "relay"):
+                other = next(
+                    (x for x in results if x["server"] == peer and x["scenario"] == scn), None
+                )
+                if not at or not other or "failed" in at or "failed" in other:
+                    continue
+                a, b = at.get("core_pct_per_stream"), other.get("core_pct_per_stream")
+                ratio_cpu = f"{a / b:.2f}" if a and b else "-"
+                a2, b2 = at.get("j2ff_p99_ms"), other.get("j2ff_p99_ms")
+                ratio_j = f"{a2 / b2:.2f}" if a2 and b2 else "-"
+                lines.append(
+                    f"{NAMES[mine]}/{NAMES[peer]}: CPU per forwarded stream {ratio_cpu}, "
+                    f"join-to-first-frame p99 {ratio_j}"
+                )
     return "\n".join(lines)
 
 
@@ -540,7 +574,7 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--servers", default="atelier,relay,janus")
+    ap.add_argument("--servers", default=None, help="default: atelier,atelier-mb,relay,janus")
     ap.add_argument("--scenarios", default=None)
     ap.add_argument("--window", type=float, default=None, help="measured seconds per run")
     ap.add_argument("--json", type=Path, default=None)
@@ -552,7 +586,8 @@ def main() -> int:
     args = ap.parse_args()
     global NO_KEYFRAMES
     NO_KEYFRAMES = args.no_keyframes
-    servers = [s for s in args.servers.split(",") if s]
+    default_servers = "atelier,relay,janus" if args.quick else "atelier,atelier-mb,relay,janus"
+    servers = [s for s in (args.servers or default_servers).split(",") if s]
     for s in servers:
         if s not in NAMES:
             ap.error(f"unknown server {s!r}")
@@ -561,7 +596,7 @@ def main() -> int:
     for s in scenarios:
         if s not in SCENARIOS:
             ap.error(f"unknown scenario {s!r}")
-    window_s = args.window or (12.0 if args.quick else 30.0)
+    window_s = args.window or (8.0 if args.quick else 20.0)
     settle = 3.0 if args.quick else 5.0
 
     started = time.monotonic()
