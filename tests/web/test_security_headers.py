@@ -37,3 +37,23 @@ async def test_pages_have_no_inline_script(client: httpx.AsyncClient) -> None:
 async def test_the_stylesheet_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/static/css/atelier.css")
     assert response.status_code == 200 and ":focus-visible" in response.text
+
+
+async def test_a_bug_shows_a_french_error_page_with_the_headers(app: object) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    async def broken(request: Request) -> None:
+        raise RuntimeError("a bug")
+
+    assert isinstance(app, Starlette)
+    app.router.routes.append(Route("/en-panne", broken))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://atelier.test") as client:
+        response = await client.get("/en-panne")
+    assert response.status_code == 500
+    assert "Une erreur inattendue s'est produite" in response.text.replace("&#39;", "'")
+    assert "a bug" not in response.text
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"

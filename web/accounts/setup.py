@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -87,7 +87,11 @@ class AccountsSetup:
         ]
 
     def exception_handlers(self) -> dict[Any, Any]:
-        return {SignInRequired: _sign_in_required, HTTPException: _http_error}
+        return {
+            SignInRequired: _sign_in_required,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        }
 
     def install(self, app: Starlette) -> None:
         app.state.engine = self.engine
@@ -140,6 +144,36 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
     )
     response.headers.update(headers)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug: the person gets a page in their language (the traceback goes to the log)."""
+    if _wants_json(request):
+        return JSONResponse({"error": "Erreur interne du serveur."}, status_code=500)
+    t = gettext_for(request).gettext
+    try:
+        response: Response = render(
+            request,
+            "auth/error.html",
+            {
+                "status_code": 500,
+                "title": t(N_("Erreur interne")),
+                "message": t(N_("Une erreur inattendue s'est produite. Réessayez plus tard.")),
+            },
+            status_code=500,
+        )
+    except Exception:  # the error page itself failed: plain text, never a second crash
+        response = PlainTextResponse("Erreur interne du serveur.", status_code=500)
+    # This handler runs outside the other middleware: add the security headers here.
+    response.headers.update(
+        {
+            "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "DENY",
+            "referrer-policy": "same-origin",
+        }
+    )
     return response
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -25,6 +27,8 @@ from web.auth.throttle import SignInThrottle
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.i18n import N_, gettext_for, normalise
 from web.templating import render
+
+log = logging.getLogger("atelier.auth")
 
 STATUS_MESSAGES = {
     "pending": N_(
@@ -73,6 +77,7 @@ async def sign_in(request: Request) -> Response:
 
     wait = await throttle.retry_after(email, address)
     if wait:
+        log.warning("sign-in throttled for %r from %s (%d s left)", email, address, wait)
         minutes = max(1, (wait + 59) // 60)
         message = t(
             "Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)d minute(s)."
@@ -86,6 +91,7 @@ async def sign_in(request: Request) -> Response:
     engine = request.app.state.engine
     user = await accounts.find_by_email(engine, email) if email else None
     if not await verify_password(user.password_hash if user else None, password):
+        log.info("sign-in refused for %r from %s", email, address)
         await throttle.failed(email, address)
         return _sign_in_page(
             request,
