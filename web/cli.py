@@ -89,7 +89,7 @@ def _print_first_admin_link(settings: Settings) -> None:
     link = asyncio.run(first_admin_link(url, base))
     if link:
         print(
-            f"No account yet. Create the first administrator (this link works once):\n  {link}",
+            f"No administrator yet. Create the first one (this link works once):\n  {link}",
             flush=True,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -57,3 +58,25 @@ def test_the_printed_link_creates_the_first_admin_once(
     before = server.log().count("/premier-admin/")
     server.start()
     assert server.log().count("/premier-admin/") == before
+
+
+async def test_a_link_is_issued_while_there_is_no_admin_even_with_other_accounts(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from web.accounts.first_admin import first_admin_link
+    from web.accounts.users import create_user
+    from web.database import create_engine, migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    await asyncio.to_thread(migrate, url)
+    assert await first_admin_link(url, "http://x") is not None
+    engine = create_engine(url)
+    try:
+        await create_user(engine, email="early@example.org", display_name="E", status="pending")
+        assert await first_admin_link(url, "http://x") is not None
+        await create_user(engine, email="boss@gouv.fr", display_name="B", role="admin")
+        assert await first_admin_link(url, "http://x") is None
+    finally:
+        await engine.dispose()

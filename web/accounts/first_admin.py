@@ -8,7 +8,6 @@ import secrets
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from web.accounts.users import count_users
 from web.auth.sessions import now_utc
 from web.schema import first_admin_tokens, users
 
@@ -17,10 +16,19 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_if_empty(engine: AsyncEngine) -> str | None:
-    """A new first-admin token when the instance has no account yet, else None."""
+async def issue_while_no_admin(engine: AsyncEngine) -> str | None:
+    """A new first-admin token while the instance has no administrator, else None.
+
+    Usually the database is empty; people who registered before any admin existed would
+    otherwise wait for an approval nobody can give.
+    """
     async with engine.begin() as connection:
-        if await count_users(connection):
+        admins = (
+            await connection.execute(
+                select(func.count()).select_from(users).where(users.c.role == "admin")
+            )
+        ).scalar_one()
+        if admins:
             return None
         token = secrets.token_urlsafe(32)
         await connection.execute(
@@ -72,12 +80,12 @@ async def use_token(engine: AsyncEngine, token: str) -> bool:
 
 
 async def first_admin_link(url: str, base_url: str) -> str | None:
-    """On an empty instance, the one-time link to create the first administrator."""
+    """While there is no administrator, a one-time link to create the first one."""
     from web.database import create_engine
 
     engine = create_engine(url)
     try:
-        token = await issue_if_empty(engine)
+        token = await issue_while_no_admin(engine)
     finally:
         await engine.dispose()
     return None if token is None else f"{base_url.rstrip('/')}/premier-admin/{token}"
