@@ -125,3 +125,14 @@ async def test_an_admin_finds_an_account_by_name_address_or_organisation(
     assert "Albert Durand" not in wildcard  # '%' is a character here, not "anything"
     none = page_text(await client.get("/admin/comptes", params={"q": "zzz"}))
     assert "Aucun compte ne correspond à cette recherche." in none
+
+
+async def test_admin_pages_show_how_many_registrations_wait(
+    client: httpx.AsyncClient, make_user: MakeUser, signed_in: SignedIn
+) -> None:
+    await make_user("chef@interieur.gouv.fr", role="admin")
+    for n in range(3):
+        await make_user(f"p{n}@example.org", status="pending")
+    await signed_in(client, "chef@interieur.gouv.fr")
+    for path in ("/admin/comptes", "/admin/inscriptions", "/admin/courriels"):
+        assert "Inscriptions en attente <strong>(3)</strong>" in (await client.get(path)).text

@@ -199,6 +199,7 @@ async def accounts_page(request: Request, *, error: str = "", status: int = 200)
             "me": admin,
             "error": error,
             "notice": t(notices[key]) if key in notices else "",
+            "pending_count": await accounts.count_pending(request.app.state.engine),
         },
         status_code=status,
     )
@@ -291,7 +292,11 @@ async def registrations_page(request: Request) -> Response:
     return render(
         request,
         "admin/inscriptions.html",
-        {"pending": pending, "notice": t(notices[key]) if key in notices else ""},
+        {
+            "pending": pending,
+            "notice": t(notices[key]) if key in notices else "",
+            "pending_count": len(pending),
+        },
     )
 
 
@@ -321,7 +326,11 @@ async def outbox_page(request: Request) -> Response:
     return render(
         request,
         "admin/courriels.html",
-        {"mails": await mailer.recent(), "smtp": mailer.smtp is not None},
+        {
+            "mails": await mailer.recent(),
+            "smtp": mailer.smtp is not None,
+            "pending_count": await accounts.count_pending(request.app.state.engine),
+        },
     )
 
 

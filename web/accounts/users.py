@@ -246,6 +246,13 @@ async def set_role(engine: AsyncEngine, user_id: int, role: str) -> None:
         await connection.execute(update(users).where(users.c.id == user_id).values(role=role))
 
 
+async def count_pending(engine: AsyncEngine) -> int:
+    """Registrations waiting for an administrator's decision."""
+    query = select(func.count()).select_from(users).where(users.c.status == "pending")
+    async with engine.connect() as connection:
+        return int((await connection.execute(query)).scalar_one())
+
+
 async def count_active_admins(engine: AsyncEngine) -> int:
     query = (
         select(func.count())
