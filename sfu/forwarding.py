@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 # RFC 6464 levels are -dBov: 0 is the loudest, 127 silence. Speech sits well under 60.
 SPEAKING_LEVEL = 60
@@ -19,6 +20,11 @@ SPEAKING_PACKETS = 10
 SPEAKING_WINDOW = 0.5
 # The active speaker keeps the floor at least this long, so tiles do not flicker.
 SPEAKER_HOLD = 1.0
+# A new subscriber is sent the frames since the last keyframe when there are at most this many
+# (about 2 s at 30 fps); older, it waits for the keyframe its request brings.
+RECENT_FRAMES = 60
+
+Frame = TypeVar("Frame")
 
 
 @dataclass(frozen=True)
@@ -144,3 +150,34 @@ class KeyframeGate:
             self._waiting.discard(key)
             return True
         return False
+
+
+class RecentFrames(Generic[Frame]):
+    """Per video track, the frames since its last keyframe, while they are few.
+
+    A subscriber that starts receiving a track gets these first: it can decode at once
+    instead of waiting for a new keyframe (publishers that cannot make one on request, such
+    as pre-encoded bots, or a keyframe lost on the way).
+    """
+
+    def __init__(self, limit: int = RECENT_FRAMES) -> None:
+        self.limit = limit
+        self._frames: dict[str, list[Frame]] = {}
+
+    def add(self, track: str, frame: Frame, keyframe: bool) -> None:
+        if keyframe:
+            self._frames[track] = [frame]
+            return
+        frames = self._frames.get(track)
+        if frames is None:
+            return
+        if len(frames) >= self.limit:
+            del self._frames[track]  # too long ago to replay
+        else:
+            frames.append(frame)
+
+    def since_keyframe(self, track: str) -> list[Frame]:
+        return list(self._frames.get(track, ()))
+
+    def forget(self, track: str) -> None:
+        self._frames.pop(track, None)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfu.errors import NegotiationError, SfuError, SignalingError
 from sfu.feedback import KeyframeRequests
-from sfu.forwarding import KeyframeGate, Publication, is_keyframe
+from sfu.forwarding import KeyframeGate, Publication, RecentFrames, is_keyframe
 from sfu.peer import (
     AvPacket,
     Codec,
@@ -126,6 +126,9 @@ class RoomRuntime:
         self.tracks: dict[str, Track] = {}
         self.routes: dict[str, set[str]] = {}  # track id → subscribers receiving it
         self.gate = KeyframeGate()
+        self.recent: RecentFrames[AvPacket] = RecentFrames()
+        self._replay: list[tuple[str, str]] = []  # (subscriber, track) to start from recent
+        self._fresh: set[tuple[str, str]] = set()  # (subscriber, track) owed a keyframe request
         self.keyframes = KeyframeRequests(interval=config.keyframe_interval)
         self.lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -154,12 +157,15 @@ class RoomRuntime:
 
     def on_frame(self, publisher: str, mid: str, frame: EncodedFrame) -> None:
         track_id = f"{publisher}:{mid}"
-        subscribers = self.routes.get(track_id)
-        if not subscribers:
-            return
         video = frame.codec.kind == "video"
         keyframe = video and is_keyframe(frame.codec.mime_type, frame.data)
         packet: AvPacket | None = None
+        if video:
+            packet = frame.packet()
+            self.recent.add(track_id, packet, keyframe)
+        subscribers = self.routes.get(track_id)
+        if not subscribers:
+            return
         for sub in subscribers:
             member = self.members.get(sub)
             if member is None or member.subscriber is None:
@@ -220,6 +226,7 @@ class RoomRuntime:
             if track_id not in {p.track for p in publications}:
                 del self.tracks[track_id]
                 self.keyframes.forget(track_id)
+                self.recent.forget(track_id)
         self.perform(self.core.set_tracks(member.id, publications))
 
     async def subscribe_answer(self, member: Member, message: SubscribeAnswer) -> None:
@@ -227,8 +234,11 @@ class RoomRuntime:
         if sub is None or not sub.awaiting_answer or message.revision != sub.revision:
             return  # an answer to an offer that was replaced: the newer one follows
         await sub.accept_answer(message.sdp)
+        # A new subscriber asks for a fresh keyframe at once, even when it could start from
+        # the recent frames (they may be up to two seconds old).
         for track_id in sub.forwarded():
-            if self.gate.waiting(member.id, track_id):
+            if (member.id, track_id) in self._fresh:
+                self._fresh.discard((member.id, track_id))
                 self.request_keyframe(track_id, urgent=True)
 
     async def candidate(self, member: Member, message: Candidate) -> None:
@@ -258,7 +268,19 @@ class RoomRuntime:
                 await self._renegotiate(member, member.subscriber, wanted)
                 for track_id in member.subscriber.forwarded():
                     routes.setdefault(track_id, set()).add(sub)
+        # No await from here: the replayed frames and the live ones that follow are contiguous.
         self.routes = routes
+        replay, self._replay = self._replay, []
+        for sub, track_id in replay:
+            self._start_from_recent(sub, track_id)
+
+    def _start_from_recent(self, sub: str, track_id: str) -> None:
+        member = self.members.get(sub)
+        frames = self.recent.since_keyframe(track_id)
+        if member is None or member.subscriber is None or not frames:
+            return
+        if all(member.subscriber.push(track_id, packet) for packet in frames):
+            self.gate.stop(sub, track_id)
 
     async def _renegotiate(self, member: Member, sub: SubscriberPeer, wanted: list[Wanted]) -> None:
         if sub.awaiting_answer:
@@ -273,6 +295,8 @@ class RoomRuntime:
         for want in wanted:
             if want.track_id not in before and want.codec.kind == "video":
                 self.gate.start(member.id, want.track_id)
+                self._replay.append((member.id, want.track_id))
+                self._fresh.add((member.id, want.track_id))
         fields = {"sdp": sdp, "revision": sub.revision, "tracks": mids}
         member.send(ServerMessage("subscribe", fields))
 
@@ -286,10 +310,12 @@ class RoomRuntime:
             if self.members.get(member.id) is not member:
                 return
             del self.members[member.id]
+            self._fresh = {(sub, t) for sub, t in self._fresh if sub != member.id}
             self.perform(self.core.disconnect(member.id, self.clock()))
             for track_id in [t for t, v in self.tracks.items() if v.participant == member.id]:
                 del self.tracks[track_id]
                 self.keyframes.forget(track_id)
+                self.recent.forget(track_id)
             for peer in (member.publisher, member.subscriber):
                 if peer is not None:
                     await peer.close()

@@ -55,7 +55,7 @@ else:
 
 # Frames waiting for one subscriber's sender; past this the subscriber is too slow and frames
 # are dropped (video then waits for the next keyframe).
-TRACK_QUEUE_FRAMES = 64
+TRACK_QUEUE_FRAMES = 128
 
 # --- ICE host addresses -------------------------------------------------------------------
 

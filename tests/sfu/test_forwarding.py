@@ -6,6 +6,7 @@ from sfu.forwarding import (
     SPEAKER_HOLD,
     KeyframeGate,
     Publication,
+    RecentFrames,
     SpeakerOrder,
     forwarding_plan,
     is_keyframe,
@@ -72,3 +73,19 @@ def test_the_gate_holds_a_new_track_until_its_first_keyframe() -> None:
     assert not gate.admit("s", "t", keyframe=False)
     assert gate.admit("s", "t", keyframe=True)
     assert gate.admit("s", "t", keyframe=False)
+
+
+def test_recent_frames_replay_from_the_last_keyframe_while_they_are_few() -> None:
+    recent: RecentFrames[str] = RecentFrames(limit=3)
+    recent.add("t", "d0", keyframe=False)  # no keyframe yet: nothing to start from
+    assert recent.since_keyframe("t") == []
+    recent.add("t", "k1", keyframe=True)
+    recent.add("t", "d1", keyframe=False)
+    recent.add("t", "d2", keyframe=False)
+    assert recent.since_keyframe("t") == ["k1", "d1", "d2"]
+    recent.add("t", "d3", keyframe=False)  # past the limit: too old to replay
+    assert recent.since_keyframe("t") == []
+    recent.add("t", "k2", keyframe=True)
+    assert recent.since_keyframe("t") == ["k2"]
+    recent.forget("t")
+    assert recent.since_keyframe("t") == []

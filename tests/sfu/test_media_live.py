@@ -196,3 +196,29 @@ async def test_the_active_speaker_comes_from_the_audio_level_extension(
     assert spoke[0].fields == {"participant": alice_id}
     await alice.leave()
     await bob.leave()
+
+
+async def test_a_late_subscriber_sees_video_at_once_though_keyframes_are_rare(
+    node: SfuNode, tmp_path: Path
+) -> None:
+    # One keyframe every 2 s, and a publisher that cannot make one on request (pre-encoded):
+    # the newcomer starts from the frames since the last keyframe.
+    rare = write_test_video(tmp_path / "rare.webm", seconds=8, gop=60)
+    alice = await NodeBot(node, "room", "Alice").join()
+    (player,) = players(rare)
+    await alice.publish([(player.video, "camera")])
+    await alice.wait_for(lambda: alice.got("publish_answer"))
+    await asyncio.sleep(1.5)  # mid-GOP
+    loop = asyncio.get_running_loop()
+    joined_at = loop.time()
+    bob = await NodeBot(node, "room", "Bob").join()
+    mid = await bob.wait_for(lambda: next(iter(bob.first_frame_at), None))
+    assert bob.first_frame_at[mid] - joined_at < 0.3
+    await bob.wait_for(lambda: len(bob.frames[mid]) >= 30)
+    received = [f.data for f in bob.frames[mid]]
+    sent = video_packets(rare)
+    start = sent.index(received[0])
+    assert start % 60 == 0, "it starts on a keyframe"
+    assert received == sent[start : start + len(received)]
+    await alice.leave()
+    await bob.leave()
