@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import av
@@ -50,3 +51,25 @@ def video_packets(path: Path) -> list[bytes]:
     """The encoded VP8 frames of a file, in order, as the publisher sends them."""
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+def write_test_h264(path: Path, *, seconds: float = 4.0, rate: int = 30, gop: int = 30) -> Path:
+    """Encode a test pattern to H.264 (constrained baseline, Annex B) in an MPEG-TS file."""
+    out = av.open(str(path), mode="w", format="mpegts")
+    video = out.add_stream("libx264", rate=rate)
+    video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+    video.options = {"profile": "baseline", "tune": "zerolatency", "g": str(gop), "bf": "0"}
+    source = av.open(f"testsrc=size=320x240:rate={rate}:duration={seconds}", format="lavfi")
+    for frame in source.decode(video=0):
+        picture = frame.reformat(format="yuv420p")
+        picture.pict_type = PictureType.NONE
+        out.mux(video.encode(picture))
+    out.mux(video.encode(None))
+    source.close()
+    out.close()
+    return path
+
+
+def nal_units(frame: bytes) -> list[bytes]:
+    """The NAL units of an Annex B frame (start codes are 3 or 4 bytes; RTP keeps the units)."""
+    return [unit for unit in re.split(b"\x00\x00\x00\x01|\x00\x00\x01", frame) if unit]

@@ -17,6 +17,7 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpReceiver,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
@@ -122,10 +123,17 @@ class Bot:
 
     # -- outgoing ------------------------------------------------------------------------------
 
-    async def publish(self, tracks: list[tuple[MediaStreamTrack, str]]) -> None:
-        """Add tracks (with their sources) to the publish connection and offer."""
+    async def publish(
+        self, tracks: list[tuple[MediaStreamTrack, str]], video_codec: str = ""
+    ) -> None:
+        """Add tracks (with their sources) to the publish connection and offer; `video_codec`
+        (`video/H264`) puts that codec first, as a browser preferring it does."""
         for track, source in tracks:
             transceiver = self.pub.addTransceiver(track, direction="sendonly")
+            if video_codec and track.kind == "video":
+                caps = RTCRtpSender.getCapabilities("video").codecs
+                first = [c for c in caps if c.mimeType.lower() == video_codec.lower()]
+                transceiver.setCodecPreferences(first + [c for c in caps if c not in first])
             transceiver._atelier_source = source  # type: ignore[attr-defined]
             sender = transceiver.sender
             counted = sender._send_keyframe

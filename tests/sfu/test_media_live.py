@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import av
 import psutil
 import pytest
 from aiortc import RTCPeerConnection
@@ -16,7 +17,7 @@ from aiortc.contrib.media import MediaPlayer
 
 from sfu.node import RoomRuntime, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
-from tests.sfu.media import video_packets, write_test_video
+from tests.sfu.media import nal_units, video_packets, write_test_h264, write_test_video
 from tests.sfu.peers import NodeBot
 
 LOOPBACK_ICE = IceConfig(host_addresses=("127.0.0.1",), ice_servers=())
@@ -219,6 +220,26 @@ async def test_a_late_subscriber_sees_video_at_once_though_keyframes_are_rare(
     sent = video_packets(rare)
     start = sent.index(received[0])
     assert start % 60 == 0, "it starts on a keyframe"
+    assert received == sent[start : start + len(received)]
+    await alice.leave()
+    await bob.leave()
+
+
+async def test_h264_is_forwarded_unchanged_when_the_publisher_prefers_it(
+    node: SfuNode, tmp_path: Path
+) -> None:
+    clip = write_test_h264(tmp_path / "pattern.ts")
+    with av.open(str(clip)) as container:
+        sent = [nal_units(bytes(p)) for p in container.demux(video=0) if p.size]
+    alice = await NodeBot(node, "room", "Alice").join()
+    bob = await NodeBot(node, "room", "Bob").join()
+    player = MediaPlayer(str(clip), format="mpegts", decode=False)
+    await alice.publish([(player.video, "camera")], video_codec="video/H264")
+    await bob.wait_for(lambda: any(len(f) >= 30 for f in bob.frames.values()))
+    frames = next(f for f in bob.frames.values() if f)
+    assert {f.codec.mime_type for f in frames} == {"video/H264"}
+    received = [nal_units(f.data) for f in frames]
+    start = sent.index(received[0])
     assert received == sent[start : start + len(received)]
     await alice.leave()
     await bob.leave()
