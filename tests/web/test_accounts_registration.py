@@ -157,3 +157,13 @@ async def _pending_id(app: Starlette, email: str) -> int:
     user = await find_by_email(app.state.engine, email)
     assert user is not None and user.status == "pending"
     return user.id
+
+
+async def test_one_address_cannot_flood_the_instance_with_registrations(
+    client: httpx.AsyncClient,
+) -> None:
+    for n in range(5):
+        done = await post_form(client, "/inscription", _form(f"spam{n}@example.org"))
+        assert done.status_code == 200
+    flood = await post_form(client, "/inscription", _form("spam9@example.org"))
+    assert flood.status_code == 429 and "Trop de demandes" in flood.text
