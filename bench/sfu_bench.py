@@ -106,6 +106,34 @@ def udp_rcvbuf_errors() -> int:
     return 0
 
 
+def udp_socket_drops() -> dict[int, int]:
+    """Socket inode -> datagrams the kernel dropped for it (/proc/net/udp, last column)."""
+    out: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+            f = line.split()
+            with contextlib.suppress(IndexError, ValueError):
+                out[int(f[9])] = int(f[-1])
+    return out
+
+
+def socket_inodes(pids: list[int]) -> set[int]:
+    inodes: set[int] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if link.startswith("socket:["):
+                        inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def drops_of(pids: list[int], before: dict[int, int], after: dict[int, int]) -> int:
+    """UDP datagrams dropped over the window at the sockets these processes hold."""
+    return sum(after[i] - before.get(i, 0) for i in socket_inodes(pids) if i in after)
+
+
 def tcp_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
@@ -358,11 +386,15 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
         s0 = server.cpu_seconds()
         m0 = psutil.cpu_times()
         u0 = udp_rcvbuf_errors()
+        d0 = udp_socket_drops()
         rss0 = server.rss()
         time.sleep(max(0.0, window[1] - time.time()))
         s1 = server.cpu_seconds()
         m1 = psutil.cpu_times()
         u1 = udp_rcvbuf_errors()
+        d1 = udp_socket_drops()
+        server_drops = drops_of([p.pid for p in server.tree()], d0, d1)
+        bot_drops = drops_of([p.pid for p in procs], d0, d1)
         rss1 = server.rss()
         bots = []
         for k, p in enumerate(procs):
@@ -394,6 +426,8 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
         )
         result["server_rss_mb"] = max(rss0, rss1) / 1e6
         result["udp_drops"] = u1 - u0
+        result["udp_drops_server"] = server_drops
+        result["udp_drops_bots"] = bot_drops
         if kind != "janus" and result["video_streams"] == 0:
             result["server_log"] = server.log_tail(15)
         return result
@@ -487,7 +521,7 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
     head = (
         "| server | video fwd/exp | server cores | % core/stream | fps mean/min | frame loss "
         "| RTP loss | join→frame p50/p99 ms | join→keyframe p50/p99 ms | PLI/FIR at publishers "
-        "| kernel UDP drops | bots cores (lag p99) "
+        "| kernel UDP drops: all (server, bots) | bots cores (lag p99) "
         "| machine busy (others) |"
     )
     for scn in scenarios:
@@ -521,7 +555,8 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                 f"| {fmt(r['j2ff_p50_ms'])}/{fmt(r['j2ff_p99_ms'])} "
                 f"| {fmt(r['j2key_p50_ms'])}/{fmt(r['j2key_p99_ms'])} "
                 f"| {r.get('keyframe_requests', 0)} "
-                f"| {r.get('udp_drops', '-')} "
+                f"| {r.get('udp_drops', '-')} ({r.get('udp_drops_server', '-')}, "
+                f"{r.get('udp_drops_bots', '-')}) "
                 f"| {bots} ({fmt(r['bot_lag_p99_ms'])} ms){flag} "
                 f"| {fmt(None if r.get('machine_busy') is None else 100 * r['machine_busy'])}% "
                 f"({fmt(r.get('other_cores'), '.2f')} cores) |"
