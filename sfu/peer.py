@@ -31,6 +31,7 @@ import aioice.ice
 import av
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -104,7 +105,8 @@ class IceConfig:
 
     def rtc_configuration(self) -> RTCConfiguration:
         servers = [RTCIceServer(s.urls, s.username, s.credential) for s in self.ice_servers]
-        return RTCConfiguration(iceServers=servers)
+        # One transport (one UDP port) per connection, as browsers bundle by default.
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 _HOST_CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ udp \d+ )(\S+)( \d+ typ host.*)$", re.M)
