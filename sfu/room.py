@@ -243,6 +243,7 @@ class MeetingRoom:
             actions: list[Action] = []
             for pid in list(self.participants):
                 actions.append(Close(pid, CLOSE_ENDED, "the meeting has ended"))
+                self.speakers.remove(pid)
             self.participants.clear()
             return actions
         if message.action == "mute_all":

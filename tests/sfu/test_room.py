@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sfu.errors import SignalingError
 from sfu.forwarding import Publication
@@ -162,3 +164,55 @@ def test_forwarding_follows_tracks_mutes_pins_and_speakers() -> None:
     assert f"{c}:1" not in room.forwarding()[a]
     room.set_tracks(b, [Publication(b, f"{b}:0", "audio", "microphone")])
     assert room.forwarding()[a] == {f"{b}:0", f"{c}:0"}
+
+
+MESSAGES = st.one_of(
+    st.builds(SetMuted, st.sampled_from(["p1:0", "p2:0", "p9:0"]), st.booleans()),
+    st.builds(RaiseHand, st.booleans()),
+    st.builds(React, st.just("👍")),
+    st.builds(Chat, st.text(min_size=1, max_size=5)),
+    st.builds(Pin, st.lists(st.sampled_from(["p1", "p2", "p3", "p4"]), max_size=3).map(tuple)),
+    st.builds(
+        Moderate,
+        st.sampled_from(["admit", "refuse", "mute", "remove"]),
+        st.sampled_from(["p1", "p2", "p3", "p4", "p9"]),
+    ),
+    st.builds(Moderate, st.sampled_from(["mute_all", "end"])),
+    st.builds(Leave),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["p1", "p2", "p3", "p4"]), MESSAGES | st.none()), max_size=30
+    )
+)
+def test_any_sequence_of_messages_keeps_the_room_consistent(
+    steps: list[tuple[str, object]],
+) -> None:
+    room = MeetingRoom("space-1", max_participants=10, last_n=2)
+    room.connect(Newcomer("Host", "host"), now=0.0)
+    room.connect(Newcomer("Member", "member"), now=0.0)
+    room.connect(Newcomer("Guest", "guest", lobby=True), now=0.0)
+    room.connect(Newcomer("Late", "member"), now=0.0)
+    for pid in ("p1", "p2"):
+        room.set_tracks(pid, [Publication(pid, f"{pid}:0", "audio", "microphone")])
+    for i, (actor, message) in enumerate(steps):
+        now = 1.0 + i
+        try:
+            if message is None:
+                actions = room.disconnect(actor, now)
+            else:
+                actions = room.handle(actor, message, now)  # type: ignore[arg-type]
+        except SignalingError:
+            continue
+        for action in actions:
+            if isinstance(action, Send):
+                action.message.to_json()  # always serialisable
+        plan = room.forwarding()
+        joined = {p.id for p in room.joined()}
+        assert set(plan) == joined
+        for sub, tracks in plan.items():
+            assert all(not t.startswith(f"{sub}:") for t in tracks)
+            assert all(t.split(":")[0] in joined for t in tracks)

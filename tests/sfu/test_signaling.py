@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sfu.errors import SignalingError
 from sfu.signaling import (
+    CLIENT_MESSAGES,
     MAX_MESSAGE_BYTES,
     Candidate,
     Chat,
@@ -93,3 +97,40 @@ def test_server_messages_serialise_with_their_fields() -> None:
     message = ServerMessage("chat", {"participant": "p1", "text": "salut é"})
     assert json.loads(message.to_json()) == {"type": "chat", "participant": "p1", "text": "salut é"}
     assert ServerMessage.parse(message.to_json()) == message
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from([*CLIENT_MESSAGES, "", "nope"]),
+    fields=st.dictionaries(
+        st.sampled_from(["sdp", "tracks", "revision", "pc", "candidate", "track", "muted"])
+        | st.sampled_from(["raised", "emoji", "text", "participants", "action", "participant"])
+        | st.text(max_size=8),
+        JSON_VALUES,
+        max_size=5,
+    ),
+)
+def test_any_json_object_parses_or_is_refused_with_a_signaling_error(
+    kind: str, fields: dict[str, object]
+) -> None:
+    try:
+        message = parse_client(json.dumps({"type": kind, **fields}))
+    except SignalingError:
+        return
+    assert parse_client(message.to_json()) == message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200))
+def test_any_bytes_are_refused_cleanly(data: bytes | str) -> None:
+    with contextlib.suppress(SignalingError):
+        parse_client(data)
