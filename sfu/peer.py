@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import fractions
+import ipaddress
 import logging
 import queue
 import re
@@ -119,6 +120,28 @@ def _with_public_address(sdp: str, public_address: str) -> str:
     return _HOST_CANDIDATE.sub(lambda m: m.group(1) + public_address + m.group(3), sdp)
 
 
+_CANDIDATE_LINE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) .*\r?\n?", re.M)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a hostname, such as a browser's mDNS `.local` name
+
+
+def _loopback_only(ice: IceConfig) -> bool:
+    return bool(ice.host_addresses) and all(_is_loopback(a) for a in ice.host_addresses)
+
+
+def _reachable_candidates(sdp: str, ice: IceConfig) -> str:
+    """With loopback host addresses (tests, benchmarks) keep only loopback remote candidates:
+    nothing is sent to another address, and no mDNS name is resolved on the network."""
+    if not _loopback_only(ice):
+        return sdp
+    return _CANDIDATE_LINE.sub(lambda m: m.group(0) if _is_loopback(m.group(1)) else "", sdp)
+
+
 async def _set_local(
     pc: RTCPeerConnection, description: RTCSessionDescription, ice: IceConfig
 ) -> str:
@@ -128,7 +151,7 @@ async def _set_local(
 
 
 async def add_candidate(
-    pc: RTCPeerConnection, line: str, mid: str | None, index: int | None
+    pc: RTCPeerConnection, line: str, mid: str | None, index: int | None, ice: IceConfig
 ) -> None:
     """Add a browser's trickled candidate (`candidate:...`); an empty line ends candidates."""
     if not line:
@@ -136,6 +159,8 @@ async def add_candidate(
         return
     try:
         candidate = candidate_from_sdp(line.removeprefix("candidate:"))
+        if _loopback_only(ice) and not _is_loopback(candidate.ip):
+            return
         candidate.sdpMid = mid
         candidate.sdpMLineIndex = index
         await pc.addIceCandidate(candidate)
@@ -283,7 +308,8 @@ class PublisherPeer:
     async def answer(self, offer_sdp: str) -> tuple[str, list[Published]]:
         """Apply the browser's offer; return the answer and every transceiver that sends."""
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+            offer = _reachable_candidates(offer_sdp, self._ice)
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         except SfuError:
             raise
         except Exception as exc:  # aiortc raises many kinds on bad SDP; all mean "refused"
@@ -315,7 +341,7 @@ class PublisherPeer:
         task.add_done_callback(self._tasks.discard)
 
     async def add_candidate(self, line: str, mid: str | None, index: int | None) -> None:
-        await add_candidate(self.pc, line, mid, index)
+        await add_candidate(self.pc, line, mid, index, self._ice)
 
     async def close(self) -> None:
         await self.pc.close()
@@ -458,14 +484,15 @@ class SubscriberPeer:
 
     async def accept_answer(self, sdp: str) -> None:
         try:
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+            answer = _reachable_candidates(sdp, self._ice)
+            await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # as for offers: any failure is a refused answer
             raise NegotiationError(f"answer refused: {exc}"[:200]) from None
         finally:
             self.awaiting_answer = False
 
     async def add_candidate(self, line: str, mid: str | None, index: int | None) -> None:
-        await add_candidate(self.pc, line, mid, index)
+        await add_candidate(self.pc, line, mid, index, self._ice)
 
     async def close(self) -> None:
         for slot in self._slots:
