@@ -27,6 +27,7 @@ from web.spaces import revocation
 from web.spaces.routes import spaces_routes
 from web.spaces.sync_auth import SpacesAuthorizer
 from web.spaces.tree import purge_trash
+from web.visio.routes import visio_routes
 
 log = logging.getLogger("atelier.web")
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/sync/{doc:path}", sync.handle),
             WebSocketRoute("/visio/{room}", visio.handle),
             *accounts.routes(),
+            *visio_routes(),
             *spaces_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
         ],

@@ -1,0 +1,200 @@
+"""Meetings in Chromium with fake camera and microphone: people see each other, share a screen,
+a guest waits in the lobby, a host mutes someone, and the meeting notes are co-edited.
+
+Media stays on the machine: the SFU offers only 127.0.0.1 and no STUN server; Chromium's fake
+devices feed the cameras and the screen capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.support import ROOT, AtelierServer
+from web.accounts.users import create_user
+from web.database import create_engine, database_url
+from web.spaces.access import Actor
+from web.spaces.guest_links import create_guest_link
+from web.spaces.services import add_member, create_space
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "un mot de passe solide"
+LOOPBACK_ENV = {"ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1", "ATELIER_VISIO_ICE_SERVERS": ""}
+MEDIA_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--auto-select-desktop-capture-source=Entire screen",
+    "--autoplay-policy=no-user-gesture-required",
+]
+MEDIA_TIMEOUT_MS = 20_000
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    role: str = "agent"
+    guest_link_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Space:
+    slug: str
+    guest_token: str
+
+    @property
+    def meeting_url(self) -> str:
+        return f"/espaces/{self.slug}/reunion"
+
+
+async def _seed(data_dir: Path) -> Space:
+    engine = create_engine(database_url(data_dir.resolve(), None))
+    try:
+        ids = {}
+        for email, name in [
+            ("alice@agri.gouv.fr", "Alice Martin"),
+            ("bob@agri.gouv.fr", "Bob Durand"),
+            ("carole@agri.gouv.fr", "Carole Petit"),
+        ]:
+            ids[email] = await create_user(
+                engine, email=email, display_name=name, password=PASSWORD
+            )
+        alice: Actor = Person(ids["alice@agri.gouv.fr"])
+        space = await create_space(engine, alice, name="Projet Pont")
+        await add_member(engine, alice, space.id, ids["bob@agri.gouv.fr"], "editor")
+        await add_member(engine, alice, space.id, ids["carole@agri.gouv.fr"], "editor")
+        link = await create_guest_link(engine, alice, space.id, role="reader", label="Prestataire")
+        return Space(space.slug, link.token)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    return atelier(**LOOPBACK_ENV)
+
+
+@pytest.fixture
+def space(server: AtelierServer) -> Space:
+    # Playwright's sync API keeps an event loop on this thread: seed from another one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _seed(server.data_dir)).result()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium with fake camera, microphone and screen (contexts are people)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (make sysdeps)")
+    if not (ROOT / "web" / "static" / "build" / "meeting.js").exists():
+        pytest.fail("the meeting bundle is not built: run `make bundle`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def signed_in(browser: Browser, server: AtelierServer, email: str) -> BrowserContext:
+    context = browser.new_context(base_url=server.http_url)
+    page = context.new_page()
+    page.goto("/connexion")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter", exact=True).click()
+    expect(page).not_to_have_url(f"{server.http_url}/connexion")
+    page.close()
+    return context
+
+
+def open_meeting(context: BrowserContext, path: str) -> Page:
+    page = context.new_page()
+    page.goto(path)
+    expect(page.locator("[data-meeting]")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def join(page: Page) -> None:
+    page.get_by_role("button", name="Rejoindre la réunion").click()
+    expect(page.locator("[data-meeting]")).to_have_attribute("data-screen", "room")
+
+
+def enter(browser: Browser, server: AtelierServer, space: Space, email: str) -> Page:
+    page = open_meeting(signed_in(browser, server, email), space.meeting_url)
+    join(page)
+    return page
+
+
+FRAMES_DECODED = """async () => {
+  const pc = window.atelierMeeting?.subscriber?.pc;
+  if (!pc) return [];
+  const stats = await pc.getStats();
+  const frames = [];
+  stats.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") frames.push(s.framesDecoded || 0);
+  });
+  return frames;
+}"""
+
+
+def decoded_video(page: Page) -> list[int]:
+    """framesDecoded of each inbound video of the page's subscribe connection."""
+    return list(page.evaluate(FRAMES_DECODED))
+
+
+def wait_for_videos(page: Page, count: int, timeout: float = MEDIA_TIMEOUT_MS / 1000) -> None:
+    """Wait until `count` inbound videos decode frames, and keep decoding."""
+    deadline = time.monotonic() + timeout
+    first: list[int] = []
+    while time.monotonic() < deadline:
+        first = sorted(decoded_video(page), reverse=True)
+        if len(first) >= count and all(f > 0 for f in first[:count]):
+            break
+        page.wait_for_timeout(250)
+    else:
+        raise AssertionError(f"{count} decoding videos expected, got framesDecoded {first}")
+    page.wait_for_timeout(1000)
+    later = sorted(decoded_video(page), reverse=True)
+    assert sum(later[:count]) > sum(first[:count]), (first, later)
+    assert all(f > 0 for f in later[:count]), later
+
+
+def test_three_participants_each_see_and_decode_the_other_two_videos(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    carole = enter(browser, server, space, "carole@agri.gouv.fr")
+    for page in (alice, bob, carole):
+        wait_for_videos(page, 2)
+        expect(page.locator(".tile")).to_have_count(3)
+        expect(page.get_by_role("button", name="Participants (3)")).to_be_visible()
+    expect(alice.locator(".tile-name")).to_contain_text(
+        ["Alice Martin (vous)", "Bob Durand", "Carole Petit"]
+    )
+    # Every remote tile shows a playing video with the sender's name.
+    playing = """(tile) => { const v = tile.querySelector("video");
+        return !!v && v.readyState >= 2 && v.videoWidth > 0; }"""
+    for name in ("Alice Martin", "Carole Petit"):
+        expect(bob.locator(f'.tile[aria-label="{name}"]')).to_have_count(1)
+        bob.wait_for_function(
+            f"""() => {{ const t = document.querySelector('.tile[aria-label="{name}"]');
+            return t && ({playing})(t); }}""",
+            timeout=MEDIA_TIMEOUT_MS,
+        )
+    quality = alice.locator("[data-part=quality]")
+    expect(quality).to_have_attribute("data-quality", "good", timeout=MEDIA_TIMEOUT_MS)
+    expect(quality).to_contain_text("Connexion : bonne")

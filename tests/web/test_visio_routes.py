@@ -1,0 +1,146 @@
+"""The meeting pages: who gets a space's meeting room, ad-hoc meetings, the day's notes page,
+and every string of the meeting in English."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from babel.messages.extract import extract_from_file
+from starlette.applications import Starlette
+
+from tests.web.spaces_http import build_world
+from web.i18n import COOKIE_NAME, load_catalog
+from web.spaces.access import utcnow
+from web.spaces.tree import flatten, page_tree
+from web.visio.notes import notes_title
+from web.visio.routes import CLIENT_STRINGS
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+CONFIG = re.compile(r'<script type="application/json" id="meeting-config">(.*?)</script>', re.S)
+
+
+def config_of(response: httpx.Response) -> dict[str, object]:
+    match = CONFIG.search(response.text)
+    assert match, response.text[:500]
+    loaded = json.loads(match.group(1))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+async def test_members_and_guests_of_the_space_get_its_meeting_room_others_do_not(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    url = f"/espaces/{world.slug}/reunion"
+    for name in ("owner", "admin", "editor", "commenter", "reader", "space_link_reader"):
+        response = await world.clients[name].get(url)
+        assert response.status_code == 200, name
+        assert config_of(response)["room"] == f"space-{world.space_id}"
+        assert 'data-action="join"' in response.text
+    # A guest of one page of the space may knock too (the lobby decides).
+    assert (await world.clients["page_link_editor"].get(url)).status_code == 200
+    assert (await world.clients["outsider"].get(url)).status_code == 404
+    assert (await world.clients["instance_admin"].get(url)).status_code == 404
+    assert (await world.clients["owner"].get("/espaces/nope/reunion")).status_code == 404
+    anonymous = await world.clients["anonymous"].get(url)
+    assert anonymous.status_code in (302, 303)
+    assert anonymous.headers["location"].startswith("/connexion")
+
+
+async def test_the_first_editor_of_the_day_creates_the_meeting_notes_page_everyone_then_shares(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    url = f"/espaces/{world.slug}/reunion"
+    title = notes_title(utcnow().date())
+    assert title.startswith("Notes de réunion — ")
+    # A reader cannot create it: the meeting has no notes panel yet.
+    reader = await world.clients["reader"].get(url)
+    assert 'id="editor"' not in reader.text
+    editor = await world.clients["editor"].get(url)
+    assert 'id="editor"' in editor.text and title in editor.text
+    assert 'data-role="editor"' in editor.text
+    assert "build/page.js" in editor.text  # the page editor itself, as on a page view
+    nodes = [n for n, _d in flatten(await page_tree(app.state.engine, world.space_id))]
+    notes = [n for n in nodes if n.title == title]
+    assert len(notes) == 1
+    owner = await world.clients["owner"].get(url)
+    assert f'data-doc="{notes[0].doc_name}"' in owner.text
+    reader = await world.clients["reader"].get(url)
+    assert f'data-doc="{notes[0].doc_name}"' in reader.text
+    assert 'data-role="reader"' in reader.text
+    # A guest whose link is one other page does not read the notes.
+    guest = await world.clients["page_link_editor"].get(url)
+    assert 'id="editor"' not in guest.text
+    again = [n for n, _d in flatten(await page_tree(app.state.engine, world.space_id))]
+    assert len([n for n in again if n.title == title]) == 1
+
+
+async def test_an_agent_starts_an_ad_hoc_meeting_with_its_own_link_guests_may_not(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    outsider = world.clients["outsider"]
+    started = await outsider.get("/reunion/nouvelle")
+    assert started.status_code == 303
+    location = started.headers["location"]
+    assert re.fullmatch(r"/reunion/meet-[0-9a-f]{10}", location)
+    page = await outsider.get(location)
+    assert page.status_code == 200
+    assert config_of(page)["room"] == location.removeprefix("/reunion/")
+    assert location in page.text  # the link to share
+    second = await outsider.get("/reunion/nouvelle")
+    assert second.headers["location"] != location
+    guest = world.clients["space_link_reader"]
+    assert (await guest.get("/reunion/nouvelle")).status_code == 403
+    assert (await guest.get(location)).status_code == 404
+    assert (await outsider.get("/reunion/Not_A_Room")).status_code == 404
+    space_room = await world.clients["owner"].get(f"/reunion/space-{world.space_id}")
+    assert space_room.status_code == 303
+    assert space_room.headers["location"] == f"/espaces/{world.slug}/reunion"
+
+
+async def test_the_meeting_page_and_its_client_strings_follow_the_language(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    client = world.clients["editor"]
+    url = f"/espaces/{world.slug}/reunion"
+    french = await client.get(url)
+    assert "Rejoindre la réunion" in french.text
+    assert config_of(french)["strings"] == CLIENT_STRINGS
+    client.cookies.set(COOKIE_NAME, "en")
+    english = await client.get(url)
+    assert "Join the meeting" in english.text and "Rejoindre la réunion" not in english.text
+    strings = config_of(english)["strings"]
+    assert isinstance(strings, dict)
+    assert strings["muteOne"] == "Mute {name}"
+    assert set(strings) == set(CLIENT_STRINGS)
+
+
+def test_every_french_string_of_the_meeting_pages_has_an_english_translation() -> None:
+    keywords = {"_": None, "N_": None, "t": None, "gettext": None}
+    found: set[str] = set()
+    for path in WEB.glob("visio/*.py"):
+        for _l, message, _c, _x in extract_from_file("python", path, keywords=keywords):
+            found.add(message if isinstance(message, str) else message[0])
+    for path in WEB.glob("templates/visio/*.html"):
+        for _l, message, _c, _x in extract_from_file(
+            "jinja2.ext:babel_extract",
+            path,
+            keywords=keywords,
+            options={"extensions": "jinja2.ext.i18n"},
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    catalog = load_catalog("en")
+    missing = sorted(m for m in found if m and not (catalog.get(m) and catalog[m].string))
+    assert not missing, f"add to web/locale/en/LC_MESSAGES/visio.po: {missing}"
+    for message in found:
+        translated = catalog.get(message)
+        if message and translated:
+            wanted = sorted(re.findall(r"\{\w+\}", message))
+            assert sorted(re.findall(r"\{\w+\}", str(translated.string))) == wanted, message

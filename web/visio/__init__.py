@@ -1,0 +1,1 @@
+"""The meeting pages: a space's meeting room, ad-hoc meetings, and their live notes."""

@@ -1,0 +1,201 @@
+"""Meeting pages: `/espaces/{slug}/reunion` (a space's room, a stable link), `/reunion/nouvelle`
+(a new ad-hoc meeting `meet-<random>` for signed-in agents), `/reunion/{room}` (join one).
+
+The page is the pre-join screen and the meeting client (editor/entries/meeting.ts); the
+`/visio/{room}` socket decides again who gets in (members, hosts, guests through the lobby).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sfu.endpoint import ROOM_NAME
+from web.auth.current import CurrentUser, require_user
+from web.i18n import N_, gettext_for
+from web.pages.view import EditorPage, caret_colour
+from web.spaces.access import live_link, page_context, space_role, utcnow
+from web.spaces.http import engine_of
+from web.spaces.services import space_by_id, space_by_slug
+from web.templating import render
+from web.visio.notes import notes_page
+
+NOT_FOUND = N_("Cette réunion n’existe pas ou vous n’y avez pas accès.")
+
+# Texts of the meeting client, translated into the visitor's language (src/meeting/strings.ts).
+CLIENT_STRINGS = {
+    "you": N_("{name} (vous)"),
+    "host": N_("hôte"),
+    "guest": N_("invité·e"),
+    "handRaised": N_("main levée"),
+    "micMuted": N_("micro coupé"),
+    "cameraOff": N_("caméra coupée"),
+    "speaking": N_("parle"),
+    "screenOf": N_("Écran de {name}"),
+    "muteOne": N_("Couper le micro de {name}"),
+    "remove": N_("Retirer {name}"),
+    "admit": N_("Faire entrer {name}"),
+    "refuse": N_("Refuser {name}"),
+    "lobbyCount": N_("En salle d’attente : {count}"),
+    "reactionFrom": N_("{name} : {emoji}"),
+    "joinedNotice": N_("{name} a rejoint la réunion"),
+    "leftNotice": N_("{name} a quitté la réunion"),
+    "handNotice": N_("{name} lève la main"),
+    "mutedByHost": N_("Un hôte a coupé votre micro."),
+    "qualityGood": N_("Connexion : bonne"),
+    "qualityFair": N_("Connexion : moyenne"),
+    "qualityPoor": N_("Connexion : mauvaise"),
+    "qualityUnknown": N_("Connexion : en cours…"),
+    "qualityDetail": N_("{rtt} ms, {loss} % de pertes"),
+    "cameraN": N_("Caméra {n}"),
+    "microphoneN": N_("Micro {n}"),
+    "noCamera": N_("Sans caméra"),
+    "noMicrophone": N_("Sans micro"),
+    "mediaError": N_("Caméra ou micro inaccessible : vous pouvez rejoindre sans."),
+    "screenError": N_("Le partage d’écran n’a pas pu démarrer."),
+    "endedLeft": N_("Vous avez quitté la réunion."),
+    "endedByHost": N_("La réunion est terminée."),
+    "endedRemoved": N_("Un hôte vous a retiré de la réunion."),
+    "endedRefused": N_("Un hôte n’a pas accepté votre entrée."),
+    "endedFull": N_("La réunion est complète."),
+    "endedForbidden": N_("Vous n’avez pas accès à cette réunion."),
+    "endedLost": N_("La connexion à la réunion a été perdue."),
+    "endedStopping": N_("Le serveur de réunion redémarre : rejoignez à nouveau dans un instant."),
+}
+
+
+@dataclass(frozen=True)
+class Notes:
+    """The meeting-notes page shown beside the video."""
+
+    page_id: int
+    title: str
+    url: str
+    doc: str
+    role: str
+
+    @property
+    def writable(self) -> bool:
+        return self.role in ("owner", "admin", "editor")
+
+
+def new_room_name() -> str:
+    """A fresh ad-hoc meeting name: `meet-` and 10 random hex digits."""
+    return f"meet-{secrets.token_hex(5)}"
+
+
+async def _allowed_in_space(request: Request, user: CurrentUser, space_id: int) -> bool:
+    engine = engine_of(request)
+    if user.guest_link_id is not None:
+        # A live link to the space or one of its pages: the lobby decides (sfu/endpoint.py).
+        async with engine.connect() as conn:
+            link = await live_link(conn, user.guest_link_id, utcnow())
+        return link is not None and link.space_id == space_id
+    return await space_role(engine, user, space_id) is not None
+
+
+def _config(request: Request, room: str) -> dict[str, Any]:
+    t = gettext_for(request).gettext
+    config: dict[str, Any] = {
+        "room": room,
+        "strings": {key: t(text) for key, text in CLIENT_STRINGS.items()},
+    }
+    return config
+
+
+def _notes_editor(user: CurrentUser, notes: Notes | None) -> EditorPage | None:
+    """The page editor's settings for the notes panel (as the page view renders them)."""
+    if notes is None:
+        return None
+    return EditorPage(
+        title=notes.title,
+        doc=notes.doc,
+        role=notes.role,
+        user_name=user.display_name,
+        user_colour=caret_colour(f"user:{user.id}"),
+        store_key=f"u{user.id}",
+        upload_url="",
+        export_markdown_url=f"{notes.url}/export.md",
+        export_html_url=f"{notes.url}/export.html",
+    )
+
+
+async def space_meeting(request: Request) -> Response:
+    """The meeting room of a space, with the day's meeting notes of the space beside it."""
+    user = require_user(request)
+    engine = engine_of(request)
+    space = await space_by_slug(engine, str(request.path_params["slug"]))
+    if space is None or not await _allowed_in_space(request, user, space.id):
+        raise HTTPException(404, gettext_for(request).gettext(NOT_FOUND))
+    notes: Notes | None = None
+    page_id = await notes_page(engine, user, space.id, utcnow().date())
+    context = await page_context(engine, user, page_id) if page_id is not None else None
+    if context is not None:
+        url = f"/espaces/{quote(space.slug)}/pages/{context.page_id}"
+        notes = Notes(context.page_id, context.title, url, context.doc_name, context.role)
+    room = f"space-{space.id}"
+    return render(
+        request,
+        "visio/meeting.html",
+        {
+            "title": space.name,
+            "room": room,
+            "space_url": f"/espaces/{quote(space.slug)}",
+            "meeting_url": str(request.url.replace(query="")),
+            "notes": notes,
+            "config": _config(request, room),
+            "editor": _notes_editor(user, notes),
+        },
+    )
+
+
+async def new_meeting(request: Request) -> Response:
+    """Start an ad-hoc meeting: a new name, then its join page (its link is shared from there)."""
+    user = require_user(request)
+    if user.is_guest:
+        raise HTTPException(403, gettext_for(request).gettext(NOT_FOUND))
+    return RedirectResponse(f"/reunion/{new_room_name()}", status_code=303)
+
+
+async def join_meeting(request: Request) -> Response:
+    """The join page of a meeting by name (a space's room goes to the space's address)."""
+    user = require_user(request)
+    room = str(request.path_params["room"])
+    t = gettext_for(request).gettext
+    if not ROOM_NAME.match(room):
+        raise HTTPException(404, t(NOT_FOUND))
+    if room.startswith("space-"):
+        space = await space_by_id(engine_of(request), int(room.removeprefix("space-")))
+        if space is None:
+            raise HTTPException(404, t(NOT_FOUND))
+        return RedirectResponse(f"/espaces/{quote(space.slug)}/reunion", status_code=303)
+    if user.is_guest:  # ad-hoc meetings are for signed-in agents (guests come by a space)
+        raise HTTPException(404, t(NOT_FOUND))
+    return render(
+        request,
+        "visio/meeting.html",
+        {
+            "title": t("Réunion {name}").format(name=room.removeprefix("meet-")),
+            "room": room,
+            "space_url": None,
+            "meeting_url": str(request.url.replace(query="")),
+            "notes": None,
+            "config": _config(request, room),
+            "editor": None,
+        },
+    )
+
+
+def visio_routes() -> list[BaseRoute]:
+    return [
+        Route("/espaces/{slug}/reunion", space_meeting, methods=["GET"]),
+        Route("/reunion/nouvelle", new_meeting, methods=["GET"]),
+        Route("/reunion/{room}", join_meeting, methods=["GET"]),
+    ]
