@@ -129,10 +129,12 @@ export class SharedDocument {
       () => undefined,
       () => undefined,
     );
-    // Offline, the device copy is all there is; online, wait for the server's content too.
-    this.loaded = fromDevice.then(() =>
-      navigator.onLine ? Promise.race([fromServer, this.untilOffline()]) : undefined,
-    );
+    // Online, the server's content is enough (the device copy merges in when it is read);
+    // offline, wait for the device copy — all there is.
+    this.loaded = Promise.race([
+      fromServer,
+      fromDevice.then(() => (navigator.onLine ? this.untilOffline() : undefined)),
+    ]);
     this.update();
   }
 
