@@ -22,16 +22,16 @@ complete encoded frames and never decode. Per server and scenario the driver rep
 
 Servers, each started fresh per scenario on free loopback ports:
   atelier  `atelier serve` (the SFU at /visio/{room}, ?token= from `atelier token`)
-  atelier-mb  the same with aiortc's max-bundle policy forced (bench/sfu/max_bundle/): the
-           default policy strands every video after the first in an offer that adds several
+  atelier-mb  (only when asked) the same with aiortc's max-bundle policy forced
+           (bench/sfu/max_bundle/): it showed that aiortc's default (balanced) policy stranded
+           every video after the first in an offer adding several, fixed in the SFU by 19f94d2
   relay    bench/sfu/relay_server.py: aiortc MediaRelay, decode once + encode per subscriber
   janus    Debian's janus (1.1) VideoRoom over its WebSocket API, config from
            bench/sfu/janus/*.in, with an LD_PRELOAD shim so it gathers 127.0.0.1
 
 Scenarios (publishers x subscribers; a meeting is everyone publishing and subscribing):
-  1x4, 2x8, 4x12, meeting10 (10 people, 90 forwarded video streams), 20 s windows, the four
-  servers (~11 minutes); --quick: 1x4 and meeting10, 8 s windows, atelier, relay and janus
-  (~2.5 minutes).
+  1x4, 2x8, 4x12, meeting10 (10 people, 90 forwarded video streams), 20 s windows
+  (~9 minutes); --quick: 1x4 and meeting10, 8 s windows (~2.5 minutes).
 
 Exit status: 0 when the harness ran, whatever the numbers; 1 when it could not (a server did
 not start, a bot process crashed or printed no result).
@@ -488,6 +488,11 @@ def summarise(
         "server_cores": server_cpu / window_s,
         "core_pct_per_stream": 100 * server_cpu / window_s / n if n else None,
         "fps_mean": sum(fps) / len(fps) if fps else 0.0,
+        # CPU per stream delivered at full rate: a server that cannot keep up looks cheap per
+        # stream while it delivers few frames; this divides by streams x (fps / 30) instead
+        "core_pct_per_full_stream": (
+            100 * server_cpu / window_s / (frames / window_s / FPS) if frames else None
+        ),
         "fps_min": min(fps) if fps else 0.0,
         "frame_loss": max(0.0, 1 - frames / expected_frames) if expected_frames else None,
         "rtp_loss": rtp_lost / (rtp_lost + rtp_rcvd) if rtp_rcvd else None,
@@ -519,7 +524,8 @@ def fmt(v: Any, spec: str = ".0f", none: str = "-") -> str:
 def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[str]) -> str:
     lines = []
     head = (
-        "| server | video fwd/exp | server cores | % core/stream | fps mean/min | frame loss "
+        "| server | video fwd/exp | server cores | % core/stream (per 30 fps stream) "
+        "| fps mean/min | frame loss "
         "| RTP loss | join→frame p50/p99 ms | join→keyframe p50/p99 ms | PLI/FIR at publishers "
         "| kernel UDP drops: all (server, bots) | bots cores (lag p99) "
         "| machine busy (others) |"
@@ -550,6 +556,7 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
             lines.append(
                 f"| {NAMES[kind]} | {r['video_streams']}/{r['expected_video']} "
                 f"| {r['server_cores']:.2f} | {fmt(r['core_pct_per_stream'], '.2f')} "
+                f"({fmt(r.get('core_pct_per_full_stream'), '.2f')}) "
                 f"| {r['fps_mean']:.1f}/{r['fps_min']:.1f} | {fmt(100 * r['frame_loss'], '.1f')}% "
                 f"| {fmt(None if r['rtp_loss'] is None else 100 * r['rtp_loss'], '.2f')}% "
                 f"| {fmt(r['j2ff_p50_ms'])}/{fmt(r['j2ff_p99_ms'])} "
@@ -573,10 +580,14 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                     continue
                 a, b = at.get("core_pct_per_stream"), other.get("core_pct_per_stream")
                 ratio_cpu = f"{a / b:.2f}" if a and b else "-"
+                a3 = at.get("core_pct_per_full_stream")
+                b3 = other.get("core_pct_per_full_stream")
+                ratio_full = f"{a3 / b3:.2f}" if a3 and b3 else "-"
                 a2, b2 = at.get("j2ff_p99_ms"), other.get("j2ff_p99_ms")
                 ratio_j = f"{a2 / b2:.2f}" if a2 and b2 else "-"
                 lines.append(
-                    f"{NAMES[mine]}/{NAMES[peer]}: CPU per forwarded stream {ratio_cpu}, "
+                    f"{NAMES[mine]}/{NAMES[peer]}: CPU per forwarded stream {ratio_cpu} "
+                    f"(per 30 fps stream {ratio_full}), "
                     f"join-to-first-frame p99 {ratio_j}"
                 )
     return "\n".join(lines)
@@ -595,7 +606,21 @@ def machine() -> dict[str, Any]:
         janus = next((x for x in out.stdout.splitlines() if "version" in x.lower()), "")
     import aiortc
 
+    commit = dirty = ""
+    with contextlib.suppress(Exception):
+        git = ["git", "-C", str(ROOT)]
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "sfu", "web"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     return {
+        "commit": commit,
+        "sfu_or_web_modified": bool(dirty),
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -609,7 +634,7 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--servers", default=None, help="default: atelier,atelier-mb,relay,janus")
+    ap.add_argument("--servers", default=None, help="default: atelier,relay,janus")
     ap.add_argument("--scenarios", default=None)
     ap.add_argument("--window", type=float, default=None, help="measured seconds per run")
     ap.add_argument("--json", type=Path, default=None)
@@ -621,8 +646,7 @@ def main() -> int:
     args = ap.parse_args()
     global NO_KEYFRAMES
     NO_KEYFRAMES = args.no_keyframes
-    default_servers = "atelier,relay,janus" if args.quick else "atelier,atelier-mb,relay,janus"
-    servers = [s for s in (args.servers or default_servers).split(",") if s]
+    servers = [s for s in (args.servers or "atelier,relay,janus").split(",") if s]
     for s in servers:
         if s not in NAMES:
             ap.error(f"unknown server {s!r}")
@@ -666,7 +690,9 @@ def main() -> int:
     header = (
         f"Visio SFU benchmark ({'quick' if args.quick else 'full'}, {window_s:.0f} s windows, "
         f"{elapsed:.0f} s in all) on {mach['cpus']} CPUs ({mach['cpu_model']}), "
-        f"aiortc {mach['aiortc']}, {mach['janus'].strip()}; load average before "
+        f"aiortc {mach['aiortc']}, {mach['janus'].strip()}; Atelier at {mach['commit']}"
+        f"{' + uncommitted sfu/web changes' if mach['sfu_or_web_modified'] else ''}; "
+        f"load average before "
         f"{mach['load_before'][0]:.1f}"
     )
     print(header)
