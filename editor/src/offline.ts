@@ -13,6 +13,11 @@ export function pageResources(doc: Document, scriptUrl: string): string[] {
   for (const script of doc.querySelectorAll<HTMLScriptElement>("script[src]")) {
     urls.add(script.src);
   }
+  // Chunks the bundle imported (esbuild splitting) and anything else loaded from /static/.
+  const origin = doc.location.origin;
+  for (const entry of performance.getEntriesByType("resource")) {
+    if (entry.name.startsWith(`${origin}/static/`)) urls.add(entry.name);
+  }
   return [...urls];
 }
 
