@@ -55,6 +55,8 @@ log = logging.getLogger("atelier.sfu")
 SendMessage = Callable[[ServerMessage], None]
 CloseConnection = Callable[[int, str], None]
 TICK_SECONDS = 0.05
+ANSWER_TIMEOUT = 15.0
+CLOSE_MEDIA_FAILED = 4408
 LEASE_MS = 15_000
 RENEW_SECONDS = 5.0
 ROOM_KEY = "atelier:sfu:room:"
@@ -195,10 +197,24 @@ class RoomRuntime:
             member.publisher.request_keyframe(track.mid)
 
     async def _tick(self) -> None:
+        checked = 0.0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             for track_id in self.keyframes.due(self.clock()):
                 self._send_pli(track_id)
+            now = time.monotonic()
+            if now - checked >= 1.0:
+                checked = now
+                self._close_stuck(now)
+
+    def _close_stuck(self, now: float) -> None:
+        """Close members whose media failed or who never answer: their client reconnects."""
+        for member in list(self.members.values()):
+            sub, pub = member.subscriber, member.publisher
+            if (sub and sub.failed) or (pub and pub.failed):
+                self.perform([Close(member.id, CLOSE_MEDIA_FAILED, "media connection failed")])
+            elif sub and sub.unanswered_for(now) > ANSWER_TIMEOUT:
+                self.perform([Close(member.id, 1008, "no answer to the subscribe offer")])
 
     # -- signaling -------------------------------------------------------------------------
 

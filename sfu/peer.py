@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import queue
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -343,6 +344,10 @@ class PublisherPeer:
     async def add_candidate(self, line: str, mid: str | None, index: int | None) -> None:
         await add_candidate(self.pc, line, mid, index, self._ice)
 
+    @property
+    def failed(self) -> bool:
+        return bool(self.pc.connectionState == "failed")
+
     async def close(self) -> None:
         await self.pc.close()
         for task in list(self._tasks):
@@ -480,6 +485,7 @@ class SubscriberPeer:
         sdp = await _set_local(self.pc, offer, self._ice)
         self.revision += 1
         self.awaiting_answer = True
+        self.offered_at = time.monotonic()
         return sdp, {str(s.transceiver.mid): s.track_id for s in self._slots}
 
     async def accept_answer(self, sdp: str) -> None:
@@ -493,6 +499,14 @@ class SubscriberPeer:
 
     async def add_candidate(self, line: str, mid: str | None, index: int | None) -> None:
         await add_candidate(self.pc, line, mid, index, self._ice)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.pc.connectionState == "failed")
+
+    def unanswered_for(self, now: float) -> float:
+        """Seconds the latest offer has waited for its answer (0 when answered)."""
+        return now - self.offered_at if self.awaiting_answer else 0.0
 
     async def close(self) -> None:
         for slot in self._slots:

@@ -243,3 +243,22 @@ async def test_h264_is_forwarded_unchanged_when_the_publisher_prefers_it(
     assert received == sent[start : start + len(received)]
     await alice.leave()
     await bob.leave()
+
+
+async def test_a_subscriber_that_never_answers_is_closed_and_the_room_goes_on(
+    node: SfuNode, vp8_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sfu.node.ANSWER_TIMEOUT", 0.5)
+    alice = await NodeBot(node, "room", "Alice").join()
+    mute = await NodeBot(node, "room", "Silent").join()
+    # A broken client: it gets offers and never answers.
+    mute._pump.cancel()
+    mute._pump = asyncio.create_task(asyncio.sleep(0))
+    (player,) = players(vp8_file)
+    await alice.publish([(player.video, "camera")])
+    await mute.wait_for(lambda: mute.closed, timeout=5)
+    assert mute.closed == (1008, "no answer to the subscribe offer")
+    left = await alice.wait_for(lambda: alice.got("left"))
+    assert left[0].fields["participant"] == mute.member.id  # type: ignore[union-attr]
+    await mute.leave()
+    await alice.leave()
