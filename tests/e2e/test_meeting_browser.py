@@ -8,6 +8,8 @@ devices feed the cameras and the screen capture.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -198,3 +200,174 @@ def test_three_participants_each_see_and_decode_the_other_two_videos(
     quality = alice.locator("[data-part=quality]")
     expect(quality).to_have_attribute("data-quality", "good", timeout=MEDIA_TIMEOUT_MS)
     expect(quality).to_contain_text("Connexion : bonne")
+
+
+SELECTED_PAIR = """async () => {
+  const m = window.atelierMeeting;
+  const out = [];
+  for (const pc of [m?.publisher?.pc, m?.subscriber?.pc]) {
+    if (!pc) continue;
+    const stats = await pc.getStats();
+    const byId = new Map();
+    stats.forEach((s) => byId.set(s.id, s));
+    stats.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        const pair = byId.get(s.selectedCandidatePairId);
+        const local = byId.get(pair.localCandidateId);
+        out.push([local?.address, byId.get(pair.remoteCandidateId)?.address]);
+      }
+    });
+  }
+  return out;
+}"""
+
+
+def is_own_address(address: str) -> bool:
+    """Whether `address` belongs to this machine (a UDP socket can be bound to it)."""
+    with socket.socket(
+        socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM
+    ) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def test_media_flows_to_the_sfu_on_loopback_only(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    wait_for_videos(alice, 1)
+    wait_for_videos(bob, 1)
+    for page in (alice, bob):
+        pairs = page.evaluate(SELECTED_PAIR)
+        assert len(pairs) == 2, pairs  # publish and subscribe
+        for local, remote in pairs:
+            # The SFU is reached at 127.0.0.1 only. Chromium never gathers loopback itself:
+            # its end is one of this machine's own addresses, so nothing leaves the machine.
+            assert remote == "127.0.0.1", pairs
+            assert is_own_address(local), pairs
+
+
+def test_a_shared_screen_appears_for_the_others_and_goes_when_stopped(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    wait_for_videos(bob, 1)
+    share = alice.get_by_role("button", name="Partager l’écran")
+    share.click()
+    expect(share).to_have_attribute("aria-pressed", "true")
+    screen = bob.locator('.tile[data-screen="true"]')
+    expect(screen).to_have_attribute("aria-label", "Écran de Alice Martin")
+    # Alice's camera and her screen: two videos decoded by Bob.
+    wait_for_videos(bob, 2)
+    bob.wait_for_function(
+        """() => { const v = document.querySelector('.tile[data-screen="true"] video');
+        return !!v && v.readyState >= 2 && v.videoWidth > 0; }""",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    share.click()
+    expect(share).to_have_attribute("aria-pressed", "false")
+    expect(screen).to_have_count(0)
+
+
+def test_a_guest_waits_in_the_lobby_until_a_host_admits_them(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    guest_context = browser.new_context(base_url=server.http_url)
+    landing = guest_context.new_page()
+    landing.goto(f"/invite/{space.guest_token}")
+    landing.get_by_label("Votre nom").fill("Claire (prestataire)")
+    landing.get_by_role("button", name="Entrer").click()
+    expect(landing).not_to_have_url(f"{server.http_url}/invite/{space.guest_token}")
+    guest = open_meeting(guest_context, space.meeting_url)
+    guest.get_by_role("button", name="Rejoindre la réunion").click()
+    meeting = guest.locator("[data-meeting]")
+    expect(meeting).to_have_attribute("data-screen", "lobby")
+    expect(guest.get_by_role("heading", name="Salle d’attente")).to_be_visible()
+    # The host sees who waits; nobody in the meeting sees the guest yet.
+    expect(alice.get_by_text("En salle d’attente : 1")).to_be_visible()
+    expect(alice.locator(".tile")).to_have_count(1)
+    alice.wait_for_timeout(500)
+    expect(meeting).to_have_attribute("data-screen", "lobby")
+    alice.get_by_role("button", name="Faire entrer Claire (prestataire)").click()
+    expect(meeting).to_have_attribute("data-screen", "room")
+    expect(alice.locator('.tile[aria-label="Claire (prestataire)"]')).to_have_count(1)
+    wait_for_videos(alice, 1)
+    wait_for_videos(guest, 1)
+    expect(alice.locator("[data-part=lobby-box]")).to_be_hidden()
+    # Guests get no host controls.
+    expect(guest.get_by_role("button", name="Terminer pour tous")).to_be_hidden()
+
+
+def test_a_host_mutes_a_participant_whose_microphone_turns_off(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    mic = bob.get_by_role("button", name="Microphone", exact=True)
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    expect(bob.locator("[data-meeting]")).to_have_attribute("data-published", "true")
+    # Members get no host controls.
+    expect(bob.get_by_role("button", name="Couper tous les micros")).to_be_hidden()
+    expect(bob.get_by_role("button", name="Couper le micro de Alice Martin")).to_have_count(0)
+    mute = alice.get_by_role("button", name="Couper le micro de Bob Durand")
+    expect(mute).to_be_enabled()
+    mute.focus()
+    alice.keyboard.press("Enter")
+    expect(mic).to_have_attribute("aria-pressed", "false")
+    assert bob.evaluate(
+        "() => window.atelierMeeting.publisher.pc.getSenders()"
+        ".filter((s) => s.track && s.track.kind === 'audio').every((s) => !s.track.enabled)"
+    )
+    bob_tile = alice.locator('.tile[aria-label="Bob Durand"]')
+    expect(bob_tile).to_have_attribute("data-mic-muted", "true")
+    expect(bob_tile).to_contain_text("micro coupé")
+    expect(bob.get_by_text("Un hôte a coupé votre micro.")).to_be_attached()
+    # Bob may turn it back on himself.
+    mic.click()
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    expect(bob_tile).to_have_attribute("data-mic-muted", "false")
+
+
+def test_hands_reactions_and_chat_reach_everyone(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    hand = bob.get_by_role("button", name="Lever la main")
+    hand.click()
+    expect(hand).to_have_attribute("aria-pressed", "true")
+    expect(alice.locator('.tile[aria-label="Bob Durand"]')).to_contain_text("main levée")
+    bob.get_by_role("button", name="Réagir : 👏").click()
+    expect(alice.locator(".reaction")).to_have_text("Bob Durand : 👏")
+    alice.get_by_role("button", name="Discussion").click()
+    bob.get_by_role("button", name="Discussion").click()
+    message = alice.get_by_role("textbox", name="Message")
+    message.fill("Bonjour à tous")
+    message.press("Enter")
+    expect(bob.locator("[data-part=chat-log]")).to_contain_text("Alice Martin Bonjour à tous")
+
+
+def test_meeting_notes_typed_by_one_appear_for_the_others(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    pages = [
+        enter(browser, server, space, email)
+        for email in ("alice@agri.gouv.fr", "bob@agri.gouv.fr", "carole@agri.gouv.fr")
+    ]
+    for page in pages:
+        expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
+        expect(page.get_by_role("heading", name="Notes de réunion")).to_be_visible()
+    pages[0].get_by_role("textbox", name="Notes de réunion").click()
+    pages[0].keyboard.type("Décision : on valide le budget.")
+    for page in pages[1:]:
+        expect(page.get_by_role("textbox", name="Notes de réunion")).to_contain_text(
+            "Décision : on valide le budget."
+        )
+    link = pages[1].locator(".notes-panel a").first
+    expect(link).to_have_text(re.compile(r"^Notes de réunion — \d{4}-\d{2}-\d{2}$"))
