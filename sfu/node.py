@@ -200,12 +200,15 @@ class RoomRuntime:
         checked = 0.0
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            for track_id in self.keyframes.due(self.clock()):
-                self._send_pli(track_id)
-            now = time.monotonic()
-            if now - checked >= 1.0:
-                checked = now
-                self._close_stuck(now)
+            try:
+                for track_id in self.keyframes.due(self.clock()):
+                    self._send_pli(track_id)
+                now = time.monotonic()
+                if now - checked >= 1.0:
+                    checked = now
+                    self._close_stuck(now)
+            except Exception:  # the timer must outlive any one bad step
+                log.exception("meeting %s: timer step failed", self.name)
 
     def _close_stuck(self, now: float) -> None:
         """Close members whose media failed or who never answer: their client reconnects."""
@@ -237,6 +240,9 @@ class RoomRuntime:
                 continue
             track_id = f"{member.id}:{item.mid}"
             self.tracks[track_id] = Track(member.id, item.mid, item.codec)
+            before = self.core.publication(track_id)
+            if before is not None and before.source != sources[item.mid]:
+                self.recent.forget(track_id)  # another picture now: no replay of the old one
             publications.append(Publication(member.id, track_id, item.kind, sources[item.mid]))
         for track_id in [t for t, v in self.tracks.items() if v.participant == member.id]:
             if track_id not in {p.track for p in publications}:

@@ -163,7 +163,13 @@ class MeetingRoom:
             return []
         actions: list[Action] = []
         wanted = {t.track: t for t in tracks}
-        for track in [t for t in person.tracks if t not in wanted]:
+        # A transceiver that now carries something else (camera → screen) is a new track.
+        changed = [
+            t
+            for t, pub in person.tracks.items()
+            if t in wanted and (pub.kind, pub.source) != (wanted[t].kind, wanted[t].source)
+        ]
+        for track in [t for t in person.tracks if t not in wanted or t in changed]:
             del person.tracks[track]
             message = ServerMessage("unpublished", {"participant": participant, "track": track})
             actions += self._broadcast(message)

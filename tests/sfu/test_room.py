@@ -216,3 +216,14 @@ def test_any_sequence_of_messages_keeps_the_room_consistent(
         for sub, tracks in plan.items():
             assert all(not t.startswith(f"{sub}:") for t in tracks)
             assert all(t.split(":")[0] in joined for t in tracks)
+
+
+def test_a_transceiver_reused_for_another_source_is_republished() -> None:
+    room, (a, b) = room_with("member", "member")
+    room.set_tracks(a, [Publication(a, f"{a}:1", "video", "camera")])
+    room.handle(a, SetMuted(f"{a}:1", True), now=1.0)
+    actions = room.set_tracks(a, [Publication(a, f"{a}:1", "video", "screen")])
+    assert sent(actions, b, "unpublished") == [{"participant": a, "track": f"{a}:1"}]
+    published = sent(actions, b, "published")
+    assert [(m["source"], m["muted"]) for m in published] == [("screen", False)]
+    assert room.set_tracks(a, [Publication(a, f"{a}:1", "video", "screen")]) == []
