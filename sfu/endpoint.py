@@ -33,7 +33,7 @@ from sfu.signaling import ServerMessage, parse_client
 from web.auth.current import CurrentUser, current_user
 from web.auth.tokens import TokenError, read_document_token
 from web.config import Settings
-from web.spaces.access import at_least, live_link, space_role, utcnow
+from web.spaces.access import at_least, live_link, space_role, space_role_in, utcnow
 
 log = logging.getLogger("atelier.visio")
 
@@ -41,7 +41,7 @@ ROOM_NAME = re.compile(r"^(space-[1-9][0-9]{0,9}|meet-[a-z0-9][a-z0-9-]{2,62})$"
 SEND_QUEUE = 500
 RATE_MESSAGES = 50.0
 RATE_BURST = 200.0
-GUEST_WATCH_SECONDS = 5.0
+ACCESS_WATCH_SECONDS = 5.0
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -133,8 +133,10 @@ class VisioEndpoint:
         self._node = node
         self._authorize = authorize
         self.connections: dict[Member | RemoteMember, str] = {}
-        self._guest_watch: asyncio.Task[None] | None = None
-        self.guest_watch_seconds = GUEST_WATCH_SECONDS
+        # Space meetings' signed-in members, whose membership is checked again while connected.
+        self.members_of: dict[Member | RemoteMember, tuple[int, CurrentUser]] = {}
+        self._access_watch: asyncio.Task[None] | None = None
+        self.access_watch_seconds = ACCESS_WATCH_SECONDS
 
     async def handle(self, websocket: WebSocket) -> None:
         room = str(websocket.path_params.get("room", ""))
@@ -169,10 +171,12 @@ class VisioEndpoint:
         try:
             member = await self._node.join(room, newcomer, send, close)
             self.connections[member] = newcomer.principal
-            if newcomer.principal.startswith("guest-link:") and (
-                self._guest_watch is None or self._guest_watch.done()
-            ):
-                self._guest_watch = asyncio.create_task(self.watch_guest_links())
+            user = current_user(websocket)
+            if room.startswith("space-") and user is not None and user.guest_link_id is None:
+                self.members_of[member] = (int(room.removeprefix("space-")), user)
+            watched = newcomer.principal.startswith("guest-link:") or member in self.members_of
+            if watched and (self._access_watch is None or self._access_watch.done()):
+                self._access_watch = asyncio.create_task(self.watch_access())
             bucket = TokenBucket(RATE_MESSAGES, RATE_BURST, time.monotonic())
             while not closing.is_set():
                 receive = asyncio.ensure_future(websocket.receive())
@@ -205,6 +209,7 @@ class VisioEndpoint:
         finally:
             if member is not None:
                 self.connections.pop(member, None)
+                self.members_of.pop(member, None)
                 await self._node.leave(member)
             close(1000, "")
             with contextlib.suppress(TimeoutError):
@@ -229,27 +234,36 @@ class VisioEndpoint:
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
 
-    async def watch_guest_links(self) -> None:
-        """Close guests' meeting connections within seconds of their link's revocation or
-        expiry (the check `/sync` sockets get from web/spaces/revocation.py); runs while
-        guests are connected."""
+    async def watch_access(self) -> None:
+        """Close meeting connections within seconds of losing access: a guest link revoked or
+        expired, a member removed from the space (what web/spaces/revocation.py does for
+        `/sync` sockets); runs while such connections are open."""
         while True:
-            await asyncio.sleep(self.guest_watch_seconds)
+            await asyncio.sleep(self.access_watch_seconds)
             links = {
                 int(owner.removeprefix("guest-link:"))
                 for owner in self.connections.values()
                 if owner.startswith("guest-link:")
             }
-            if not links:
-                return  # started again by the next guest
+            members = dict(self.members_of)
+            if not links and not members:
+                return  # started again by the next connection to watch
             try:
-                async with self._authorize.engine.connect() as conn:
+                engine = self._authorize.engine
+                async with engine.connect() as conn:
                     dead = [i for i in links if await live_link(conn, i, utcnow()) is None]
+                    gone = [
+                        member
+                        for member, (space_id, user) in members.items()
+                        if await space_role_in(conn, user, space_id, utcnow()) is None
+                    ]
             except Exception:
-                log.warning("visio: could not check guest links", exc_info=True)
+                log.warning("visio: could not check meeting access", exc_info=True)
                 continue
             for link_id in dead:
                 self.close_principal(f"guest-link:{link_id}", 4403, "your guest link has ended")
+            for member in gone:
+                member.close(4403, "you are no longer a member of this space")
 
     def close_principal(self, principal: str, code: int = 4403, reason: str = "") -> None:
         """Cut off every meeting connection opened by `principal` (a revoked link)."""

@@ -10,7 +10,7 @@ from tests.sfu.peers import WsBot
 from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
 from tests.support import AtelierServer
 from tests.web.test_sync_access_live import Who, live_world
-from web.spaces import guest_links
+from web.spaces import guest_links, services
 
 Start = Callable[..., AtelierServer]
 
@@ -92,4 +92,18 @@ async def test_a_guest_is_cut_off_when_their_link_is_revoked(atelier: Start) -> 
     await guest.wait_for(lambda: guest.closed, timeout=8)
     assert guest.closed == (4403, "your guest link has ended")
     await guest.leave()
+    await world.engine.dispose()
+
+
+async def test_a_member_removed_from_the_space_leaves_its_meeting(atelier: Start) -> None:
+    server = atelier(**LOOPBACK_ENV)
+    world = await live_world(server)
+    url = visio_url(server, f"space-{world.space_id}")
+    editor = await WsBot(url, "editor", cookie=world.cookies["editor"]).join()
+    assert await arrive(editor) == "member"
+    owner = Who(world.owner_id)
+    await services.remove_member(world.engine, owner, world.space_id, world.ids["editor"])
+    await editor.wait_for(lambda: editor.closed, timeout=8)
+    assert editor.closed == (4403, "you are no longer a member of this space")
+    await editor.leave()
     await world.engine.dispose()
