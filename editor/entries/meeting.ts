@@ -394,6 +394,10 @@ class Subscriber {
 // controls, participants, chat, reactions, host controls, lobby, quality).
 
 const QUALITY_INTERVAL_MS = 2000;
+// Closes after which the client joins again by itself: server stopping, abnormal closure,
+// bad message (an answer the server stopped waiting for), internal error, restart, media failed.
+const RECONNECT_CODES: ReadonlySet<number> = new Set([1001, 1005, 1006, 1008, 1011, 1012, 1013, 4408]);
+const RECONNECT_ATTEMPTS = 6;
 const REACTION_MS = 4000;
 
 interface Person {
@@ -456,6 +460,7 @@ class MeetingClient {
   private qualityTimer: number;
   private readonly meter: QualityMeter;
   private finished: boolean;
+  private attempts: number;
 
   private readonly stage: HTMLElement;
   private readonly audioBox: HTMLElement;
@@ -487,6 +492,7 @@ class MeetingClient {
     this.qualityTimer = 0;
     this.meter = new QualityMeter();
     this.finished = false;
+    this.attempts = 0;
     this.micOn = local.audio !== null && local.audio.enabled;
     this.cameraOn = local.video !== null && local.video.enabled;
     this.stage = part(root, "stage");
@@ -502,11 +508,35 @@ class MeetingClient {
   start(): void {
     this.bindControls();
     this.root.dataset.room = this.room;
+    this.connect();
+  }
+
+  private connect(): void {
     this.show("connecting");
-    this.socket = new SignalingSocket(this.url, {
-      message: (message) => this.onMessage(message),
-      closed: (code, reason) => this.onClosed(code, reason),
+    const socket: SignalingSocket = new SignalingSocket(this.url, {
+      // Events of a socket that was replaced (a reconnection) are stale.
+      message: (message) => {
+        if (this.socket === socket) this.onMessage(message);
+      },
+      closed: (code, reason) => {
+        if (this.socket === socket) this.onClosed(code, reason);
+      },
     });
+    this.socket = socket;
+  }
+
+  /** Drop the peer connections and the room's state, keeping the camera and microphone. */
+  private resetPeers(): void {
+    window.clearInterval(this.qualityTimer);
+    this.publisher?.close();
+    this.subscriber?.close();
+    this.publisher = null;
+    this.subscriber = null;
+    this.received = new Map();
+    for (const track of this.screen?.getTracks() ?? []) track.stop();
+    this.screen = null;
+    press(button(this.root, "screen"), false);
+    this.root.dataset.published = "false";
   }
 
   leave(): void {
@@ -538,6 +568,19 @@ class MeetingClient {
   }
 
   private onClosed(code: number, reason: string): void {
+    if (this.finished) return;
+    if (RECONNECT_CODES.has(code) && this.attempts < RECONNECT_ATTEMPTS) {
+      // The media connection failed, the server restarted or the network dropped: join again
+      // (a guest goes back through the lobby), waiting a little longer each time.
+      const delay = Math.min(1000 * 2 ** this.attempts, 8000);
+      this.attempts += 1;
+      this.resetPeers();
+      this.root.dataset.reconnecting = "true";
+      window.setTimeout(() => {
+        if (!this.finished) this.connect();
+      }, delay);
+      return;
+    }
     const s = this.strings;
     const reasons: Record<number, string> = {
       1000: s.endedLeft,
@@ -631,6 +674,9 @@ class MeetingClient {
   }
 
   private async onWelcome(w: Welcome): Promise<void> {
+    this.attempts = 0;
+    this.root.dataset.reconnecting = "false";
+    this.resetPeers();
     this.you = w.you;
     this.role = w.role;
     this.iceServers = w.ice_servers ?? [];

@@ -371,3 +371,88 @@ def test_meeting_notes_typed_by_one_appear_for_the_others(
         )
     link = pages[1].locator(".notes-panel a").first
     expect(link).to_have_text(re.compile(r"^Notes de réunion — \d{4}-\d{2}-\d{2}$"))
+
+
+def knock_as_guest(browser: Browser, server: AtelierServer, space: Space, name: str) -> Page:
+    context = browser.new_context(base_url=server.http_url)
+    landing = context.new_page()
+    landing.goto(f"/invite/{space.guest_token}")
+    landing.get_by_label("Votre nom").fill(name)
+    landing.get_by_role("button", name="Entrer").click()
+    expect(landing).not_to_have_url(f"{server.http_url}/invite/{space.guest_token}")
+    guest = open_meeting(context, space.meeting_url)
+    guest.get_by_role("button", name="Rejoindre la réunion").click()
+    expect(guest.locator("[data-meeting]")).to_have_attribute("data-screen", "lobby")
+    return guest
+
+
+def test_a_host_refuses_a_guest_removes_a_member_and_ends_the_meeting_for_all(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    carole = enter(browser, server, space, "carole@agri.gouv.fr")
+    guest = knock_as_guest(browser, server, space, "Dan Intrus")
+    alice.get_by_role("button", name="Refuser Dan Intrus").click()
+    expect(guest.locator("[data-part=ended-reason]")).to_have_text(
+        "Un hôte n’a pas accepté votre entrée."
+    )
+    expect(guest.get_by_role("heading", name="Vous n’êtes plus dans la réunion")).to_be_focused()
+
+    alice.get_by_role("button", name="Retirer Bob Durand").click()
+    expect(bob.locator("[data-part=ended-reason]")).to_have_text(
+        "Un hôte vous a retiré de la réunion."
+    )
+    expect(carole.locator(".tile")).to_have_count(2)
+    expect(carole.get_by_role("button", name="Participants (2)")).to_be_visible()
+
+    alice.get_by_role("button", name="Terminer pour tous").click()
+    for page in (alice, carole):
+        expect(page.locator("[data-part=ended-reason]")).to_have_text("La réunion est terminée.")
+    # Leaving stops the camera and the microphone.
+    assert carole.evaluate("() => window.atelierMeeting.publisher.pc.connectionState") == "closed"
+
+
+def test_participants_rejoin_by_themselves_after_the_server_restarts(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    wait_for_videos(alice, 1)
+    server.restart()
+    for page in (alice, bob):
+        expect(page.locator("[data-meeting]")).to_have_attribute(
+            "data-reconnecting", "false", timeout=MEDIA_TIMEOUT_MS
+        )
+        expect(page.locator("[data-meeting]")).to_have_attribute("data-screen", "room")
+        expect(page.locator(".tile")).to_have_count(2)
+    wait_for_videos(alice, 1)
+    wait_for_videos(bob, 1)
+
+
+def test_the_meeting_is_in_english_on_request_and_usable_with_the_keyboard(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    context = signed_in(browser, server, "alice@agri.gouv.fr")
+    context.add_cookies([{"name": "atelier_langue", "value": "en", "url": server.http_url}])
+    page = open_meeting(context, space.meeting_url)
+    expect(page.get_by_label("Camera", exact=True)).to_be_visible()
+    expect(page.get_by_label("Microphone", exact=True)).to_be_visible()
+    join_button = page.get_by_role("button", name="Join the meeting")
+    join_button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-meeting]")).to_have_attribute("data-screen", "room")
+    expect(page.locator(".tile-name")).to_have_text("Alice Martin (you)")
+    camera = page.get_by_role("button", name="Camera", exact=True)
+    camera.focus()
+    page.keyboard.press("Space")
+    expect(camera).to_have_attribute("aria-pressed", "false")
+    expect(page.locator(".tile")).to_have_attribute("data-camera-off", "true")
+    view = page.get_by_role("button", name="Speaker view")
+    view.focus()
+    page.keyboard.press("Enter")
+    expect(view).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(".tile")).to_have_attribute("data-featured", "true")
+    expect(page.locator("[data-part=quality]")).to_contain_text(
+        "Connection: good", timeout=MEDIA_TIMEOUT_MS
+    )
