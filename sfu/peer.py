@@ -78,6 +78,8 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 # aioice looks the function up in its module at gathering time; the replacement only differs
 # inside `host_addresses(...)` blocks, so other aiortc users in the process are unaffected.
 aioice.ice.get_host_addresses = _host_addresses
+# aioice logs every candidate pair's state change at INFO: a dozen lines per participant.
+logging.getLogger("aioice.ice").setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager

@@ -95,3 +95,23 @@ async def test_a_malformed_message_closes_only_that_connection(server: AtelierSe
     bot = await WsBot(url, "after").join()
     await bot.wait_for(lambda: bot.got("welcome"))
     await bot.leave()
+
+
+async def test_stopping_the_server_closes_meetings_cleanly(
+    server: AtelierServer, tmp_path: Path
+) -> None:
+    token = server.token("visio-", "rw")
+    video = write_test_video(tmp_path / "pattern.webm", seconds=4)
+    alice = await WsBot(visio_url(server, "meet-stop", token, "alice"), "alice").join()
+    bob = await WsBot(visio_url(server, "meet-stop", token, "bob"), "bob").join()
+    player = MediaPlayer(str(video), decode=False)
+    await alice.publish([(player.video, "camera")])
+    await bob.wait_for(lambda: any(len(f) >= 5 for f in bob.frames.values()))
+    server.stop()  # SIGTERM: uvicorn shuts the app down, then exits by the signal
+    assert "Application shutdown complete" in server.log()
+    for bot in (alice, bob):
+        await bot.wait_for(lambda bot=bot: bot.closed)
+        # uvicorn closes sockets with 1012 (service restart) before the app's shutdown runs.
+        assert bot.closed is not None and bot.closed[0] in (1001, 1012)
+        await bot.leave()
+    assert "Traceback" not in server.log()
