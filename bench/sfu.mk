@@ -1,7 +1,7 @@
 # Visio (SFU) benchmark (docs/benchmarks.md, "Visio (SFU)"): Atelier's SFU against an aiortc
 # MediaRelay baseline and Janus VideoRoom, with the same aiortc bots, on loopback only.
 # Included from the Makefile.
-#   make bench-sfu        full run, ~10 minutes on 2 cores
+#   make bench-sfu        full run, ~7-9 minutes on 2 cores
 #   make bench-sfu-quick  ~2 minutes
 # Needs the venv with aiortc (pip install -e .), Debian's janus and a C compiler (installed
 # here when missing and we are root). The first run generates the media (~3 minutes, cached
