@@ -144,3 +144,10 @@ def test_every_french_string_of_the_meeting_pages_has_an_english_translation() -
         if message and translated:
             wanted = sorted(re.findall(r"\{\w+\}", message))
             assert sorted(re.findall(r"\{\w+\}", str(translated.string))) == wanted, message
+
+
+def test_the_server_sends_the_client_every_string_it_shows_with_the_same_french_text() -> None:
+    source = (WEB.parent / "editor" / "src" / "meeting" / "strings.ts").read_text()
+    block = source[source.index("FRENCH_STRINGS = {") : source.index("};")]
+    french = dict(re.findall(r'^\s+(\w+):\s*"((?:[^"\\]|\\.)*)",?$', block, re.M))
+    assert french == CLIENT_STRINGS
