@@ -511,6 +511,12 @@ def summarise(
             for sub in sorted({s["subscriber"] for s in video})
         },
         "keyframe_requests": sum(b.get("keyframe_requests", 0) for b in bots),
+        "subscribe_offers": sum(b.get("offers", 0) for b in bots),
+        "subscribe_offers_in_window": sum(b.get("offers_in_window", 0) for b in bots),
+        "offer_answer_max_s": max(
+            (b["offer_answer_max_s"] for b in bots if b.get("offer_answer_max_s") is not None),
+            default=None,
+        ),
         "keyframes_served": sum(b.get("keyframes_served", 0) for b in bots),
         "window_s": window_s,
     }

@@ -160,6 +160,7 @@ STATS: list[tuple[StreamStat, Any]] = []
 ERRORS: list[str] = []
 PUBLISHED: dict[str, float] = {}  # participant name -> when its publish answer was applied
 JOINED: dict[str, float] = {}
+OFFERS: list[tuple[float, float]] = []  # subscribe offers: (when, seconds to answer)
 
 
 def log(msg: str) -> None:
@@ -368,20 +369,25 @@ class AtelierBot:
             log(traceback.format_exc())
 
     async def on_subscribe_offer(self, msg: dict[str, Any]) -> None:
+        t0 = time.monotonic()
         async with self.sub_lock:
-            sdp = msg["sdp"]
-            loopback.check_sdp(sdp)
-            if self.sub_pc is None:
-                self.sub_pc = RTCPeerConnection(loopback.rtc_configuration())
-            await self.sub_pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-            owners = track_owners(msg.get("tracks"))
-            if self.subscribe:
-                attach_stats(self.sub_pc, self.name, self.t_join, owners)
-            await self.sub_pc.setLocalDescription(await self.sub_pc.createAnswer())
-            answer = {"type": "subscribe_answer", "sdp": self.sub_pc.localDescription.sdp}
-            if "revision" in msg:
-                answer["revision"] = msg["revision"]
-            await self.ws.send(json.dumps(answer))
+            await self._answer_offer(msg)
+        OFFERS.append((time.time(), time.monotonic() - t0))
+
+    async def _answer_offer(self, msg: dict[str, Any]) -> None:
+        sdp = msg["sdp"]
+        loopback.check_sdp(sdp)
+        if self.sub_pc is None:
+            self.sub_pc = RTCPeerConnection(loopback.rtc_configuration())
+        await self.sub_pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        owners = track_owners(msg.get("tracks"))
+        if self.subscribe:
+            attach_stats(self.sub_pc, self.name, self.t_join, owners)
+        await self.sub_pc.setLocalDescription(await self.sub_pc.createAnswer())
+        answer = {"type": "subscribe_answer", "sdp": self.sub_pc.localDescription.sdp}
+        if "revision" in msg:
+            answer["revision"] = msg["revision"]
+        await self.ws.send(json.dumps(answer))
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -650,6 +656,9 @@ async def main_async(plan: dict[str, Any]) -> dict[str, Any]:
         "joined": JOINED,
         "errors": ERRORS,
         "keyframe_requests": KEYFRAMES["requests"],
+        "offers": len(OFFERS),
+        "offers_in_window": sum(1 for t, _ in OFFERS if window[0] <= t < window[1]),
+        "offer_answer_max_s": max((d for _, d in OFFERS), default=None),
         "keyframes_served": KEYFRAMES["served"],
     }
     # print the result before the teardown, which may be slow under load
