@@ -456,3 +456,42 @@ def test_the_meeting_is_in_english_on_request_and_usable_with_the_keyboard(
     expect(page.locator("[data-part=quality]")).to_contain_text(
         "Connection: good", timeout=MEDIA_TIMEOUT_MS
     )
+
+
+def test_the_pre_join_screen_lists_the_devices_previews_the_camera_and_may_join_without_it(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    page = open_meeting(signed_in(browser, server, "alice@agri.gouv.fr"), space.meeting_url)
+    cameras = page.get_by_label("Caméra", exact=True)
+    microphones = page.get_by_label("Microphone", exact=True)
+    expect(cameras.locator("option")).not_to_have_count(0)
+    expect(cameras.locator("option").last).to_have_text("Sans caméra")
+    expect(microphones.locator("option").last).to_have_text("Sans micro")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('[data-part=preview]');"
+        " return v.readyState >= 2 && v.videoWidth > 0; }"
+    )
+    cameras.select_option(label="Sans caméra")
+    expect(page.locator("[data-meeting]")).to_have_attribute("data-preview", "false")
+    join(page)
+    expect(page.get_by_role("button", name="Caméra", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Microphone", exact=True)).to_be_enabled()
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    alice_tile = bob.locator('.tile[aria-label="Alice Martin"]')
+    expect(alice_tile).to_have_attribute("data-camera-off", "true")
+    expect(alice_tile).to_contain_text("caméra coupée")
+
+
+def test_the_active_speaker_is_highlighted_for_the_others(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    # Alice goes quiet: Bob's fake microphone (a beep) is the only sound left.
+    alice.get_by_role("button", name="Microphone", exact=True).click()
+    speaking = alice.locator('.tile[aria-label="Bob Durand"]')
+    expect(speaking).to_have_attribute("data-speaking", "true", timeout=MEDIA_TIMEOUT_MS)
+    expect(speaking).to_contain_text("parle")
+    expect(bob.locator('.tile[aria-label="Bob Durand (vous)"]')).to_have_attribute(
+        "data-speaking", "true"
+    )
