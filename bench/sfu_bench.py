@@ -38,7 +38,7 @@ not start, a bot process crashed or printed no result).
 
   .venv/bin/python bench/sfu_bench.py [--quick] [--servers atelier,relay,janus]
       [--scenarios 1x4,2x8,4x12,meeting10] [--window 20] [--no-keyframes]
-      [--json bench/results/sfu.json]
+      [--bot-rcvbuf BYTES] [--json bench/results/sfu.json]
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ FPS = 30
 BOT_CPU_LIMIT = 0.85  # of one core, per bot process
 LAG_LIMIT_MS = 50.0
 NO_KEYFRAMES = False  # --no-keyframes: publishers ignore keyframe requests (file keyframes only)
+BOT_RCVBUF = 0  # --bot-rcvbuf: UDP receive buffer the bots ask for (0: the kernel's default)
 
 
 class HarnessError(Exception):
@@ -366,6 +367,7 @@ def run_scenario(kind: str, sc: Scenario, window_s: float, settle: float) -> dic
                 "room": room,
                 "media": str(media.DEFAULT),
                 "keys": None if NO_KEYFRAMES else str(media.KEYS),
+                "rcvbuf": BOT_RCVBUF,
                 "participants": people[k::nproc],
                 "window": list(window),
                 "stop_at": window[1],
@@ -496,6 +498,13 @@ def summarise(
         "fps_min": min(fps) if fps else 0.0,
         "frame_loss": max(0.0, 1 - frames / expected_frames) if expected_frames else None,
         "rtp_loss": rtp_lost / (rtp_lost + rtp_rcvd) if rtp_rcvd else None,
+        # RTP packets received per complete video frame over each stream's life (RTX included):
+        # the same file gives the same figure through any forwarding server that adds nothing
+        "video_packets_per_frame": (
+            rtp_rcvd / total_frames
+            if (total_frames := sum(s.get("frames_total", 0) for s in video))
+            else None
+        ),
         "j2ff_p50_ms": 1000 * p if (p := pct(j2ff, 0.5)) is not None else None,
         "j2ff_p99_ms": 1000 * p if (p := pct(j2ff, 0.99)) is not None else None,
         "j2key_p50_ms": 1000 * p if (p := pct(j2key, 0.5)) is not None else None,
@@ -649,9 +658,16 @@ def main() -> int:
         action="store_true",
         help="publishers ignore PLI/FIR (new subscribers wait for the file's keyframes)",
     )
+    ap.add_argument(
+        "--bot-rcvbuf",
+        type=int,
+        default=0,
+        help="UDP receive buffer (bytes) for the bots' sockets; default: the kernel's",
+    )
     args = ap.parse_args()
-    global NO_KEYFRAMES
+    global NO_KEYFRAMES, BOT_RCVBUF
     NO_KEYFRAMES = args.no_keyframes
+    BOT_RCVBUF = args.bot_rcvbuf
     servers = [s for s in (args.servers or "atelier,relay,janus").split(",") if s]
     for s in servers:
         if s not in NAMES:

@@ -103,6 +103,7 @@ class StreamStat:
             "first_frame": self.first_frame,
             "first_key": self.first_key,
             "frames": frames,
+            "frames_total": len(self.arrivals),
             "ts_frames": ts_frames,
             "rtp_lost": lost,
             "rtp_received": received,
@@ -669,6 +670,8 @@ async def main_async(plan: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     plan = json.loads(Path(sys.argv[1]).read_text())
+    if plan.get("rcvbuf"):
+        loopback.set_receive_buffer(int(plan["rcvbuf"]))
     random.seed(plan.get("seed", 0))
     asyncio.run(main_async(plan))
     sys.stdout.flush()

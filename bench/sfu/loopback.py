@@ -40,3 +40,20 @@ def check_sdp(sdp: str) -> None:
             parts = line.split()
             if len(parts) > 4 and parts[4] != LOOPBACK:
                 raise RuntimeError(f"non-loopback ICE candidate in SDP: {line}")
+
+
+def set_receive_buffer(size: int) -> None:
+    """Ask for `size`-byte UDP receive buffers on every ICE socket made from now on (the kernel
+    caps it at net.core.rmem_max). Bots only, with --bot-rcvbuf: to tell drops caused by the
+    bots' own scheduling hiccups from what the server sends."""
+    import socket
+
+    made = aioice.ice.StunProtocol.connection_made
+
+    def connection_made(self: aioice.ice.StunProtocol, transport: object) -> None:
+        sock = transport.get_extra_info("socket")  # type: ignore[attr-defined]
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        made(self, transport)  # type: ignore[arg-type]
+
+    aioice.ice.StunProtocol.connection_made = connection_made  # type: ignore[method-assign]
