@@ -49,7 +49,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from harness import HarnessError, ServerProcess, free_port, logger
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench" / "sfu"
@@ -84,18 +84,7 @@ NO_KEYFRAMES = False  # --no-keyframes: publishers ignore keyframe requests (fil
 BOT_RCVBUF = 0  # --bot-rcvbuf: UDP receive buffer the bots ask for (0: the kernel's default)
 
 
-class HarnessError(Exception):
-    """The benchmark could not run (a server did not start, a bot process crashed)."""
-
-
-def log(msg: str) -> None:
-    print(f"[sfu-bench] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+log = logger("sfu-bench")
 
 
 def udp_rcvbuf_errors() -> int:
@@ -143,54 +132,9 @@ def tcp_open(port: int) -> bool:
 
 # ------------------------------------------------------------------------------------ servers
 @dataclass
-class Server:
-    kind: str
-    proc: subprocess.Popen[bytes]
+class Server(ServerProcess):
     url: str
     token: str
-    tmpdir: Path
-    logfile: Path
-
-    def tree(self) -> list[psutil.Process]:
-        try:
-            p = psutil.Process(self.proc.pid)
-            return [p, *p.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for p in self.tree():
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
-
-    def rss(self) -> int:
-        total = 0
-        for p in self.tree():
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += p.memory_info().rss
-        return total
-
-    def log_tail(self, n: int = 20) -> str:
-        try:
-            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                log(f"{self.kind}: no exit 10 s after SIGTERM, killing")
-                for p in reversed(self.tree()):
-                    with contextlib.suppress(psutil.NoSuchProcess):
-                        p.kill()
-                self.proc.wait(5)
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def janus_shim() -> Path:
@@ -268,7 +212,7 @@ def start_server(kind: str, participants: int, timeout: float = 40.0) -> Server:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    server = Server(kind, proc, url, token, tmpdir, logfile)
+    server = Server(kind, proc, tmpdir, logfile, url, token)
     deadline = time.monotonic() + timeout
     while not tcp_open(port):
         if proc.poll() is not None or time.monotonic() > deadline:

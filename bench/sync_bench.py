@@ -35,8 +35,6 @@ import math
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from harness import HarnessError, ServerProcess, free_port, logger
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "sync" / "loadgen.mjs"
@@ -62,73 +61,16 @@ P99_TARGET_MS = 100.0
 NO_DEFLATE = False  # --no-deflate: clients do not offer permessage-deflate
 
 
-class HarnessError(Exception):
-    """The benchmark itself could not run (a server did not start, the generator crashed)."""
-
-
-def log(msg: str) -> None:
-    print(f"[sync-bench] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+log = logger("sync-bench")
 
 
 # ------------------------------------------------------------------------------------ servers
 @dataclass
-class Server:
-    kind: str
-    proc: subprocess.Popen[bytes]
+class Server(ServerProcess):
     port: int
     url: str
     protocol: str
     token: str
-    tmpdir: Path
-    logfile: Path
-
-    def tree(self) -> list[psutil.Process]:
-        try:
-            p = psutil.Process(self.proc.pid)
-            return [p, *p.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def cpu_seconds(self) -> float:
-        total = 0.0
-        for p in self.tree():
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
-
-    def rss(self) -> int:
-        total = 0
-        for p in self.tree():
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += p.memory_info().rss
-        return total
-
-    def log_tail(self, n: int = 20) -> str:
-        try:
-            lines = self.logfile.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-n:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                log(f"{self.kind}: no exit 10 s after SIGTERM, killing")
-                for p in reversed(self.tree()):
-                    with contextlib.suppress(psutil.NoSuchProcess):
-                        p.kill()
-                self.proc.wait(5)
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def atelier_cmd() -> list[str]:
@@ -176,7 +118,7 @@ def start_server(kind: str, timeout: float = 30.0) -> Server:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    server = Server(kind, proc, port, url, protocol, token, tmpdir, logfile)
+    server = Server(kind, proc, tmpdir, logfile, port, url, protocol, token)
     deadline = time.monotonic() + timeout
     while not http_ok(probe):
         if proc.poll() is not None or time.monotonic() > deadline:
