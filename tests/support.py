@@ -54,6 +54,8 @@ class AtelierServer:
                 "ATELIER_DATA_DIR": str(self.data_dir),
                 "ATELIER_LOG_LEVEL": "info",
                 "ATELIER_ROOM_IDLE_SECONDS": "1",
+                # Media stays on this machine: loopback host candidates, no STUN server.
+                "ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
             }
         )
