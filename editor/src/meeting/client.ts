@@ -300,6 +300,8 @@ export class MeetingClient {
     this.resetPeers();
     this.you = w.you;
     this.role = w.role;
+    this.hand = false; // a new arrival (or a reconnection) starts with the hand down
+    press(button(this.root, "hand"), false);
     this.iceServers = w.ice_servers ?? [];
     this.activeSpeaker = w.active_speaker;
     this.people.clear();
