@@ -495,3 +495,33 @@ def test_the_active_speaker_is_highlighted_for_the_others(
     expect(bob.locator('.tile[aria-label="Bob Durand (vous)"]')).to_have_attribute(
         "data-speaking", "true"
     )
+
+
+def test_a_pinned_tile_gets_video_beyond_the_last_speakers(
+    browser: Browser, atelier: Callable[..., AtelierServer]
+) -> None:
+    # The SFU forwards camera video of the last speaker only: pinning adds the pinned one.
+    server = atelier(**LOOPBACK_ENV, ATELIER_VISIO_LAST_N="1")
+    with ThreadPoolExecutor(1) as pool:
+        space = pool.submit(asyncio.run, _seed(server.data_dir)).result()
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    bob = enter(browser, server, space, "bob@agri.gouv.fr")
+    carole = enter(browser, server, space, "carole@agri.gouv.fr")
+    for page in (alice, carole):
+        page.get_by_role("button", name="Microphone", exact=True).click()
+    expect(alice.locator('.tile[aria-label="Bob Durand"]')).to_have_attribute(
+        "data-speaking", "true", timeout=MEDIA_TIMEOUT_MS
+    )
+    carole_video = alice.locator('.tile[aria-label="Carole Petit"] video')
+    expect(carole_video).to_have_attribute("data-track", "", timeout=MEDIA_TIMEOUT_MS)
+    pin = alice.get_by_role("button", name="Épingler Carole Petit")
+    pin.click()
+    expect(pin).to_have_attribute("aria-pressed", "true")
+    expect(carole_video).not_to_have_attribute("data-track", "", timeout=MEDIA_TIMEOUT_MS)
+    wait_for_videos(alice, 2)
+    alice.wait_for_function(
+        """() => { const v = document.querySelector('.tile[aria-label="Carole Petit"] video');
+        return !!v && v.readyState >= 2 && v.videoWidth > 0; }""",
+        timeout=MEDIA_TIMEOUT_MS,
+    )
+    assert bob

@@ -41,6 +41,8 @@ CLIENT_STRINGS = {
     "screenOf": N_("Écran de {name}"),
     "muteOne": N_("Couper le micro de {name}"),
     "remove": N_("Retirer {name}"),
+    "pin": N_("Épingler"),
+    "pinOne": N_("Épingler {name}"),
     "admit": N_("Faire entrer {name}"),
     "refuse": N_("Refuser {name}"),
     "lobbyCount": N_("En salle d’attente : {count}"),

@@ -82,6 +82,8 @@ export class MeetingClient {
   private readonly meter: QualityMeter;
   private finished: boolean;
   private attempts: number;
+  private pinned: string;
+  private userPin: string;
 
   private readonly stage: HTMLElement;
   private readonly audioBox: HTMLElement;
@@ -114,6 +116,8 @@ export class MeetingClient {
     this.meter = new QualityMeter();
     this.finished = false;
     this.attempts = 0;
+    this.pinned = "";
+    this.userPin = "";
     this.micOn = local.audio !== null && local.audio.enabled;
     this.cameraOn = local.video !== null && local.video.enabled;
     this.stage = part(root, "stage");
@@ -154,6 +158,7 @@ export class MeetingClient {
     this.publisher = null;
     this.subscriber = null;
     this.received = new Map();
+    this.you = ""; // nothing is sent for the old participant id (a guest may be in the lobby)
     for (const track of this.screen?.getTracks() ?? []) track.stop();
     this.screen = null;
     press(button(this.root, "screen"), false);
@@ -300,6 +305,7 @@ export class MeetingClient {
     this.resetPeers();
     this.you = w.you;
     this.role = w.role;
+    this.pinned = "";
     this.hand = false; // a new arrival (or a reconnection) starts with the hand down
     press(button(this.root, "hand"), false);
     this.iceServers = w.ice_servers ?? [];
@@ -535,7 +541,11 @@ export class MeetingClient {
       if (wanted.has(key)) tiles.set(key, tile);
       else tile.remove();
     }
-    const featured = this.speakerView ? (screens[0] ?? this.activeSpeaker ?? this.you) : null;
+    if (this.userPin && !this.people.has(this.userPin)) this.userPin = "";
+    const chosen = this.userPin || null;
+    const featured = this.speakerView
+      ? (screens[0] ?? chosen ?? this.activeSpeaker ?? this.you)
+      : null;
     for (const [key, want] of wanted) {
       let tile = tiles.get(key);
       if (!tile) {
@@ -544,6 +554,15 @@ export class MeetingClient {
         video.muted = true;
         const caption = el("figcaption");
         caption.append(el("span", { class: "tile-name" }), el("span", { class: "tile-status" }));
+        if (!want.screen && want.person.id !== this.you) {
+          const id = want.person.id;
+          const pin = el("button", { type: "button", class: "tile-pin", "aria-pressed": "false" }, s.pin);
+          pin.addEventListener("click", () => {
+            this.userPin = this.userPin === id ? "" : id;
+            this.render();
+          });
+          caption.append(pin);
+        }
         tile.append(video, caption);
         this.stage.append(tile);
       }
@@ -569,6 +588,11 @@ export class MeetingClient {
         if (person.hand) status.push(`✋ ${s.handRaised}`);
         if (person.id === this.activeSpeaker) status.push(s.speaking);
       }
+      const pinButton = tile.querySelector<HTMLButtonElement>(".tile-pin");
+      if (pinButton) {
+        pinButton.setAttribute("aria-label", format(s.pinOne, { name: person.name }));
+        press(pinButton, this.userPin === person.id);
+      }
       const statusNode = tile.querySelector<HTMLElement>(".tile-status");
       if (statusNode) statusNode.textContent = status.join(" · ");
       tile.dataset.micMuted = String(!want.screen && micOff);
@@ -584,6 +608,13 @@ export class MeetingClient {
       }
     }
     this.stage.classList.toggle("speaker-view", this.speakerView);
+    // A pinned person's camera is forwarded even when they are not among the last speakers
+    // the SFU sends video for (aiortc has no simulcast: docs/visio.md).
+    const pin = this.userPin;
+    if (pin !== this.pinned && this.socket && this.you) {
+      this.pinned = pin;
+      this.socket.send({ type: "pin", participants: pin ? [pin] : [] });
+    }
     this.renderAudio();
     this.renderPeople();
   }

@@ -11,6 +11,8 @@ export const FRENCH_STRINGS = {
   screenOf: "Écran de {name}",
   muteOne: "Couper le micro de {name}",
   remove: "Retirer {name}",
+  pin: "Épingler",
+  pinOne: "Épingler {name}",
   admit: "Faire entrer {name}",
   refuse: "Refuser {name}",
   lobbyCount: "En salle d’attente : {count}",
