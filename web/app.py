@@ -23,6 +23,8 @@ from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
 from web.pages.routes import PageRoutes
+from web.search.indexer import search_indexing
+from web.search.routes import search_routes
 from web.spaces import revocation
 from web.spaces.routes import spaces_routes
 from web.spaces.sync_auth import SpacesAuthorizer
@@ -110,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
                 # Guests whose link expires while connected are cut off within seconds.
-                async with revocation.watching_guest_links(engine, rooms):
+                async with revocation.watching_guest_links(engine, rooms), search_indexing(app):
                     yield
                 ready = False
                 await sfu.close()
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *accounts.routes(),
             *visio_routes(),
             *spaces_routes(),
+            *search_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
         ],
         middleware=accounts.middleware(),
