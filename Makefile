@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 NODE_STAMP := node_modules/.installed
 BUNDLE_STAMP := web/static/build/.built
-EDITOR_SOURCES := $(wildcard editor/*.ts editor/*/*.ts editor/tsconfig.json)
+EDITOR_SOURCES := $(shell find editor -name "*.ts") editor/tsconfig.json
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
 .PHONY: run test setup setup-dev lint types unit sysdeps bundle bench bench-store clean help

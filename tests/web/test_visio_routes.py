@@ -151,3 +151,13 @@ def test_the_server_sends_the_client_every_string_it_shows_with_the_same_french_
     block = source[source.index("FRENCH_STRINGS = {") : source.index("};")]
     french = dict(re.findall(r'^\s+(\w+):\s*"((?:[^"\\]|\\.)*)",?$', block, re.M))
     assert french == CLIENT_STRINGS
+
+
+async def test_the_space_home_leads_to_its_meeting_room(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    for name in ("owner", "reader", "space_link_reader"):
+        home = await world.clients[name].get(f"/espaces/{world.slug}")
+        assert home.status_code == 200, name
+        assert f'href="/espaces/{world.slug}/reunion"' in home.text, name
