@@ -5,6 +5,7 @@ The access rules and matching run on SQLite and on PostgreSQL when one answers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -291,13 +292,36 @@ async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
     assert await indexer(search_app).refresh() == 1
     assert await titles(search_app, owner, "HIPPOCAMPE") == ["Page vivante"]
 
-    # Typing on while the room is loaded, then leaving: the last words are indexed too.
+    # Typing on, then leaving: once the room is unloaded, the pass reads the last words
+    # from the store.
     update = page_update("puis une libellule", doc=client_doc)
     rooms.receive(page.doc_name, conn, bytes(SyncUpdate(update)))
     await rooms.leave(page.doc_name, conn)
-    await indexer(search_app).refresh()
-    await indexer(search_app).refresh()
+    for _ in range(100):
+        if page.doc_name not in rooms.loaded:
+            break
+        await asyncio.sleep(0.05)
+    assert page.doc_name not in rooms.loaded
+    assert await indexer(search_app).refresh() == 1
     assert await titles(search_app, owner, "libellule hippocampe") == ["Page vivante"]
+
+
+async def test_a_starting_server_indexes_the_pages_it_finds(
+    make_app: Callable[..., Awaitable[Starlette]],
+) -> None:
+    first = await make_app()
+    engine = first.state.engine
+    owner = await add_person(first, "owner")
+    space = await services.create_space(engine, owner, name="Déjà là")
+    page = await tree.create_page(engine, owner, space.id, "Ancienne page")
+    await write_page(first, page.doc_name, "Écrite avant la recherche : ornithorynque.")
+
+    second = await make_app()  # same database: its indexer's first pass finds the page
+    for _ in range(100):
+        if await titles(second, owner, "ornithorynque"):
+            break
+        await asyncio.sleep(0.05)
+    assert await titles(second, owner, "ornithorynque") == ["Ancienne page"]
 
 
 # --- the page -----------------------------------------------------------------------------
