@@ -161,3 +161,13 @@ async def test_the_space_home_leads_to_its_meeting_room(
         home = await world.clients[name].get(f"/espaces/{world.slug}")
         assert home.status_code == 200, name
         assert f'href="/espaces/{world.slug}/reunion"' in home.text, name
+
+
+async def test_agents_start_a_meeting_from_the_main_navigation(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    page = await world.clients["reader"].get("/espaces")
+    assert 'href="/reunion/nouvelle"' in page.text
+    guest = await world.clients["space_link_reader"].get(f"/espaces/{world.slug}")
+    assert 'href="/reunion/nouvelle"' not in guest.text
