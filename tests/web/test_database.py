@@ -71,7 +71,7 @@ async def test_sqlite_engine_uses_wal_a_busy_timeout_and_foreign_keys(tmp_path: 
     # synchronous 1 is NORMAL.
     assert pragmas == {
         "journal_mode": "wal",
-        "busy_timeout": 5000,
+        "busy_timeout": 15000,
         "synchronous": 1,
         "foreign_keys": 1,
     }
