@@ -311,6 +311,19 @@ class DocumentRoom:
         except ProtocolError:
             return []
 
+    def apply_server_update(self, update: bytes, now: float) -> list[Action]:
+        """A change made by the server itself (a version restore): share and store it once."""
+        if not update or update == EMPTY_UPDATE:
+            return []
+        validate_update(update)
+        try:
+            self._apply(update)
+        except _ApplyFailed as failure:
+            # Built by us from our own state, so this should not happen; stay consistent.
+            return self._share_partial(failure.partial, None)
+        out = bytes(SyncUpdate(update))
+        return [Broadcast(out, exclude=None), Publish(out), Persist(update)]
+
     def catch_up(self, update: bytes, now: float) -> list[Action]:
         """Apply stored state (after a bus outage) and send locals what they lacked."""
         if not update or update == EMPTY_UPDATE:

@@ -132,6 +132,7 @@ class DocumentRooms:
         self._timer: asyncio.Task[None] | None = None
         self._next_id = 0
         self.closed_for_input = 0
+        self._changed: set[str] = set()
         bus.add_reconnect_callback(self.catch_up_all)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -197,6 +198,24 @@ class DocumentRooms:
     def document_state(self, name: str) -> bytes | None:
         loaded = self._rooms.get(name)
         return None if loaded is None else loaded.room.encode_state()
+
+    async def apply_server_change(self, name: str, make_update: Callable[[bytes], bytes]) -> None:
+        """Apply a change the server makes to document `name` (loaded if needed).
+
+        `make_update` gets the whole current state and returns a Yjs update; nothing else
+        runs in between, so the change is built on exactly the state it is applied to. It is
+        sent to every local connection, published to other workers and stored once.
+        """
+        loaded = await self._get(name)
+        update = make_update(loaded.room.encode_state())
+        self._run(name, loaded, loaded.room.apply_server_update(update, self._clock()))
+        if not loaded.connections and loaded.idle_since is None:
+            loaded.idle_since = self._clock()  # loaded for this change only: unload later
+
+    def take_changed(self) -> set[str]:
+        """Documents that took changes from this worker's clients since the last call."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def close_connections(
         self, predicate: Callable[[str, Connection], bool], code: int, reason: str
@@ -300,6 +319,7 @@ class DocumentRooms:
                     target.enqueue(action.data)
             elif isinstance(action, Persist):
                 self._store.append(name, action.update)
+                self._changed.add(name)
             elif isinstance(action, Publish):
                 self._bus.publish(document_channel(name), action.data)
             elif isinstance(action, Close):

@@ -23,6 +23,8 @@ from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
 from web.pages.routes import PageRoutes
+from web.pages.version_routes import VersionRoutes
+from web.pages.versions import VersionKeeper
 from web.search.indexer import search_indexing
 from web.search.routes import search_routes
 from web.spaces import revocation
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Visio: the SFU runs in this process; with Redis, rooms are leased and signaling relayed.
     sfu = make_sfu(settings, bus)
     visio = VisioEndpoint(sfu, VisioAuthorizer(engine, secret))
+    keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)
     ready = False
 
     @contextlib.asynccontextmanager
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 await rooms.start()
                 await sfu.start()
+                await keeper.start()  # automatic versions of changed pages
                 # Revoked links and removed members lose their sockets on every worker.
                 await revocation.listen(bus, rooms)
                 try:
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 async with revocation.watching_guest_links(engine, rooms), search_indexing(app):
                     yield
                 ready = False
+                await keeper.close()
                 await sfu.close()
                 await rooms.close()
             finally:
@@ -144,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *spaces_routes(),
             *search_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
+            *VersionRoutes(engine, rooms, store).routes(),
         ],
         middleware=accounts.middleware(),
         exception_handlers=accounts.exception_handlers(),
@@ -155,4 +161,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.bus = bus
     app.state.store = store
     app.state.sfu = sfu
+    app.state.versions = keeper
     return app

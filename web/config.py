@@ -234,6 +234,13 @@ SETTINGS: tuple[Setting, ...] = (
         _float(0, 86400),
     ),
     Setting(
+        "ATELIER_VERSION_INTERVAL_MINUTES",
+        "version_interval_minutes",
+        "60",
+        "Minutes between automatic versions of a page that keeps changing (1 to 10080).",
+        _int(1, 10080),
+    ),
+    Setting(
         "ATELIER_TOKEN_TTL_SECONDS",
         "token_ttl_seconds",
         "86400",
@@ -429,6 +436,7 @@ class Settings:
     commit_interval_ms: int = 50
     compact_after_updates: int = 200
     room_idle_seconds: float = 10.0
+    version_interval_minutes: int = 60
     token_ttl_seconds: int = 86400
     guest_link_days: int = 30
     public_url: str = ""
