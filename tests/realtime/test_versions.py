@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from realtime.bus import InProcessBus
+from realtime.bus import InProcessBus, LocalHub
 from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate, parse_message
 from realtime.room import Broadcast, DocumentRoom, Persist, Publish
@@ -156,3 +156,30 @@ async def test_a_restore_of_a_document_nobody_has_open_loads_and_stores_it(
 
     assert document_blocks(await store.load("seul")).text() == "Titreavant"
     await rooms.close()
+
+
+async def test_a_restore_on_one_worker_reaches_the_editors_of_another_and_is_stored_once(
+    store: DocumentStore,
+) -> None:
+    hub = LocalHub()
+    one = DocumentRooms(store, InProcessBus(hub), RoomLimits())
+    two = DocumentRooms(store, InProcessBus(hub), RoomLimits())
+    store.append("partagé", page(("maintenant", "")).get_update())
+    far = Sink()
+    conn = two.new_connection(far.send, far.close)
+    await two.join("partagé", conn, writable=True)
+    old = page(("avant", "")).get_update()
+
+    await one.apply_server_change("partagé", lambda current: restore_update(current, old))
+    await asyncio.sleep(0.05)
+
+    state = two.document_state("partagé")
+    assert state is not None and document_blocks(state).text() == "Titreavant"
+    assert any(isinstance(parse_message(d), SyncUpdate) for d in far.received)
+    assert one.take_changed() == {"partagé"} and two.take_changed() == set()
+    await store.flush()
+    assert store.stats.committed_updates == 2  # the first state, then the restore: once
+    assert document_blocks(await store.load("partagé")).text() == "Titreavant"
+    await two.leave("partagé", conn)
+    for rooms in (one, two):
+        await rooms.close()
