@@ -32,6 +32,11 @@ def _load(state: bytes) -> Doc[Any]:
     return doc
 
 
+def validate_state(state: bytes) -> None:
+    """Raise VersionError unless `state` reads as a document."""
+    _load(state)
+
+
 def _copy_text(source: XmlText, target: XmlText) -> None:
     for insert, attributes in source.diff():
         attrs = dict(attributes) if attributes else None

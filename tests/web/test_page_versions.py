@@ -143,6 +143,21 @@ async def test_people_without_access_see_no_history(app: Starlette, world: World
     assert (await guest.get(f"/espaces/{world.slug}/pages/{other.id}/versions")).status_code == 404
 
 
+async def test_an_unreadable_version_is_refused_and_the_page_stays_as_it_is(
+    app: Starlette, world: World
+) -> None:
+    url = url_of(world)
+    await write(app, world.page.doc_name, "Intact")
+    broken = await versions.save_version(app.state.engine, world.page.id, b"\xff\xff\xff")
+
+    refused = await post(world.clients["editor"], f"{url}/versions/{broken}/restaurer")
+
+    assert refused.status_code == 422 and "illisible" in refused.text
+    assert await text_of(app, world.page.doc_name) == "Intact"
+    assert len(await versions.list_versions(app.state.engine, world.page.id)) == 1
+    assert (await world.clients["reader"].get(f"{url}/versions/{broken}")).status_code == 200
+
+
 async def test_a_version_needs_a_name(world: World) -> None:
     response = await post(world.clients["editor"], url_of(world) + "/versions", {"name": "  "})
     assert response.status_code == 422

@@ -126,13 +126,17 @@ class VersionRoutes:
         user, context, url = await self._context(request)
         self._require_editor(request, context)
         version, _state = await self._version(request, context)
-        await versions.restore_version(
-            self.engine,
-            self.rooms,
-            self.store,
-            page_id=context.page_id,
-            doc_name=context.doc_name,
-            version_id=version.id,
-            user_id=user.id,
-        )
+        try:
+            await versions.restore_version(
+                self.engine,
+                self.rooms,
+                self.store,
+                page_id=context.page_id,
+                doc_name=context.doc_name,
+                version_id=version.id,
+                user_id=user.id,
+            )
+        except versions.VersionUnreadable:
+            message = "Cette version est illisible : elle ne peut pas être restaurée."
+            raise HTTPException(422, gettext_for(request).gettext(message)) from None
         return RedirectResponse(url, status_code=303)

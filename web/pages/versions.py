@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from realtime.extract import ExtractError, document_blocks
 from realtime.rooms import DocumentRooms
 from realtime.store import DocumentStore
-from realtime.versions import VersionError, restore_update
+from realtime.versions import VersionError, restore_update, validate_state
 from web.i18n import N_
 from web.pages.export import to_html_fragment
 from web.schema import metadata, users
@@ -82,6 +82,10 @@ _ATTRIBUTES = {
 
 class VersionNotFound(Exception):
     """No such version of this page."""
+
+
+class VersionUnreadable(Exception):
+    """The version's bytes cannot be read as a document: it cannot be restored."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,10 @@ async def restore_version(
 ) -> None:
     """Bring a version's text back as a new live change, after saving the current state."""
     _version, old = await get_version(engine, page_id, version_id)
+    try:
+        validate_state(old)
+    except VersionError as exc:
+        raise VersionUnreadable(str(exc)) from None
     await save_version(
         engine,
         page_id,
@@ -206,7 +214,7 @@ async def restore_version(
     try:
         await rooms.apply_server_change(doc_name, lambda current: restore_update(current, old))
     except VersionError as exc:
-        raise VersionNotFound(version_id) from exc
+        raise VersionUnreadable(str(exc)) from None
 
 
 async def snapshot_changed(
