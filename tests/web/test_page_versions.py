@@ -240,3 +240,10 @@ async def test_the_history_speaks_english_on_request(app: Starlette, world: Worl
     listing = await client.get(url_of(world) + "/versions")
     assert "Version history" in listing.text and "Automatic version" in listing.text
     assert "Before restoring" in listing.text and "Avant restauration" not in listing.text
+
+
+async def test_the_page_view_leads_to_its_version_history(world: World) -> None:
+    url = url_of(world)
+    page = await world.clients["reader"].get(url)
+    assert page.status_code == 200
+    assert f'href="{url}/versions"' in page.text

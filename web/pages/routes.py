@@ -113,6 +113,7 @@ class PageRoutes:
             upload_url=f"{here}/images" if context.can_edit else "",
             export_markdown_url=f"{here}/export.md",
             export_html_url=f"{here}/export.html",
+            history_url=f"{here}/versions",
             breadcrumbs=crumbs,
             page_links=links,
         )

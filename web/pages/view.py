@@ -55,6 +55,7 @@ class EditorPage:
     upload_url: str = ""
     export_markdown_url: str = ""
     export_html_url: str = ""
+    history_url: str = ""
     breadcrumbs: tuple[Crumb, ...] = ()
     page_links: tuple[PageLink, ...] = field(default_factory=tuple)
 
