@@ -83,3 +83,20 @@ class ServerProcess:
                         p.kill()
                 self.proc.wait(5)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def mint_atelier_token(atelier: list[str], cwd: Path, env: dict[str, str], prefix: str) -> str:
+    """`atelier token --docs PREFIX --access rw`: the token on its last line."""
+    r = subprocess.run(
+        [*atelier, "token", "--docs", prefix, "--access", "rw"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        raise HarnessError(f"atelier token failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+    return lines[-1].strip()

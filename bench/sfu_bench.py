@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from harness import HarnessError, ServerProcess, free_port, logger
+from harness import HarnessError, ServerProcess, free_port, logger, mint_atelier_token
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "bench" / "sfu"
@@ -222,20 +222,11 @@ def start_server(kind: str, participants: int, timeout: float = 40.0) -> Server:
             raise HarnessError(f"{kind} did not start ({why}); log tail:\n{tail}")
         time.sleep(0.05)
     if kind.startswith("atelier"):
-        r = subprocess.run(
-            [str(ATELIER), "token", "--docs", "visio-", "--access", "rw"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        lines = r.stdout.strip().splitlines()
-        if r.returncode != 0 or not lines:
+        try:
+            server.token = mint_atelier_token([str(ATELIER)], ROOT, env, "visio-")
+        except HarnessError:
             server.stop()
-            raise HarnessError(f"atelier token failed: {r.stderr.strip()[-500:]}")
-        server.token = lines[-1].strip()
+            raise
     return server
 
 

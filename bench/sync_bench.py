@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from harness import HarnessError, ServerProcess, free_port, logger
+from harness import HarnessError, ServerProcess, free_port, logger, mint_atelier_token
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "sync" / "loadgen.mjs"
@@ -128,20 +128,11 @@ def start_server(kind: str, timeout: float = 30.0) -> Server:
             raise HarnessError(f"{kind} did not become ready ({why}); log tail:\n{tail}")
         time.sleep(0.05)
     if kind == "atelier":
-        r = subprocess.run(
-            [*atelier_cmd(), "token", "--docs", "bench-", "--access", "rw"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        lines = r.stdout.strip().splitlines()
-        if r.returncode != 0 or not lines:
+        try:
+            server.token = mint_atelier_token(atelier_cmd(), ROOT, env, "bench-")
+        except HarnessError:
             server.stop()
-            raise HarnessError(f"atelier token failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
-        server.token = lines[-1].strip()
+            raise
     return server
 
 
