@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypeVar
 
 from .errors import (
     CLOSE_MESSAGE_TOO_BIG,
@@ -235,6 +235,16 @@ def _sync(kind: int, payload: bytes) -> bytes:
     return bytes((MessageType.SYNC, kind)) + write_var_uint8_array(payload)
 
 
+_SyncMessage = TypeVar("_SyncMessage", "SyncStep1", "SyncStep2", "SyncUpdate")
+
+
+def _parse_sync(cls: type[_SyncMessage], kind: int, data: bytes) -> _SyncMessage:
+    message = parse_message(data)
+    if not isinstance(message, cls):
+        raise ProtocolError(f"not a {_SYNC_NAMES[kind]} message: {type(message).__name__}")
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class SyncStep1:
     """Sync step 1: the sender's state vector, asking for what it lacks."""
@@ -246,10 +256,7 @@ class SyncStep1:
 
     @classmethod
     def parse(cls, data: bytes) -> SyncStep1:
-        message = parse_message(data)
-        if not isinstance(message, cls):
-            raise ProtocolError(f"not a sync step1 message: {type(message).__name__}")
-        return message
+        return _parse_sync(cls, _SYNC_STEP1, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +270,7 @@ class SyncStep2:
 
     @classmethod
     def parse(cls, data: bytes) -> SyncStep2:
-        message = parse_message(data)
-        if not isinstance(message, cls):
-            raise ProtocolError(f"not a sync step2 message: {type(message).__name__}")
-        return message
+        return _parse_sync(cls, _SYNC_STEP2, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +284,7 @@ class SyncUpdate:
 
     @classmethod
     def parse(cls, data: bytes) -> SyncUpdate:
-        message = parse_message(data)
-        if not isinstance(message, cls):
-            raise ProtocolError(f"not a sync update message: {type(message).__name__}")
-        return message
+        return _parse_sync(cls, _SYNC_UPDATE, data)
 
 
 @dataclass(frozen=True, slots=True)
