@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.test_editor_collab import surface, type_at_end
 from tests.support import AtelierServer
+from tests.web.spaces_http import Person
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
 from web.spaces.guest_links import create_guest_link
@@ -27,13 +28,6 @@ from web.spaces.tree import create_page
 pytestmark = pytest.mark.browser
 
 PASSWORD = "un mot de passe solide"
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: int
-    role: str = "agent"
-    guest_link_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +45,7 @@ class Space:
 async def _seed(data_dir: Path) -> Space:
     engine = create_engine(database_url(data_dir.resolve(), None))
     try:
-        alice = Actor(
+        alice = Person(
             await create_user(
                 engine, email="alice@agri.gouv.fr", display_name="Alice Martin", password=PASSWORD
             )

@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import ROOT, AtelierServer
+from tests.web.spaces_http import Person
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
 from web.spaces.access import Actor
@@ -38,13 +39,6 @@ MEDIA_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 MEDIA_TIMEOUT_MS = 20_000
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    role: str = "agent"
-    guest_link_id: int | None = None
 
 
 @dataclass(frozen=True)
