@@ -11,12 +11,16 @@ from tests.support import AtelierServer, RedisServer, YjsClients
 Start = Callable[..., AtelierServer]
 
 
+def two_workers(atelier: Start, tmp_path: Path, redis_url: str) -> tuple[AtelierServer, ...]:
+    """Two `atelier serve` processes sharing one data folder (database) and one Redis."""
+    shared = tmp_path / "shared"
+    return atelier(shared, REDIS_URL=redis_url), atelier(shared, REDIS_URL=redis_url)
+
+
 async def test_clients_on_two_servers_with_redis_edit_the_same_document_live(
     atelier: Start, yjs: YjsClients, redis_url: str, tmp_path: Path, unique: str
 ) -> None:
-    shared = tmp_path / "shared"
-    one = atelier(shared, REDIS_URL=redis_url)
-    two = atelier(shared, REDIS_URL=redis_url)
+    one, two = two_workers(atelier, tmp_path, redis_url)
     token = one.token("")
     doc = f"live-{unique}"
     await yjs("open", client="a", url=one.sync_url, doc=doc, params={"token": token})
@@ -52,9 +56,7 @@ async def test_clients_on_two_servers_with_redis_edit_the_same_document_live(
 async def test_a_client_joining_late_on_another_worker_gets_everything(
     atelier: Start, yjs: YjsClients, redis_url: str, tmp_path: Path, unique: str
 ) -> None:
-    shared = tmp_path / "shared"
-    one = atelier(shared, REDIS_URL=redis_url)
-    two = atelier(shared, REDIS_URL=redis_url)
+    one, two = two_workers(atelier, tmp_path, redis_url)
     token = one.token("")
     doc = f"late-{unique}"
     await yjs("open", client="a", url=one.sync_url, doc=doc, params={"token": token})
@@ -69,9 +71,7 @@ async def test_a_client_joining_late_on_another_worker_gets_everything(
 async def test_after_a_redis_restart_rooms_catch_up_and_nothing_is_lost(
     atelier: Start, yjs: YjsClients, private_redis: RedisServer, tmp_path: Path, unique: str
 ) -> None:
-    shared = tmp_path / "shared"
-    one = atelier(shared, REDIS_URL=private_redis.url)
-    two = atelier(shared, REDIS_URL=private_redis.url)
+    one, two = two_workers(atelier, tmp_path, private_redis.url)
     token = one.token("")
     doc = f"outage-{unique}"
     await yjs("open", client="a", url=one.sync_url, doc=doc, params={"token": token})
@@ -101,9 +101,7 @@ async def test_each_update_is_published_once_and_stored_once(
 
     import redis.asyncio as aioredis
 
-    shared = tmp_path / "shared"
-    one = atelier(shared, REDIS_URL=redis_url)
-    two = atelier(shared, REDIS_URL=redis_url)
+    one, two = two_workers(atelier, tmp_path, redis_url)
     token = one.token("")
     doc = f"once-{unique}"
     client = aioredis.Redis.from_url(redis_url)
@@ -126,7 +124,7 @@ async def test_each_update_is_published_once_and_stored_once(
     assert len(updates) == 10
     assert len({u[:16] for u in updates}) == 1
 
-    with sqlite3.connect(shared / "atelier.db") as db:
+    with sqlite3.connect(one.data_dir / "atelier.db") as db:
         (rows,) = db.execute(
             "SELECT count(*) FROM document_updates WHERE name = ?", (doc,)
         ).fetchone()
