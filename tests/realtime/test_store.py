@@ -243,15 +243,13 @@ async def test_a_large_log_in_bytes_is_compacted_in_the_background(engine: Async
     assert await log_rows(engine, "heavy") < 4
 
 
-async def test_updates_committed_during_a_compaction_survive_it(
-    engine: AsyncEngine, open_engine: OpenEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = DocumentStore(engine, compact_after=10_000)
-    editor = Editor()
-    for i in range(20):
-        store.append("race", editor.type(f"a{i} "))
-    await store.flush()
+async def compaction_caught_merging(
+    store: DocumentStore, name: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Task[None], threading.Event]:
+    """Start a compaction and hold it after it has read the log, while it merges.
 
+    Returns the compaction task and the event that lets it finish.
+    """
     merging = threading.Event()
     release = threading.Event()
     real_merge = pycrdt.merge_updates
@@ -262,9 +260,22 @@ async def test_updates_committed_during_a_compaction_survive_it(
         return real_merge(*updates)
 
     monkeypatch.setattr(realtime.store, "merge_updates", slow_merge)
-    compaction = asyncio.create_task(store.compact("race"))
+    task = asyncio.create_task(store.compact(name))
     assert await asyncio.to_thread(merging.wait, 10)
     monkeypatch.setattr(realtime.store, "merge_updates", real_merge)
+    return task, release
+
+
+async def test_updates_committed_during_a_compaction_survive_it(
+    engine: AsyncEngine, open_engine: OpenEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DocumentStore(engine, compact_after=10_000)
+    editor = Editor()
+    for i in range(20):
+        store.append("race", editor.type(f"a{i} "))
+    await store.flush()
+
+    compaction, release = await compaction_caught_merging(store, "race", monkeypatch)
 
     # The compaction has read the log and is merging: these rows are newer than it knows.
     for i in range(5):
@@ -289,19 +300,7 @@ async def test_a_compaction_that_lost_a_race_changes_nothing(
         first.append("contested", editor.type(f"{i} "))
     await first.flush()
 
-    merging = threading.Event()
-    release = threading.Event()
-    real_merge = pycrdt.merge_updates
-
-    def slow_merge(*updates: bytes) -> bytes:
-        merging.set()
-        assert release.wait(10), "test never released the compaction"
-        return real_merge(*updates)
-
-    monkeypatch.setattr(realtime.store, "merge_updates", slow_merge)
-    stalled = asyncio.create_task(first.compact("contested"))
-    assert await asyncio.to_thread(merging.wait, 10)
-    monkeypatch.setattr(realtime.store, "merge_updates", real_merge)
+    stalled, release = await compaction_caught_merging(first, "contested", monkeypatch)
 
     # Another process compacts and keeps editing while the first one is still merging.
     second.append("contested", editor.type("more"))
