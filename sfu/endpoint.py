@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from realtime.bus import Bus
 from realtime.ratelimit import TokenBucket
+from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
 from sfu.node import Member, RemoteMember, SfuConfig, SfuNode
 from sfu.peer import IceConfig, IceServer
@@ -59,15 +60,20 @@ def sfu_config(settings: Settings) -> SfuConfig:
         ice=IceConfig(host_addresses=addresses, ice_servers=tuple(servers), public_address=public),
         max_participants=settings.visio_max_participants,
         last_n=settings.visio_last_n,
+        turn_secret=settings.visio_turn_secret,
     )
 
 
-def make_sfu(settings: Settings, bus: Bus) -> SfuNode:
-    """The SFU of this process: embedded, or with room leases and relaying when scaled out."""
+def make_sfu(settings: Settings, bus: Bus, *, role: str | None = None) -> SfuNode:
+    """The SFU of this process: embedded; with Redis, rooms leased and signaling relayed; in
+    `signaling` mode (or `role="standalone"`, `atelier sfu`) a part of separate SFU nodes."""
+    role = role or ("signaling" if settings.visio_mode == "signaling" else "embedded")
     if not settings.redis_url:
+        if role != "embedded":
+            raise SfuError(f"an SFU node in the {role} role needs REDIS_URL")
         return SfuNode(sfu_config(settings))
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-    return SfuNode(sfu_config(settings), bus=bus, redis=client)
+    return SfuNode(sfu_config(settings), bus=bus, redis=client, role=role)
 
 
 class VisioRefused(SfuError):
@@ -201,6 +207,9 @@ class VisioEndpoint:
                 except SignalingError as exc:
                     log.info("meeting %s: closing %s: %s", room, member.id, exc)
                     close(exc.code, str(exc)[:120])
+        except MediaServerUnavailable as exc:  # no live SFU node: the client retries
+            log.warning("meeting %s: %s", room, exc.reason)
+            close(exc.code, exc.reason)
         except (WebSocketDisconnect, RuntimeError, ConnectionError, SfuError):
             pass
         except Exception:  # a bug must cost one connection, never the worker

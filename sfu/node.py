@@ -1,11 +1,19 @@
 """An SFU in one process: owns meeting rooms, runs their peers, carries out the cores' actions.
 
 Embedded (the default) it runs inside the web process and the WebSocket endpoint calls it
-directly. Scaled out (Redis), a room lives in exactly one process: the first to see a join
-claims `room → node` with a lease (SET NX PX, renewed while the room lives); a worker that
-receives a join for a room owned elsewhere relays the connection's signaling over the bus to
-the owner (`RemoteMember` here, `RelayedConnection` there), and media flows straight between
-the client and the owner's UDP ports.
+directly. With Redis, a room lives in exactly one process, its owner, named by a lease
+(sfu/cluster.py); a worker that receives a join for a room owned elsewhere relays the
+connection's signaling over the bus to the owner (`RemoteMember` here, `RelayedConnection`
+there), and media flows straight between the client and the owner's UDP ports. Roles:
+
+- `embedded`: this process runs rooms; with Redis the first to see a join becomes the owner.
+- `signaling`: a web worker that runs no rooms: every join is relayed to a standalone node,
+  the least loaded live one for a new room (or for a room whose owner died).
+- `standalone`: `atelier sfu`, no HTTP: it serves the rooms the web workers place on it.
+
+Every process with Redis keeps a heartbeat; one that stops answering is noticed within
+seconds by those it relays for (their members are closed with 4408 and reconnect) and by the
+owners of rooms it relays to (its members leave the rooms).
 
 Each room serialises its events (signaling, departures) under a lock; media frames take the
 direct path: a publisher's receiver → `on_frame` → the subscribers' `ForwardedTrack`s.
@@ -20,9 +28,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from sfu.cluster import (
+    BEAT_SECONDS,
+    RENEW_SECONDS,
+    WATCH_SECONDS,
+    MediaServerUnavailable,
+    NodeDirectory,
+    RoomLeases,
+)
 from sfu.errors import NegotiationError, SfuError, SignalingError
 from sfu.feedback import KeyframeRequests
 from sfu.forwarding import KeyframeGate, Publication, RecentFrames, is_keyframe
@@ -31,6 +47,7 @@ from sfu.peer import (
     Codec,
     EncodedFrame,
     IceConfig,
+    IceServer,
     PublisherPeer,
     SubscriberPeer,
     Wanted,
@@ -44,6 +61,7 @@ from sfu.signaling import (
     SubscribeAnswer,
     parse_client,
 )
+from sfu.turn import turn_credentials
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -57,18 +75,8 @@ CloseConnection = Callable[[int, str], None]
 TICK_SECONDS = 0.05
 ANSWER_TIMEOUT = 15.0
 CLOSE_MEDIA_FAILED = 4408
-LEASE_MS = 15_000
-RENEW_SECONDS = 5.0
-ROOM_KEY = "atelier:sfu:room:"
 NODE_CHANNEL = "atelier:sfu:node:"
-_RENEW = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-)
-_RELEASE = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-    "else return 0 end"
-)
+ROLES = ("embedded", "signaling", "standalone")
 
 
 @dataclass(frozen=True)
@@ -79,16 +87,38 @@ class SfuConfig:
     max_participants: int = 50
     last_n: int = 6
     keyframe_interval: float = 0.3
+    # coturn `use-auth-secret`: TURN servers get short-lived credentials (sfu/turn.py).
+    turn_secret: str = ""
 
-    def browser_ice_servers(self) -> list[dict[str, object]]:
-        """The STUN/TURN servers for browsers' `RTCPeerConnection({iceServers})`."""
+    def _servers(self, identity: str, now: float | None) -> list[IceServer]:
+        if not self.turn_secret:
+            return list(self.ice.ice_servers)
+        username, credential = turn_credentials(
+            self.turn_secret, identity, time.time() if now is None else now
+        )
+        return [
+            IceServer(s.urls, username, credential) if s.urls.startswith("turn") else s
+            for s in self.ice.ice_servers
+        ]
+
+    def browser_ice_servers(
+        self, identity: str = "", now: float | None = None
+    ) -> list[dict[str, object]]:
+        """The STUN/TURN servers for browsers' `RTCPeerConnection({iceServers})`; with a TURN
+        secret, TURN servers carry credentials for `identity` (the participant)."""
         servers: list[dict[str, object]] = []
-        for server in self.ice.ice_servers:
+        for server in self._servers(identity, now):
             entry: dict[str, object] = {"urls": server.urls}
             if server.username is not None:
                 entry.update(username=server.username, credential=server.credential)
             servers.append(entry)
         return servers
+
+    def peer_ice(self) -> IceConfig:
+        """The ICE configuration for one new SFU peer connection (fresh TURN credentials)."""
+        if not self.turn_secret:
+            return self.ice
+        return replace(self.ice, ice_servers=tuple(self._servers("sfu", None)))
 
 
 @dataclass(eq=False)
@@ -144,7 +174,11 @@ class RoomRuntime:
             if member is None or member.gone:
                 continue
             if isinstance(action, Send):
-                member.send(action.message)
+                message = action.message
+                if message.type == "welcome" and self.config.turn_secret:
+                    servers = self.config.browser_ice_servers(f"{self.name}/{member.id}")
+                    message = ServerMessage("welcome", message.fields | {"ice_servers": servers})
+                member.send(message)
             elif isinstance(action, Close):
                 member.gone = True
                 member.close(action.code, action.reason)
@@ -227,7 +261,7 @@ class RoomRuntime:
         if member.publisher is None:
             pid = member.id
             member.publisher = PublisherPeer(
-                self.config.ice,
+                self.config.peer_ice(),
                 on_frame=lambda mid, frame: self.on_frame(pid, mid, frame),
                 on_audio_level=lambda mid, level: self.on_audio_level(pid, level),
             )
@@ -284,7 +318,7 @@ class RoomRuntime:
             wanted = [Wanted(t, self.tracks[t].codec) for t in known]
             if member.subscriber is None and wanted:
                 member.subscriber = SubscriberPeer(
-                    self.config.ice, on_keyframe_request=self.request_keyframe
+                    self.config.peer_ice(), on_keyframe_request=self.request_keyframe
                 )
             if member.subscriber is not None:
                 await self._renegotiate(member, member.subscriber, wanted)
@@ -370,31 +404,6 @@ class RemoteMember:
     gone: bool = False
 
 
-class RoomLeases:
-    """`room → node` ownership in Redis, each claim a lease renewed by its owner."""
-
-    def __init__(self, client: Redis, node_id: str) -> None:
-        self._client = client
-        self.node_id = node_id
-
-    async def claim(self, room: str) -> str:
-        """The owner of `room`: this node if it was free."""
-        for _ in range(3):
-            if await self._client.set(ROOM_KEY + room, self.node_id, nx=True, px=LEASE_MS):
-                return self.node_id
-            owner = await self._client.get(ROOM_KEY + room)
-            if owner is not None:
-                return owner.decode() if isinstance(owner, bytes) else str(owner)
-        raise SfuError(f"could not claim meeting {room}")
-
-    async def renew(self, room: str) -> bool:
-        renewed = await self._client.eval(_RENEW, 1, ROOM_KEY + room, self.node_id, str(LEASE_MS))
-        return bool(renewed)
-
-    async def release(self, room: str) -> None:
-        await self._client.eval(_RELEASE, 1, ROOM_KEY + room, self.node_id)
-
-
 class RelayedConnection:
     """On the owner: a connection that reached another worker, driven by relayed messages."""
 
@@ -421,6 +430,10 @@ class RelayedConnection:
     async def _run(self) -> None:
         member: Member | None = None
         try:
+            if not await self.node.owns(self.room):
+                # The lease names another live node now: the client reconnects and lands there.
+                self._close(CLOSE_MEDIA_FAILED, "the meeting moved to another server")
+                return
             member = await self.node.join_local(self.room, self.newcomer, self._send, self._close)
             while (text := await self.inbox.get()) is not None:
                 try:
@@ -428,6 +441,8 @@ class RelayedConnection:
                 except SignalingError as exc:
                     member.gone = True
                     self._close(exc.code, str(exc)[:120])
+        except MediaServerUnavailable as exc:
+            self._close(exc.code, exc.reason)
         except SfuError as exc:
             self._close(1011, str(exc)[:120])
         except Exception:
@@ -442,8 +457,10 @@ class RelayedConnection:
 class SfuNode:
     """The rooms of this process; the endpoint calls `join`, `handle` and `leave`.
 
-    With `bus` and `redis` (scaled out), rooms are claimed with a lease and connections to
-    rooms owned by another process are relayed to it over the bus.
+    With `bus` and `redis`, rooms are claimed with a lease, connections to rooms owned by
+    another process are relayed to it over the bus, and the node keeps a heartbeat. `role` is
+    `embedded` (rooms run here), `signaling` (a web worker relaying every join to standalone
+    nodes) or `standalone` (`atelier sfu`: rooms placed here by the web workers).
     """
 
     def __init__(
@@ -453,24 +470,93 @@ class SfuNode:
         *,
         bus: Bus | None = None,
         redis: Redis | None = None,
+        role: str = "embedded",
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown SFU role {role!r}")
+        if role != "embedded" and (bus is None or redis is None):
+            raise SfuError(f"an SFU node in the {role} role needs Redis (REDIS_URL)")
         self.config = config
         self.clock = clock
+        self.role = role
         self.node_id = uuid.uuid4().hex
         self.rooms: dict[str, RoomRuntime] = {}
         self.bus = bus
         self.leases = RoomLeases(redis, self.node_id) if redis is not None else None
+        self.directory = NodeDirectory(redis) if redis is not None else None
         self._redis = redis
         self.remote: dict[str, RemoteMember] = {}  # connections here, rooms elsewhere
         self.relayed: dict[str, RelayedConnection] = {}  # connections elsewhere, rooms here
-        self._renewer: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
         self._closing = False
 
+    @property
+    def participants(self) -> int:
+        return sum(len(runtime.members) for runtime in self.rooms.values())
+
     async def start(self) -> None:
-        """Listen for relayed signaling and keep this node's leases (scaled out only)."""
-        if self.bus is not None and self.leases is not None:
-            await self.bus.subscribe(NODE_CHANNEL + self.node_id, self._on_relay)
-            self._renewer = asyncio.create_task(self._renew_leases(), name="sfu-leases")
+        """Listen for relayed signaling, beat and keep this node's leases (Redis only)."""
+        if self.bus is None or self.leases is None:
+            return
+        await self.bus.subscribe(NODE_CHANNEL + self.node_id, self._on_relay)
+        try:
+            await self._beat()  # listening first: a standalone node may be picked from now on
+        except Exception:
+            log.warning("sfu: could not write the first heartbeat", exc_info=True)
+        self._background = [
+            asyncio.create_task(self._heartbeat(), name="sfu-heartbeat"),
+            asyncio.create_task(self._watch(), name="sfu-watch"),
+        ]
+        if self.role != "signaling":
+            self._background.append(asyncio.create_task(self._renew_leases(), name="sfu-leases"))
+
+    async def _beat(self) -> None:
+        assert self.directory is not None
+        await self.directory.beat(self.node_id, self.role, len(self.rooms), self.participants)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT_SECONDS)
+            try:
+                await self._beat()
+            except Exception:
+                log.warning("sfu: heartbeat failed (Redis unreachable?)", exc_info=True)
+
+    async def _watch(self) -> None:
+        """Close connections relayed to an owner that stopped beating (4408: they reconnect and
+        land on a live node), and drop members relayed from a worker that stopped beating."""
+        assert self.directory is not None
+        missing_since: dict[str, float] = {}
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            peers = {m.owner for m in self.remote.values()}
+            peers |= {r.origin for r in self.relayed.values()}
+            if not peers:
+                continue
+            try:
+                alive = await self.directory.alive(peers)
+            except Exception:
+                log.warning("sfu: could not check other nodes' heartbeats", exc_info=True)
+                continue
+            # Dead: missing on two looks more than a beat apart (so a Redis that restarted
+            # empty, before everyone beat again, kills nobody).
+            now = time.monotonic()
+            for node in peers - alive:
+                missing_since.setdefault(node, now)
+            for node in list(missing_since):
+                if node not in peers or node in alive:
+                    del missing_since[node]
+            dead = {n for n, t in missing_since.items() if now - t > BEAT_SECONDS}
+            for conn, remote in list(self.remote.items()):
+                if remote.owner in dead:
+                    log.warning("meeting %s: node %s stopped answering", remote.room, remote.owner)
+                    del self.remote[conn]
+                    if not remote.gone:
+                        remote.gone = True
+                        remote.close(CLOSE_MEDIA_FAILED, "the media server stopped answering")
+            for relayed in list(self.relayed.values()):
+                if relayed.origin in dead:
+                    relayed.inbox.put_nowait(None)
 
     async def _renew_leases(self) -> None:
         assert self.leases is not None
@@ -478,10 +564,33 @@ class SfuNode:
             await asyncio.sleep(RENEW_SECONDS)
             for room in list(self.rooms):
                 try:
-                    if not await self.leases.renew(room):
-                        log.warning("meeting %s: lease lost to another node", room)
+                    if await self.leases.renew(room):
+                        continue
+                    # Expired (a Redis outage): take it back unless another live node has it.
+                    await self._beat()
+                    owner = await self.leases.claim(room)
+                    if owner != self.node_id and room in self.rooms:
+                        log.warning("meeting %s: lease lost to node %s", room, owner)
+                        await self._evict(room)
                 except Exception:
                     log.warning("meeting %s: could not renew the lease", room, exc_info=True)
+
+    async def _evict(self, room: str) -> None:
+        """Another node owns the room now: its members here reconnect (4408) and land there."""
+        runtime = self.rooms.pop(room, None)
+        if runtime is None:
+            return
+        for member in list(runtime.members.values()):
+            if not member.gone:
+                member.gone = True
+                member.close(CLOSE_MEDIA_FAILED, "the meeting moved to another server")
+        await runtime.close()
+
+    async def owns(self, room: str) -> bool:
+        """Whether this node may run `room` (claiming it if it has no live owner)."""
+        if room in self.rooms or self.leases is None:
+            return True
+        return await self.leases.claim(room) == self.node_id
 
     # -- relaying --------------------------------------------------------------------------
 
@@ -515,25 +624,56 @@ class SfuNode:
     async def join(
         self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
     ) -> Member | RemoteMember:
-        """Connect a participant: it joins, waits in the lobby or is closed at once."""
+        """Connect a participant: it joins, waits in the lobby or is closed at once.
+
+        MediaServerUnavailable (close 1013) when no live node can take the room."""
         if self._closing:
             raise SfuError("the meeting server is stopping")
+        if self.role == "signaling":
+            return self._relay_join(await self._place(room), room, newcomer, send, close)
         if self.leases is not None and room not in self.rooms:
             owner = await self.leases.claim(room)
+            if owner is None:  # our own heartbeat is missing: Redis is in trouble
+                raise MediaServerUnavailable()
             if owner != self.node_id:
-                conn = uuid.uuid4().hex
-                remote = RemoteMember(room, conn, owner, send, close)
-                self.remote[conn] = remote
-                payload = {"op": "join", "conn": conn, "from": self.node_id, "room": room}
-                self.relay(owner, payload | {"newcomer": asdict(newcomer)})
-                return remote
+                return self._relay_join(owner, room, newcomer, send, close)
         return await self.join_local(room, newcomer, send, close)
+
+    async def _place(self, room: str) -> str:
+        """The live owner of `room`, or the least loaded live standalone node made its owner."""
+        from redis.exceptions import RedisError
+
+        assert self.leases is not None and self.directory is not None
+        try:
+            for _ in range(3):
+                candidate = await self.directory.least_loaded()
+                owner = await self.leases.claim(room, candidate or "")
+                if owner is not None:
+                    return owner
+                if candidate is None:
+                    break
+                # The candidate died between the two calls: pick again.
+        except RedisError:
+            log.warning("meeting %s: cannot reach Redis to place the room", room, exc_info=True)
+        raise MediaServerUnavailable()
+
+    def _relay_join(
+        self, owner: str, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
+    ) -> RemoteMember:
+        conn = uuid.uuid4().hex
+        remote = RemoteMember(room, conn, owner, send, close)
+        self.remote[conn] = remote
+        payload = {"op": "join", "conn": conn, "from": self.node_id, "room": room}
+        self.relay(owner, payload | {"newcomer": asdict(newcomer)})
+        return remote
 
     async def join_local(
         self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
     ) -> Member:
         if self._closing:
-            raise SfuError("the meeting server is stopping")
+            raise MediaServerUnavailable("the meeting server is stopping, retry shortly")
+        if self.role == "signaling":
+            raise SfuError("this web worker runs no meetings (ATELIER_VISIO_MODE=signaling)")
         runtime = self.rooms.get(room)
         if runtime is None:
             runtime = self.rooms[room] = RoomRuntime(room, self.config, self.clock)
@@ -594,22 +734,31 @@ class SfuNode:
                     await self.leases.release(member.room)
 
     async def close(self) -> None:
-        """Stop every room (server shutdown)."""
+        """Stop every room (server shutdown): members are told (1001), then the node leaves
+        the placement set, its leases and its heartbeat."""
         self._closing = True
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(BaseException):
-                await self._renewer
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
+        if self.directory is not None:
+            with contextlib.suppress(Exception):
+                await self.directory.withdraw(self.node_id)  # no new rooms from now on
         for remote in list(self.remote.values()):
             await self.leave(remote)
-        for relayed in list(self.relayed.values()):
-            relayed.task.cancel()
         rooms, self.rooms = list(self.rooms.values()), {}
         for runtime in rooms:
             with contextlib.suppress(Exception):
-                await runtime.close()
+                await runtime.close()  # relayed members too: their worker closes them
             if self.leases is not None:
                 with contextlib.suppress(Exception):
                     await self.leases.release(runtime.name)
+        relayed = [r.task for r in self.relayed.values()]
+        for task in relayed:
+            task.cancel()
+        await asyncio.gather(*relayed, return_exceptions=True)
+        if self.directory is not None:
+            with contextlib.suppress(Exception):
+                await self.directory.forget(self.node_id)
         if self._redis is not None:
             await self._redis.aclose()

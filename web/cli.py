@@ -121,6 +121,28 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sfu(args: argparse.Namespace) -> int:
+    """A standalone SFU node (docs/visio.md, "Running it"): Redis and settings, no HTTP."""
+    settings = _settings({})
+    if not settings.redis_url:
+        raise SettingsError(
+            "`atelier sfu` needs REDIS_URL: an SFU node receives its meetings' signaling from "
+            "the web workers (ATELIER_VISIO_MODE=signaling) through Redis. Set REDIS_URL, or "
+            "run meetings inside `atelier serve` (ATELIER_VISIO_MODE=embedded, the default)."
+        )
+    import asyncio
+
+    from sfu.standalone import run_sfu_node
+
+    _raise_open_files_limit()
+    try:
+        asyncio.run(run_sfu_node(settings))
+    except ConnectionError as exc:
+        print(f"atelier sfu: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atelier", description="Atelier collaboration server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime in seconds")
     tok.add_argument("--name", help="display name carried by the token")
     tok.set_defaults(run=cmd_token)
+    node = sub.add_parser(
+        "sfu", help="run a standalone SFU node for ATELIER_VISIO_MODE=signaling (REDIS_URL)"
+    )
+    node.set_defaults(run=cmd_sfu)
     return parser
 
 

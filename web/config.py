@@ -412,6 +412,24 @@ SETTINGS: tuple[Setting, ...] = (
         "they pinned and every screen share (audio is always forwarded).",
         _int(1, 100),
     ),
+    Setting(
+        "ATELIER_VISIO_MODE",
+        "visio_mode",
+        "embedded",
+        "`embedded`: meetings run in the web process (with REDIS_URL, in whichever worker "
+        "saw the first join). `signaling`: web workers run no meetings and relay every join to "
+        "a standalone SFU node (`atelier sfu`, the least loaded live one); needs REDIS_URL.",
+        _choice("embedded", "signaling"),
+    ),
+    Setting(
+        "ATELIER_VISIO_TURN_SECRET",
+        "visio_turn_secret",
+        "",
+        "Shared secret of coturn's `use-auth-secret` (`static-auth-secret=`): each participant "
+        "gets TURN credentials of its own, valid 12 hours, instead of "
+        "ATELIER_VISIO_TURN_USERNAME/PASSWORD. Set it on web workers and SFU nodes alike.",
+        _text,
+    ),
 )
 
 
@@ -463,6 +481,8 @@ class Settings:
     visio_public_address: str = ""
     visio_max_participants: int = 50
     visio_last_n: int = 6
+    visio_mode: str = "embedded"
+    visio_turn_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -490,6 +510,12 @@ class Settings:
                 f"{self.workers} workers need REDIS_URL: without Redis each worker would hold "
                 "its own copy of every document and users on different workers would not see "
                 "each other's edits. Set REDIS_URL or run one worker."
+            )
+        if self.visio_mode == "signaling" and not self.redis_url:
+            raise SettingsError(
+                "ATELIER_VISIO_MODE=signaling needs REDIS_URL: meetings then run on "
+                "standalone SFU nodes (`atelier sfu`) reached through Redis. Set REDIS_URL, "
+                "or use ATELIER_VISIO_MODE=embedded to run meetings in this process."
             )
 
 

@@ -1,0 +1,48 @@
+"""`atelier sfu`: an SFU node process with no HTTP, for `ATELIER_VISIO_MODE=signaling`.
+
+It needs Redis and the visio settings only (no database: web workers authorise participants
+before relaying their joins). It subscribes to its bus channel, beats
+`atelier:sfu:node:<id>` with its load and joins the set `atelier:sfu:nodes`, serves the
+relayed signaling of the rooms placed on it and renews their leases. On SIGTERM or SIGINT it
+leaves the placement set, ends its rooms (every member is closed with 1001 through its web
+worker, and reconnects), releases its leases and removes its heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from realtime.bus import RedisBus
+from sfu.endpoint import make_sfu
+from web.config import Settings
+
+log = logging.getLogger("atelier.sfu")
+
+
+async def run_sfu_node(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run one standalone SFU node until SIGTERM/SIGINT. ConnectionError: no Redis."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    bus = RedisBus(settings.redis_url)
+    await bus.start()  # ConnectionError when Redis does not answer
+    try:
+        node = make_sfu(settings, bus, role="standalone")
+        await node.start()
+        try:
+            hosts = settings.visio_host_addresses or "every non-loopback interface"
+            print(f"atelier sfu: node {node.node_id} ready (media on {hosts})", flush=True)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            log.info("sfu node %s stopping: ending %d meetings", node.node_id, len(node.rooms))
+        finally:
+            await node.close()
+    finally:
+        await bus.close()  # sends the members' closes still queued
+    print("atelier sfu: stopped", flush=True)

@@ -1,0 +1,225 @@
+"""Standalone SFU nodes (`atelier sfu`) behind signaling-only web workers
+(`ATELIER_VISIO_MODE=signaling`), all real processes on loopback with a real Redis.
+
+Media stays on 127.0.0.1 (host candidates only, no STUN/TURN server)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from aiortc.contrib.media import MediaPlayer
+
+from sfu.cluster import ALIVE_KEY, NODES_KEY, ROOM_KEY
+from tests.sfu.media import video_packets, write_test_video
+from tests.sfu.peers import WsBot
+from tests.sfu.test_endpoint_live import LOOPBACK_ENV, close_of, visio_url
+from tests.support import ATELIER, ROOT, AtelierServer, RedisServer
+
+
+class SfuNodeProcess:
+    """One `atelier sfu` process; its node id is read from its first line."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.env = AtelierServer(data_dir, env=env).env
+        self.log_path = data_dir / f"sfu-{uuid.uuid4().hex[:8]}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.node_id = ""
+
+    def start(self, timeout: float = 30.0) -> SfuNodeProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*ATELIER, "sfu"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log().splitlines():
+                if line.startswith("atelier sfu: node ") and " ready" in line:
+                    self.node_id = line.split()[3]
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"atelier sfu exited early:\n{self.log()}")
+            time.sleep(0.1)
+        raise RuntimeError(f"atelier sfu not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+@pytest.fixture
+def sfu_node(tmp_path: Path) -> Iterator[Callable[..., SfuNodeProcess]]:
+    started: list[SfuNodeProcess] = []
+
+    def start(data_dir: Path, **env: str) -> SfuNodeProcess:
+        node = SfuNodeProcess(data_dir, env)
+        started.append(node)
+        return node.start()
+
+    yield start
+    for node in started:
+        node.stop()
+
+
+def _text(value: object) -> str | None:
+    return value.decode() if isinstance(value, bytes) else None
+
+
+async def _meet_and_exchange_frames(alice: WsBot, bob: WsBot, video: Path) -> None:
+    """Both publish the same pre-encoded video; each receives the other's frames as sent."""
+    sent = video_packets(video)
+    for bot in (alice, bob):
+        await bot.publish([(MediaPlayer(str(video), decode=False).video, "camera")])
+    for bot in (alice, bob):
+        await bot.wait_for(lambda b=bot: any(len(f) >= 20 for f in b.frames.values()), 20)
+        received = [f.data for f in next(f for f in bot.frames.values() if len(f) >= 20)]
+        start = sent.index(received[0])
+        assert received == sent[start : start + len(received)]
+
+
+async def test_meetings_run_on_sfu_nodes_and_move_when_one_dies(
+    atelier: Callable[..., AtelierServer],
+    sfu_node: Callable[..., SfuNodeProcess],
+    private_redis: RedisServer,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    # A Redis of our own: the set of live SFU nodes is global to a Redis database.
+    redis_url = private_redis.url
+    shared = tmp_path / "shared"
+    env = {"REDIS_URL": redis_url, "ATELIER_VISIO_MODE": "signaling", **LOOPBACK_ENV}
+    one = atelier(shared, **env)
+    two = atelier(shared, **env)
+    token = one.token("visio-", "rw")
+    room = f"meet-{unique}"
+    store = redis.Redis.from_url(redis_url)
+    video = write_test_video(tmp_path / "pattern.webm", seconds=8)
+
+    # No SFU node alive: a clear "retry shortly" close, which the page retries on.
+    code, reason = await close_of(visio_url(one, room, token, "early"))
+    assert (code, reason) == (1013, "no media server available, retry shortly")
+
+    # One node: participants whose signaling lands on different web workers meet on it.
+    first = sfu_node(shared, **env)
+    assert first.node_id.encode() in store.smembers(NODES_KEY)
+    alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()
+    await alice.wait_for(lambda: alice.got("welcome"), 15)
+    bob = await WsBot(visio_url(two, room, token, "bob"), "bob").join()
+    welcome = (await bob.wait_for(lambda: bob.got("welcome"), 15))[0].fields
+    assert [p["name"] for p in welcome["participants"]] == ["alice"]
+    assert _text(store.get(ROOM_KEY + room)) == first.node_id
+    await _meet_and_exchange_frames(alice, bob, video)
+
+    # A second node joins; the owner dies without a word: both members are closed with 4408.
+    second = sfu_node(shared, **env)
+    first.stop(signal.SIGKILL)
+    for bot in (alice, bob):
+        await bot.wait_for(lambda b=bot: b.closed, 20)
+        assert bot.closed is not None and bot.closed[0] == 4408, bot.closed
+        await bot.leave()
+
+    # They reconnect (each through the other worker this time): the room lives on the live node.
+    alice = await WsBot(visio_url(two, room, token, "alice"), "alice").join()
+    await alice.wait_for(lambda: alice.got("welcome"), 15)
+    bob = await WsBot(visio_url(one, room, token, "bob"), "bob").join()
+    welcome = (await bob.wait_for(lambda: bob.got("welcome"), 15))[0].fields
+    assert [p["name"] for p in welcome["participants"]] == ["alice"]
+    assert _text(store.get(ROOM_KEY + room)) == second.node_id
+    await _meet_and_exchange_frames(alice, bob, video)
+
+    # SIGTERM ends the node cleanly: its members are told, it leaves Redis, it exits with 0.
+    assert second.stop() == 0, second.log()
+    for bot in (alice, bob):
+        await bot.wait_for(lambda b=bot: b.closed, 10)
+        assert bot.closed == (1001, "the meeting server is stopping"), bot.closed
+        await bot.leave()
+    assert second.node_id.encode() not in store.smembers(NODES_KEY)
+    assert store.exists(ALIVE_KEY + second.node_id) == 0
+    assert store.exists(ROOM_KEY + room) == 0
+    store.close()
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ATELIER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_atelier_sfu_without_redis_exits_with_a_clear_message(tmp_path: Path) -> None:
+    env = AtelierServer(tmp_path / "data").env
+    done = _run(["sfu"], env)
+    assert done.returncode != 0
+    assert "`atelier sfu` needs REDIS_URL" in done.stderr
+
+
+def test_signaling_mode_without_redis_refuses_to_start(tmp_path: Path) -> None:
+    env = AtelierServer(tmp_path / "data", env={"ATELIER_VISIO_MODE": "signaling"}).env
+    done = _run(["serve", "--port", "1"], env)
+    assert done.returncode != 0
+    assert "ATELIER_VISIO_MODE=signaling needs REDIS_URL" in done.stderr
+
+
+def test_sfu_node_process_stops_on_sigterm_even_when_idle(
+    sfu_node: Callable[..., SfuNodeProcess], private_redis: RedisServer, tmp_path: Path
+) -> None:
+    node = sfu_node(tmp_path / "data", REDIS_URL=private_redis.url, **LOOPBACK_ENV)
+    store = redis.Redis.from_url(private_redis.url)
+    with contextlib.closing(store):
+        assert store.exists(ALIVE_KEY + node.node_id) == 1
+        assert node.stop() == 0
+        assert store.exists(ALIVE_KEY + node.node_id) == 0
+        assert node.node_id.encode() not in store.smembers(NODES_KEY)
+    assert "atelier sfu: stopped" in node.log()
+
+
+async def test_embedded_workers_notice_a_dead_owner_and_the_room_moves(
+    atelier: Callable[..., AtelierServer],
+    private_redis: RedisServer,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    shared = tmp_path / "shared"
+    env = {"REDIS_URL": private_redis.url, **LOOPBACK_ENV}
+    one = atelier(shared, **env)
+    two = atelier(shared, **env)
+    token = one.token("visio-", "rw")
+    room = f"meet-{unique}"
+    store = redis.Redis.from_url(private_redis.url)
+    alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()
+    await alice.wait_for(lambda: alice.got("welcome"))
+    owner = _text(store.get(ROOM_KEY + room))
+    bob = await WsBot(visio_url(two, room, token, "bob"), "bob").join()  # relayed to one
+    await bob.wait_for(lambda: bob.got("welcome"))
+
+    one.kill()  # the owner dies: worker two stops hearing its heartbeat and closes bob
+    await bob.wait_for(lambda: bob.closed, 20)
+    assert bob.closed == (4408, "the media server stopped answering")
+    await bob.leave()
+    await alice.leave()
+
+    bob = await WsBot(visio_url(two, room, token, "bob"), "bob").join()
+    welcome = (await bob.wait_for(lambda: bob.got("welcome")))[0].fields
+    assert welcome["participants"] == []  # a fresh room, on worker two
+    assert _text(store.get(ROOM_KEY + room)) not in (None, owner)
+    await bob.leave()
+    store.close()
