@@ -8,6 +8,7 @@ Who may join (checked on connect; `VisioAuthorizer`):
 - any room with `?token=` minted by `atelier token --docs visio-...` (bots, benchmarks): a
   read-write token joins as a host, read-only as a member; `?name=` sets the display name.
 Refusals close with 4401 (no credentials) or 4403 (forbidden), like `/sync`.
+With `ATELIER_VISIO_MODE=signaling` and no live SFU node, a join closes with 1013 (retry).
 """
 
 from __future__ import annotations

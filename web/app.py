@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     )
     accounts = AccountsSetup(settings, engine, secret)
-    # Visio: the SFU runs in this process; with Redis, rooms are leased and signaling relayed.
+    # Visio: the SFU runs in this process; with Redis, rooms are leased and signaling relayed;
+    # with ATELIER_VISIO_MODE=signaling every meeting runs on `atelier sfu` nodes instead.
     sfu = make_sfu(settings, bus)
     visio = VisioEndpoint(sfu, VisioAuthorizer(engine, secret))
     keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)

@@ -223,3 +223,29 @@ async def test_embedded_workers_notice_a_dead_owner_and_the_room_moves(
     assert _text(store.get(ROOM_KEY + room)) not in (None, owner)
     await bob.leave()
     store.close()
+
+
+async def test_an_owner_drops_the_members_of_a_worker_that_died(
+    atelier: Callable[..., AtelierServer],
+    private_redis: RedisServer,
+    tmp_path: Path,
+    unique: str,
+) -> None:
+    shared = tmp_path / "shared"
+    env = {"REDIS_URL": private_redis.url, **LOOPBACK_ENV}
+    one = atelier(shared, **env)
+    two = atelier(shared, **env)
+    token = one.token("visio-", "rw")
+    room = f"meet-{unique}"
+    alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()  # one owns
+    await alice.wait_for(lambda: alice.got("welcome"))
+    bob = await WsBot(visio_url(two, room, token, "bob"), "bob").join()  # relayed to one
+    await bob.wait_for(lambda: bob.got("welcome"))
+    await alice.wait_for(lambda: alice.got("joined"))
+
+    two.kill()  # bob's worker dies without relaying his departure: its heartbeat stops
+    left = await alice.wait_for(lambda: alice.got("left"), 20)
+    assert left[0].fields["participant"] == alice.got("joined")[0].fields["participant"]["id"]
+    assert alice.closed is None
+    await bob.leave()
+    await alice.leave()
