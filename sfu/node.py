@@ -489,6 +489,7 @@ class SfuNode:
         self.relayed: dict[str, RelayedConnection] = {}  # connections elsewhere, rooms here
         self._background: list[asyncio.Task[None]] = []
         self._closing = False
+        self._next_beat: asyncio.Task[None] | None = None
 
     @property
     def participants(self) -> int:
@@ -684,7 +685,18 @@ class SfuNode:
             runtime.perform(actions)
             if not member.gone:
                 await runtime.update_forwarding()
+        self._beat_soon()  # placement reads the load: keep it fresh
         return member
+
+    def _beat_soon(self) -> None:
+        if self.directory is None or self._closing:
+            return
+        if self._next_beat is None or self._next_beat.done():
+            self._next_beat = asyncio.create_task(self._beat_quietly(), name="sfu-beat")
+
+    async def _beat_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # the heartbeat loop retries and logs
+            await self._beat()
 
     async def handle(self, member: Member | RemoteMember, message: ClientMessage) -> None:
         """One validated message from a participant; SignalingError for a bad one."""
@@ -739,6 +751,8 @@ class SfuNode:
         self._closing = True
         for task in self._background:
             task.cancel()
+        if self._next_beat is not None:
+            self._background.append(self._next_beat)
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background = []
         if self.directory is not None:
