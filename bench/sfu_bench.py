@@ -399,6 +399,7 @@ def summarise(
     frames = sum(s["frames"] for s in video)
     expected_frames = FPS * window_s * sc.expected_video
     j2ff, j2key = [], []
+    slowest: list[dict[str, Any]] = []
     for s in video:
         t0 = s["t_join"]
         pub = s.get("publisher")
@@ -406,6 +407,16 @@ def summarise(
             t0 = max(t0, published[pub])
         if s["first_frame"] is not None:
             j2ff.append(s["first_frame"] - t0)
+            # where a slow first frame waited: for the offer carrying it, then for media
+            slowest.append(
+                {
+                    "subscriber": s["subscriber"],
+                    "publisher": pub,
+                    "from": "publish" if t0 > s["t_join"] else "join",
+                    "j2ff_ms": round(1000 * (s["first_frame"] - t0)),
+                    "offer_ms": round(1000 * (s["t_announced"] - t0)),
+                }
+            )
         if s["first_key"] is not None:
             j2key.append(s["first_key"] - t0)
     rtp_lost = sum(s["rtp_lost"] for s in video)
@@ -445,6 +456,7 @@ def summarise(
         "j2key_p50_ms": 1000 * p if (p := pct(j2key, 0.5)) is not None else None,
         "j2key_p99_ms": 1000 * p if (p := pct(j2key, 0.99)) is not None else None,
         "no_first_frame": sc.expected_video - len(j2ff),
+        "j2ff_slowest": sorted(slowest, key=lambda x: -x["j2ff_ms"])[:5],
         "bot_procs": len(bots),
         "bot_cores": bot_cpu,
         "bot_lag_p99_ms": max(lags) if lags else None,
@@ -642,6 +654,15 @@ def main() -> int:
                 f"join→frame p99 {fmt(r['j2ff_p99_ms'])} ms"
                 + (" (bots saturated)" if r["bots_saturated"] else "")
             )
+            if r.get("j2ff_slowest"):
+                log(
+                    "  slowest first frames (ms from join/publish: offer seen, frame): "
+                    + ", ".join(
+                        f"{x['publisher']}→{x['subscriber']} ({x['from']}) "
+                        f"{x['offer_ms']}/{x['j2ff_ms']}"
+                        for x in r["j2ff_slowest"][:3]
+                    )
+                )
     text = report(results, servers, scenarios)
     elapsed = time.monotonic() - started
     header = (

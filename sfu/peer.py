@@ -3,8 +3,13 @@
 Encoded pass-through, built on aiortc 1.16 internals (pinned; tests fail loudly on change):
 - in: each receiver's private decoder queue gets a stand-in (`FrameTap`) that hands the
   reassembled `(codec, JitterFrame)` to the SFU instead of the decoder thread — no decoding;
-- out: a subscriber's sender reads a `ForwardedTrack` whose `recv()` returns `av.Packet`s, so
-  `RTCRtpSender` calls the codec's `Encoder.pack()` — re-packetising only, no encoding;
+- out: each frame is packetised once per publisher track (`PackedFrame`: RTP payloads, as
+  aiortc's packetisers make them) and every subscriber's `RtpWriter` sends those payloads
+  straight away, synchronously: an RTP header written on bytes, SRTP protection with the
+  sender's session, `sendto` on the ICE pair's socket. aiortc's per-packet sender machinery
+  (a task per sender, `RtpPacket` objects, header-extension maps) stays out of the way; the
+  `RTCRtpSender` still answers RTCP (its SR counters are kept up to date here, NACKs are
+  retransmitted as RTX from the writer's history);
 - keyframes: a sender's `_send_keyframe` (PLI/FIR from the subscriber) is redirected to the
   SFU, which relays it, coalesced, to the publisher's receiver `_send_rtcp_pli`;
 - the audio level header extension is read from each incoming packet for the active speaker.
@@ -20,14 +25,17 @@ import asyncio
 import contextlib
 import contextvars
 import fractions
+import functools
 import ipaddress
 import logging
 import queue
+import random
 import re
+import struct
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import aioice.ice
 import av
@@ -44,21 +52,24 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamError
+from aiortc.codecs import get_encoder
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap
 from aiortc.sdp import candidate_from_sdp
 
 from sfu.errors import NegotiationError, SfuError
 
 log = logging.getLogger("atelier.sfu.peer")
 
-if TYPE_CHECKING:
-    AvPacket = av.Packet[Any]
-else:
-    AvPacket = av.Packet
-
-# Frames waiting for one subscriber's sender; past this the subscriber is too slow and frames
-# are dropped (video then waits for the next keyframe).
+# Frames held for a subscriber whose sender has not started yet (the answer or the DTLS
+# handshake is on its way); past this they are dropped (video then waits for a keyframe).
 TRACK_QUEUE_FRAMES = 128
+# Sent packets kept per subscriber track for retransmission on NACK (as aiortc keeps).
+RTP_HISTORY = 128
+_RTP_HEADER = struct.Struct("!BBHII")
+_NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 
 # --- ICE host addresses -------------------------------------------------------------------
 
@@ -186,6 +197,61 @@ class Codec:
         return self.mime_type.split("/")[0]
 
 
+class PackedFrame:
+    """A frame packetised once for every subscriber: RTP payloads and the RTP timestamp."""
+
+    __slots__ = ("payloads", "size", "timestamp")
+
+    def __init__(self, payloads: list[bytes], timestamp: int) -> None:
+        self.payloads = payloads
+        self.timestamp = timestamp
+        self.size = sum(len(p) for p in payloads)
+
+
+# What `EncodedFrame.packet()` returns, under the name the runtime (sfu/node.py) uses.
+AvPacket = PackedFrame
+
+
+class Packetizer:
+    """One publisher track's RTP packetiser: aiortc's, run once per frame for everyone.
+
+    VP8 keeps a picture id across frames, so a track has one packetiser and each frame is
+    packetised once (`EncodedFrame.packet()` caches it).
+    """
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        mime = codec.mime_type.lower()
+        self._picture_id = random.randint(0, (1 << 15) - 1)
+        self._encoder: Any = None
+        if mime == "video/vp8":
+            self.pack = self._vp8
+        elif mime == "audio/opus":
+            self.pack = self._whole
+        else:
+            self._encoder = (
+                H264Encoder()
+                if mime == "video/h264"
+                else get_encoder(RTCRtpCodecParameters(codec.mime_type, codec.clock_rate))
+            )
+            self.pack = self._with_encoder
+
+    def _vp8(self, data: bytes, timestamp: int) -> PackedFrame:
+        payloads = Vp8Encoder._packetize(data, self._picture_id)
+        self._picture_id = (self._picture_id + 1) % (1 << 15)
+        return PackedFrame(payloads, timestamp)
+
+    def _whole(self, data: bytes, timestamp: int) -> PackedFrame:
+        return PackedFrame([data], timestamp)
+
+    def _with_encoder(self, data: bytes, timestamp: int) -> PackedFrame:
+        packet = av.Packet(data)
+        packet.pts = timestamp
+        packet.time_base = fractions.Fraction(1, self.codec.clock_rate)
+        payloads, rtp_timestamp = self._encoder.pack(packet)
+        return PackedFrame(payloads, rtp_timestamp)
+
+
 @dataclass(frozen=True)
 class EncodedFrame:
     """One reassembled frame, exactly as the publisher encoded it."""
@@ -193,13 +259,16 @@ class EncodedFrame:
     codec: Codec
     data: bytes
     timestamp: int
+    packetizer: Packetizer | None = field(default=None, compare=False, repr=False)
 
-    def packet(self) -> AvPacket:
-        """The frame as the `av.Packet` a sender packs without encoding (shared, read-only)."""
-        packet = av.Packet(self.data)
-        packet.pts = self.timestamp
-        packet.time_base = fractions.Fraction(1, self.codec.clock_rate)
-        return packet
+    @functools.cached_property
+    def _packed(self) -> PackedFrame:
+        packetizer = self.packetizer or Packetizer(self.codec)
+        return packetizer.pack(self.data, self.timestamp)
+
+    def packet(self) -> PackedFrame:
+        """The frame's RTP payloads, made once and shared by every subscriber (read-only)."""
+        return self._packed
 
 
 class FrameTap(queue.Queue[Any]):
@@ -212,14 +281,19 @@ class FrameTap(queue.Queue[Any]):
     def __init__(self, deliver: Callable[[EncodedFrame], None]) -> None:
         super().__init__()
         self._deliver = deliver
+        self._codec: Any = None
+        self._packetizer: Packetizer | None = None
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:
             super().put(None)
             return
         codec, frame = item
-        codec_id = Codec(codec.mimeType, codec.clockRate)
-        self._deliver(EncodedFrame(codec_id, frame.data, frame.timestamp))
+        packetizer = self._packetizer
+        if codec is not self._codec or packetizer is None:
+            self._codec = codec
+            packetizer = self._packetizer = Packetizer(Codec(codec.mimeType, codec.clockRate))
+        self._deliver(EncodedFrame(packetizer.codec, frame.data, frame.timestamp, packetizer))
 
     @classmethod
     def install(cls, receiver: RTCRtpReceiver, deliver: Callable[[EncodedFrame], None]) -> FrameTap:
@@ -361,42 +435,170 @@ class PublisherPeer:
 
 
 class ForwardedTrack(MediaStreamTrack):
-    """What a subscriber's sender reads: `av.Packet`s, so aiortc packs instead of encoding."""
+    """What a subscriber's sender holds: its id names the forwarded track in the SDP (msid).
 
-    def __init__(self, kind: str, max_frames: int = TRACK_QUEUE_FRAMES) -> None:
+    Frames do not go through it (`RtpWriter` sends them): `recv()` never returns, so aiortc's
+    sending task waits on it, idle, until the sender stops.
+    """
+
+    def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self._queue: asyncio.Queue[AvPacket | None] = asyncio.Queue(max_frames)
 
-    def push(self, packet: AvPacket) -> bool:
-        """Queue a frame; False (dropped) when the subscriber is too slow."""
-        if self.readyState != "live":
-            return False
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()  # cancelled when the sender stops
+
+
+class RtpWriter:
+    """Sends one subscriber transceiver's frames as SRTP, synchronously, from `write()`.
+
+    Until aiortc starts the sender (the answer applied, DTLS connected) frames wait here; then
+    every frame goes out at once as the RTP packets aiortc's sender would have made (same
+    header, same `mid` and `abs-send-time` extensions, same payloads), one `sendto` each on the
+    ICE pair's socket. The sender keeps its RTCP: SR counters are updated here, and its NACK
+    handling retransmits from this writer's history (as RTX when negotiated).
+    """
+
+    def __init__(self, sender: RTCRtpSender, max_pending: int = TRACK_QUEUE_FRAMES) -> None:
+        self._sender = sender
+        self._max_pending = max_pending
+        self._pending: list[PackedFrame] | None = []  # None once started
+        self._seq = random.randint(0, 0xFFFF)
+        self._timestamp_origin = random.getrandbits(32)
+        self._rtx_seq = random.randint(0, 0xFFFF)
+        self._rtx_payload_type: int | None = None
+        self._history: list[bytes | None] = [None] * RTP_HISTORY
+        self._extensions = HeaderExtensionsMap()
+        self._first_byte = 0x80
+        self._payload_type = 0
+        self._ext_head = b""  # extension block up to abs-send-time's 3 bytes (or all of it)
+        self._ext_tail = b""
+        self._abs_send_time = False
+        aiortc_send = sender.send
+
+        async def send(parameters: RTCRtpSendParameters) -> None:
+            await aiortc_send(parameters)
+            self._start(parameters)
+
+        sender.send = send  # type: ignore[method-assign]
+        sender._retransmit = self._retransmit  # type: ignore[method-assign]
+
+    @property
+    def started(self) -> bool:
+        return self._pending is None
+
+    def _start(self, parameters: RTCRtpSendParameters) -> None:
+        if self._pending is None:
+            return  # aiortc calls send() again on every renegotiation; the first one counts
+        codec = parameters.codecs[0]
+        self._payload_type = codec.payloadType or 0
+        for rtx in parameters.codecs:
+            if rtx.mimeType.lower().endswith("/rtx") and rtx.parameters.get("apt") == (
+                codec.payloadType
+            ):
+                self._rtx_payload_type = rtx.payloadType
+                break
+        self._extensions.configure(parameters)
+        mid = parameters.muxId
+        profile, low = self._extensions.set(HeaderExtensions(mid=mid, abs_send_time=0))
+        _, high = self._extensions.set(HeaderExtensions(mid=mid, abs_send_time=0xFFFFFF))
+        if low:
+            self._first_byte = 0x90
+            block = struct.pack("!HH", profile, len(low) >> 2) + low
+            changed = [i for i in range(len(low)) if low[i] != high[i]]
+            if changed:
+                at = changed[0] + 4
+                self._ext_head, self._ext_tail = block[:at], block[at + 3 :]
+                self._abs_send_time = True
+            else:
+                self._ext_head = block
+        pending, self._pending = self._pending, None
+        for frame in pending:
+            self.write(frame)
+
+    def clear(self) -> None:
+        """Forget frames still waiting for the sender (its track changes)."""
+        if self._pending:
+            self._pending.clear()
+
+    def write(self, frame: PackedFrame) -> bool:
+        """Send a frame now (or keep it until the sender starts); False when dropped."""
+        pending = self._pending
+        if pending is not None:
+            if len(pending) >= self._max_pending:
+                return False
+            pending.append(frame)
+            return True
+        sender = self._sender
+        dtls = sender.transport
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or dtls.state != "connected" or not sender._enabled:
+            return True  # closing or paused: nothing to send to, as aiortc would drop it
+        sendto = pair.protocol.transport.sendto
+        addr = pair.remote_addr
+        protect = dtls._tx_srtp.protect
+        now = time.time() + _NTP_OFFSET
+        if self._abs_send_time:
+            stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
+            extensions = self._ext_head + stamp + self._ext_tail
+        else:
+            extensions = self._ext_head
+        timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
+        ssrc = sender._ssrc
+        first = self._first_byte
+        history = self._history
+        seq = self._seq
+        payloads = frame.payloads
+        last = len(payloads) - 1
+        pack = _RTP_HEADER.pack
         try:
-            self._queue.put_nowait(packet)
-        except asyncio.QueueFull:
-            return False
+            for i, payload in enumerate(payloads):
+                marker = self._payload_type | (0x80 if i == last else 0)
+                data = pack(first, marker, seq, timestamp, ssrc) + extensions + payload
+                history[seq % RTP_HISTORY] = data
+                sendto(protect(data), addr)
+                seq = (seq + 1) & 0xFFFF
+        except Exception:  # a transport closing under us: the connection is going away
+            log.debug("forwarding to a closing connection failed", exc_info=True)
+        self._seq = seq
+        # The sender's RTCP sender reports read these (aiortc's own sending loop keeps them).
+        sender._RTCRtpSender__ntp_timestamp = int(now * 4294967296)  # type: ignore[attr-defined]
+        sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += frame.size  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
         return True
 
-    async def recv(self) -> AvPacket:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
-
-    def stop(self) -> None:
-        if self.readyState == "live":
-            super().stop()
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+    async def _retransmit(self, sequence_number: int) -> None:
+        """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
+        data = self._history[sequence_number % RTP_HISTORY]
+        if data is None or data[2:4] != sequence_number.to_bytes(2, "big"):
+            return
+        if self._rtx_payload_type is not None:
+            # RFC 4588: the RTX stream's header (same timestamp, marker and extensions), then
+            # the original sequence number and payload.
+            header = 12 + len(self._ext_head) + len(self._ext_tail) + 3 * self._abs_send_time
+            data = (
+                _RTP_HEADER.pack(
+                    data[0],
+                    (data[1] & 0x80) | self._rtx_payload_type,
+                    self._rtx_seq,
+                    int.from_bytes(data[4:8], "big"),
+                    self._sender._rtx_ssrc,
+                )
+                + data[12:header]
+                + data[2:4]
+                + data[header:]
+            )
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        with contextlib.suppress(ConnectionError):
+            await self._sender.transport._send_rtp(data)
 
 
 @dataclass
 class _Slot:
     transceiver: RTCRtpTransceiver
     codec: Codec
+    writer: RtpWriter
     track_id: str | None = None
     track: ForwardedTrack | None = None
 
@@ -430,17 +632,17 @@ class SubscriberPeer:
         self._on_keyframe_request = on_keyframe_request
         self.pc = RTCPeerConnection(ice.rtc_configuration())
         self._slots: list[_Slot] = []
+        self._by_track: dict[str, RtpWriter] = {}
         self.revision = 0
         self.awaiting_answer = False
 
     def forwarded(self) -> set[str]:
         return {s.track_id for s in self._slots if s.track_id is not None}
 
-    def push(self, track_id: str, packet: AvPacket) -> bool:
-        for slot in self._slots:
-            if slot.track_id == track_id and slot.track is not None:
-                return slot.track.push(packet)
-        return False
+    def push(self, track_id: str, packet: PackedFrame) -> bool:
+        """Send a frame of `track_id` to this subscriber now; False when it was dropped."""
+        writer = self._by_track.get(track_id)
+        return writer is not None and writer.write(packet)
 
     def _redirect_keyframe_requests(self, slot: _Slot) -> None:
         def requested() -> None:
@@ -456,9 +658,12 @@ class SubscriberPeer:
         for slot in self._slots:
             if slot.track_id is not None and slot.track_id not in by_id:
                 assert slot.track is not None
+                # The sender keeps this (idle) track: with none, aiortc's sending task would
+                # poll every 20 ms.
                 slot.track.stop()
-                slot.transceiver.sender.replaceTrack(None)
                 slot.transceiver.direction = "inactive"
+                del self._by_track[slot.track_id]
+                slot.writer.clear()
                 slot.track_id = slot.track = None
                 changed = True
         current = self.forwarded()
@@ -477,10 +682,11 @@ class SubscriberPeer:
             else:
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_codec_preferences(want.codec))
-                slot = _Slot(transceiver, want.codec)
+                slot = _Slot(transceiver, want.codec, RtpWriter(transceiver.sender))
                 self._slots.append(slot)
                 self._redirect_keyframe_requests(slot)
             slot.track_id, slot.track = want.track_id, track
+            self._by_track[want.track_id] = slot.writer
         if not changed:
             return None
         offer = await self.pc.createOffer()

@@ -1,0 +1,154 @@
+"""`RtpWriter` sends the packets aiortc's own sender would: same header, extensions, payloads,
+and RTX retransmissions on NACK. Fakes stand in for the DTLS/ICE transports (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
+
+from sfu.peer import Codec, EncodedFrame, PackedFrame, Packetizer, RtpWriter
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+RTX = RTCRtpCodecParameters(
+    mimeType="video/rtx", clockRate=90000, payloadType=98, parameters={"apt": 97}
+)
+EXTENSIONS = [
+    RTCRtpHeaderExtensionParameters(id=1, uri="urn:ietf:params:rtp-hdrext:sdes:mid"),
+    RTCRtpHeaderExtensionParameters(
+        id=2, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+    ),
+]
+
+
+class FakeSender:
+    """What `RtpWriter` uses of an `RTCRtpSender` and its transports; protection is identity."""
+
+    def __init__(self) -> None:
+        self._ssrc = 0x11223344
+        self._rtx_ssrc = 0x55667788
+        self._enabled = True
+        self._RTCRtpSender__ntp_timestamp = 0
+        self._RTCRtpSender__rtp_timestamp = 0
+        self._RTCRtpSender__octet_count = 0
+        self._RTCRtpSender__packet_count = 0
+        self.sent: list[bytes] = []
+        self.resent: list[bytes] = []
+        self.started = 0
+        sent = self.sent
+
+        class Udp:
+            def sendto(self, data: bytes, addr: Any) -> None:
+                sent.append(data)
+
+        class Pair:
+            protocol = type("Protocol", (), {"transport": Udp()})()
+            remote_addr = ("127.0.0.1", 9)
+
+        class Dtls:
+            state = "connected"
+            _tx_srtp = type("Srtp", (), {"protect": staticmethod(lambda data: data)})()
+            transport = type("Ice", (), {"_connection": type("C", (), {"_nominated": {}})()})()
+
+            async def _send_rtp(inner, data: bytes) -> None:
+                self.resent.append(data)
+
+        self.transport = Dtls()
+        self.transport.transport._connection._nominated[1] = Pair()
+
+    async def send(self, parameters: RTCRtpSendParameters) -> None:
+        self.started += 1
+
+
+def start(writer: RtpWriter, sender: FakeSender, codecs: list[RTCRtpCodecParameters]) -> None:
+    parameters = RTCRtpSendParameters(codecs=codecs, headerExtensions=EXTENSIONS, muxId="3")
+    asyncio.run(sender.send(parameters))  # type: ignore[attr-defined]  # the writer's wrapper
+
+
+def frame(size: int = 3000) -> PackedFrame:
+    data = bytes((i * 7) % 251 for i in range(size))
+    return EncodedFrame(
+        Codec("video/VP8", 90000), data, 4500, Packetizer(Codec("video/VP8", 90000))
+    ).packet()
+
+
+def test_packets_are_those_aiortc_would_send_and_frames_wait_for_the_sender() -> None:
+    sender = FakeSender()
+    writer = RtpWriter(sender)  # type: ignore[arg-type]
+    packed = frame()
+    assert len(packed.payloads) == 3
+    assert writer.write(packed) and not sender.sent  # held until the sender starts
+    start(writer, sender, [VP8, RTX])
+    assert sender.started == 1 and len(sender.sent) == 3
+    extensions = HeaderExtensionsMap()
+    extensions.configure(RTCRtpSendParameters(headerExtensions=EXTENSIONS))
+    first = RtpPacket.parse(sender.sent[0], extensions)
+    for i, data in enumerate(sender.sent):
+        packet = RtpPacket.parse(data, extensions)
+        assert packet.payload_type == 97 and packet.ssrc == sender._ssrc
+        assert packet.sequence_number == (first.sequence_number + i) & 0xFFFF
+        assert packet.timestamp == first.timestamp
+        assert packet.marker == (i == 2)
+        assert packet.payload == packed.payloads[i]
+        assert packet.extensions.mid == "3" and packet.extensions.abs_send_time is not None
+        # byte for byte what aiortc's sender serialises for the same fields
+        assert packet.serialize(extensions) == data
+    assert sender._RTCRtpSender__packet_count == 3
+    assert sender._RTCRtpSender__octet_count == packed.size
+    assert sender._RTCRtpSender__rtp_timestamp == first.timestamp
+    start(writer, sender, [VP8, RTX])  # a renegotiation: nothing resent, nothing reset
+    writer.write(packed)
+    assert len(sender.sent) == 6
+    assert (
+        RtpPacket.parse(sender.sent[3], extensions).sequence_number
+        == (first.sequence_number + 3) & 0xFFFF
+    )
+
+
+def test_a_nacked_packet_is_resent_as_rtx_exactly_as_aiortc_wraps_it() -> None:
+    sender = FakeSender()
+    writer = RtpWriter(sender)  # type: ignore[arg-type]
+    start(writer, sender, [VP8, RTX])
+    writer.write(frame())
+    extensions = HeaderExtensionsMap()
+    extensions.configure(RTCRtpSendParameters(headerExtensions=EXTENSIONS))
+    lost = RtpPacket.parse(sender.sent[2], extensions)
+    asyncio.run(writer._retransmit(lost.sequence_number))
+    asyncio.run(writer._retransmit((lost.sequence_number + 1) & 0xFFFF))  # never sent: ignored
+    assert len(sender.resent) == 1
+    rtx = RtpPacket.parse(sender.resent[0], extensions)
+    expected = wrap_rtx(lost, payload_type=98, sequence_number=rtx.sequence_number, ssrc=0x55667788)
+    assert sender.resent[0] == expected.serialize(extensions)
+    asyncio.run(writer._retransmit(lost.sequence_number))
+    second = RtpPacket.parse(sender.resent[1], extensions)
+    assert second.sequence_number == (rtx.sequence_number + 1) & 0xFFFF
+
+
+def test_without_rtx_a_nacked_packet_is_resent_as_it_was() -> None:
+    sender = FakeSender()
+    writer = RtpWriter(sender)  # type: ignore[arg-type]
+    start(writer, sender, [VP8])
+    writer.write(frame(500))
+    seq = int.from_bytes(sender.sent[0][2:4], "big")
+    asyncio.run(writer._retransmit(seq))
+    assert sender.resent == sender.sent
+
+
+def test_a_vp8_track_packetises_each_frame_once_with_consecutive_picture_ids() -> None:
+    codec = Codec("video/VP8", 90000)
+    packetizer = Packetizer(codec)
+    a = EncodedFrame(codec, b"\x10" * 100, 0, packetizer)
+    b = EncodedFrame(codec, b"\x11" * 100, 3000, packetizer)
+    assert a.packet() is a.packet()  # shared by every subscriber
+    first, second = a.packet().payloads[0], b.packet().payloads[0]
+    picture = int.from_bytes(first[2:4], "big") & 0x7FFF
+    assert int.from_bytes(second[2:4], "big") & 0x7FFF == (picture + 1) % (1 << 15)
+    assert b.packet().timestamp == 3000
+    opus = EncodedFrame(Codec("audio/opus", 48000), b"\x01\x02", 960)
+    assert opus.packet().payloads == [b"\x01\x02"] and opus.packet().timestamp == 960
