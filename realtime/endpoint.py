@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from realtime.errors import RealtimeError
 from realtime.ratelimit import TokenBucket
 from realtime.rooms import DocumentRooms
+from realtime.wsframe import DIRECT_EXTENSION, DirectSocket
 
 log = logging.getLogger("atelier.sync")
 
@@ -83,8 +84,9 @@ class SyncEndpoint:
             await websocket.close(refused.code, refused.reason)
             return
 
+        direct: DirectSocket | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
         conn = self._rooms.new_connection(
-            websocket.send_bytes, websocket.close, principal=grant.principal
+            websocket.send_bytes, websocket.close, principal=grant.principal, direct=direct
         )
         try:
             await self._rooms.join(name, conn, writable=grant.access is Access.WRITE)
@@ -97,25 +99,35 @@ class SyncEndpoint:
 
         limits = self._limits
         bucket = TokenBucket(limits.rate_messages, limits.rate_burst, time.monotonic())
+        rooms = self._rooms
+
+        def on_message(data: bytes | None) -> None:
+            """One message from the client: checked, then given to the room."""
+            if conn.closing:
+                return
+            refusal: tuple[int, str] | None = None
+            if data is None:
+                refusal = (1003, "text frames are not part of the y-websocket protocol")
+            elif len(data) > limits.max_message_bytes:
+                refusal = (1009, f"message larger than {limits.max_message_bytes} bytes")
+            elif not bucket.take(time.monotonic()):
+                refusal = (1008, "too many messages: slow down")
+            if refusal is not None:
+                log.warning("document %s: closing connection %d: %s", name, conn.id, refusal[1])
+                conn.close(*refusal)
+                return
+            assert data is not None
+            rooms.receive(name, conn, data)
+
         try:
+            if direct is not None:
+                # Messages now reach on_message as they are parsed; only the end comes here.
+                direct.set_receiver(on_message)
             while not conn.closed.is_set():
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                data = message.get("bytes")
-                refusal: tuple[int, str] | None = None
-                if data is None:
-                    refusal = (1003, "text frames are not part of the y-websocket protocol")
-                elif len(data) > limits.max_message_bytes:
-                    refusal = (1009, f"message larger than {limits.max_message_bytes} bytes")
-                elif not bucket.take(time.monotonic()):
-                    refusal = (1008, "too many messages: slow down")
-                if refusal is not None:
-                    log.warning("document %s: closing connection %d: %s", name, conn.id, refusal[1])
-                    conn.close(*refusal)
-                    break
-                assert data is not None
-                self._rooms.receive(name, conn, data)
+                on_message(message.get("bytes"))
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
@@ -124,6 +136,7 @@ class SyncEndpoint:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(conn.closed.wait(), timeout=1.0)
             await self._rooms.leave(name, conn)
-            if websocket.application_state != WebSocketState.DISCONNECTED:
+            finished = direct.closing if direct is not None else False
+            if not finished and websocket.application_state != WebSocketState.DISCONNECTED:
                 with contextlib.suppress(Exception):
                     await websocket.close(1000)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from realtime.bus import Bus, document_channel
 from realtime.room import Action, Broadcast, Close, DocumentRoom, Persist, Publish, Send
 from realtime.store import DocumentStore
+from realtime.wsframe import DirectSocket, binary_frame
 
 log = logging.getLogger("atelier.rooms")
 
@@ -30,12 +31,19 @@ class RoomLimits:
     """Limits a room and its connections enforce (from settings)."""
 
     max_document_bytes: int = 64 * 2**20
-    send_queue_messages: int = 2000
+    send_buffer_bytes: int = 8 * 2**20
     room_idle_seconds: float = 10.0
 
 
 class Connection:
-    """One client socket: a bounded send queue drained by its own writer task."""
+    """One client socket.
+
+    With a `DirectSocket` (under `atelier serve`), messages go straight onto the socket as
+    frames built once per broadcast. Otherwise (another ASGI server, the test client) they wait
+    in a queue drained by a writer task through ASGI `send`. Either way a client whose backlog
+    passes `max_buffer_bytes` is dropped with 1013: it resyncs when it reconnects, and the room
+    never waits for it.
+    """
 
     def __init__(
         self,
@@ -43,41 +51,67 @@ class Connection:
         send: SendBytes,
         close: CloseSocket,
         *,
-        max_queue: int,
+        max_buffer_bytes: int,
         principal: str = "",
+        direct: DirectSocket | None = None,
     ) -> None:
         self.id = conn_id
         self.principal = principal
+        self.direct = direct
         self._send = send
         self._close = close
         self._queue: deque[bytes] = deque()
-        self._max_queue = max_queue
+        self._queued_bytes = 0
+        self._max_bytes = max_buffer_bytes
         self._wakeup = asyncio.Event()
         self._closing: tuple[int, str] | None = None
-        self._writer = asyncio.create_task(self._write(), name=f"conn-{conn_id}-writer")
         self.closed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._transport = None if direct is None else direct.transport
+        if direct is None:
+            self._writer = asyncio.create_task(self._write(), name=f"conn-{conn_id}-writer")
 
-    def enqueue(self, data: bytes) -> None:
+    def enqueue(self, data: bytes, frame: bytes | None = None) -> None:
+        """Send `data`; `frame` is `binary_frame(data)` when the caller already built it."""
         if self._closing is not None:
             return
-        if len(self._queue) >= self._max_queue:
-            # A client that cannot keep up is dropped rather than slowing the room;
-            # its provider reconnects and resyncs.
-            log.warning("connection %d: send queue full, dropping a slow client", self.id)
-            self.close(1013, "too slow: reconnect to resync")
+        transport = self._transport
+        if transport is not None:
+            if transport.is_closing():
+                return
+            if transport.get_write_buffer_size() > self._max_bytes:
+                self._too_slow()
+            else:
+                transport.write(frame if frame is not None else binary_frame(data))
+            return
+        if self._queued_bytes > self._max_bytes:
+            self._too_slow()
             return
         self._queue.append(data)
+        self._queued_bytes += len(data)
         self._wakeup.set()
+
+    def _too_slow(self) -> None:
+        # A client that cannot keep up is dropped rather than slowing the room;
+        # its provider reconnects and resyncs.
+        log.warning("connection %d: send backlog full, dropping a slow client", self.id)
+        self.close(1013, "too slow: reconnect to resync")
 
     @property
     def closing(self) -> bool:
         return self._closing is not None
 
     def close(self, code: int, reason: str) -> None:
-        if self._closing is None:
-            self._closing = (code, reason[:120])
-            self._queue.clear()
-            self._wakeup.set()
+        if self._closing is not None:
+            return
+        self._closing = (code, reason[:120])
+        if self.direct is not None:
+            self.direct.close_now(*self._closing)
+            self.closed.set()
+            return
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._wakeup.set()
 
     async def _write(self) -> None:
         try:
@@ -85,7 +119,9 @@ class Connection:
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 while self._queue and self._closing is None:
-                    await self._send(self._queue.popleft())
+                    data = self._queue.popleft()
+                    self._queued_bytes -= len(data)
+                    await self._send(data)
                 if self._closing is not None:
                     code, reason = self._closing
                     with contextlib.suppress(Exception):
@@ -100,6 +136,9 @@ class Connection:
             self.closed.set()
 
     async def stop(self) -> None:
+        if self._writer is None:
+            self.closed.set()
+            return
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._writer
@@ -160,15 +199,21 @@ class DocumentRooms:
         return list(self._rooms)
 
     def new_connection(
-        self, send: SendBytes, close: CloseSocket, *, principal: str = ""
+        self,
+        send: SendBytes,
+        close: CloseSocket,
+        *,
+        principal: str = "",
+        direct: DirectSocket | None = None,
     ) -> Connection:
         self._next_id += 1
         return Connection(
             self._next_id,
             send,
             close,
-            max_queue=self._limits.send_queue_messages,
+            max_buffer_bytes=self._limits.send_buffer_bytes,
             principal=principal,
+            direct=direct,
         )
 
     # -- connections -----------------------------------------------------------------
@@ -310,9 +355,12 @@ class DocumentRooms:
         connections = loaded.connections
         for action in actions:
             if isinstance(action, Broadcast):
-                for conn_id, conn in connections.items():
-                    if conn_id != action.exclude:
-                        conn.enqueue(action.data)
+                if connections and (len(connections) > 1 or action.exclude not in connections):
+                    # One frame for every direct socket: servers do not mask.
+                    frame = binary_frame(action.data)
+                    for conn_id, conn in connections.items():
+                        if conn_id != action.exclude:
+                            conn.enqueue(action.data, frame)
             elif isinstance(action, Send):
                 target = connections.get(action.conn)
                 if target is not None:

@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         bus,
         RoomLimits(
             max_document_bytes=settings.max_document_bytes,
-            send_queue_messages=settings.send_queue_messages,
+            send_buffer_bytes=settings.send_buffer_bytes,
             room_idle_seconds=settings.room_idle_seconds,
         ),
     )

@@ -43,6 +43,10 @@ def _raise_open_files_limit() -> None:
         pass
 
 
+# uvicorn's sans-I/O WebSocket protocol plus the direct path /sync uses (realtime/wsdirect.py).
+WS_PROTOCOL = "realtime.wsdirect:DirectWebSocketProtocol"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(
         {
@@ -69,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Yjs messages are small binary diffs: compressing them costs CPU and latency on
         # both ends for little gain (the reference servers do not offer it either).
         ws_per_message_deflate=False,
+        ws=WS_PROTOCOL,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,

@@ -190,12 +190,12 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1024, 2**30),
     ),
     Setting(
-        "ATELIER_SEND_QUEUE_MESSAGES",
-        "send_queue_messages",
-        "2000",
-        "Messages waiting to be sent to one connection before it is dropped as too slow "
-        "(it resyncs when it reconnects).",
-        _int(8, 1_000_000),
+        "ATELIER_SEND_BUFFER_BYTES",
+        "send_buffer_bytes",
+        "8388608",
+        "Bytes waiting to be sent to one sync connection before it is dropped as too slow "
+        "(it resyncs when it reconnects). One message larger than this still goes out whole.",
+        _int(65536, 2**31),
     ),
     Setting(
         "ATELIER_RATE_MESSAGES",
@@ -448,7 +448,7 @@ class Settings:
     max_message_bytes: int = 4 * 2**20
     max_document_bytes: int = 64 * 2**20
     max_image_bytes: int = 10 * 2**20
-    send_queue_messages: int = 2000
+    send_buffer_bytes: int = 8388608
     rate_messages: float = 300.0
     rate_burst: float = 1500.0
     commit_interval_ms: int = 50

@@ -248,7 +248,7 @@ async def test_a_client_too_slow_to_read_is_dropped_and_the_room_carries_on(
 ) -> None:
     import websockets
 
-    server = atelier(ATELIER_SEND_QUEUE_MESSAGES="16")
+    server = atelier(ATELIER_SEND_BUFFER_BYTES="65536")
     token = server.token("")
     doc = f"slow-{unique}"
     url = f"{server.sync_url}/{doc}?token={token}"

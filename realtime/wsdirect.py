@@ -1,0 +1,96 @@
+"""uvicorn's sans-I/O WebSocket protocol, plus a direct path for the sync endpoint.
+
+This is the only module that reaches into uvicorn's internals (pinned in pyproject.toml).
+Through ASGI, every message a server sends costs several awaits (the app's wrappers, the
+protocol's flow-control wait, a fresh frame per client) and every message it receives a queue
+round trip with reading paused and resumed. The sync endpoint sends the same small update to
+many clients, so `atelier serve` runs this protocol (`ws="realtime.wsdirect:..."`), which
+offers the application a `DirectSocket` in `scope["extensions"]["atelier.direct"]`:
+
+- the application writes ready-made frames (built once per broadcast) on the transport;
+- `set_receiver` hands each incoming message to a plain function as it is parsed;
+- `close_now` sends the close frame after what is queued and aborts the socket if the client
+  does not finish closing in time (a stuck client cannot hold its backlog forever).
+
+Everything else — handshake, pings, close handshake, size limits, HTTP routes' WebSockets —
+is uvicorn's own code, unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from realtime.wsframe import DIRECT_EXTENSION, Receiver
+
+log = logging.getLogger("atelier.sync")
+
+
+class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    """`WebSocketsSansIOProtocol` that also implements `realtime.wsframe.DirectSocket`."""
+
+    _receiver: Receiver | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            extensions = cast(dict[str, Any], scope["extensions"])
+            extensions[DIRECT_EXTENSION] = self
+
+    # -- DirectSocket ------------------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        return self.close_sent or self.disconnected
+
+    def set_receiver(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        # Messages that arrived before (reading was paused after the first): in order.
+        held = []
+        while not self.queue.empty():
+            held.append(self.queue.get_nowait())
+        for message in held:
+            if message["type"] == "websocket.receive":
+                self._deliver(message.get("bytes"))
+            else:
+                self.queue.put_nowait(message)
+        if self.read_paused and not self.disconnected:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def close_now(self, code: int, reason: str) -> None:
+        if self.close_sent or self.disconnected:
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        # abort, not close: close() would wait for a client that stopped reading.
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    # -- incoming ----------------------------------------------------------------------
+
+    def send_receive_event_to_app(self) -> None:
+        if self._receiver is None or self.close_sent:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        self._deliver(None if self.curr_msg_data_type == "text" else bytes(data))
+
+    def _deliver(self, data: bytes | None) -> None:
+        receiver = self._receiver
+        if receiver is None or self.close_sent:
+            return
+        try:
+            receiver(data)
+        except Exception:
+            log.exception("connection from %s: message handling failed", self.client)
+            self.close_now(1011, "internal error; reconnect")
