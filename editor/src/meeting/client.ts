@@ -216,8 +216,9 @@ export class MeetingClient {
       4410: s.endedRemoved,
       4411: s.endedByHost,
       4429: s.endedFull,
+      1013: s.endedUnavailable,
     };
-    if (code !== 1000 && code !== 1001 && !(code in reasons)) {
+    if (code !== 1000 && code !== 1001 && code !== 1013 && !(code in reasons)) {
       console.warn("meeting: closed", code, reason);
     }
     this.finish(reasons[code] ?? s.endedLost);

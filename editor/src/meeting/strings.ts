@@ -40,6 +40,7 @@ export const FRENCH_STRINGS = {
   endedForbidden: "Vous n’avez pas accès à cette réunion.",
   endedLost: "La connexion à la réunion a été perdue.",
   endedStopping: "Le serveur de réunion redémarre : rejoignez à nouveau dans un instant.",
+  endedUnavailable: "Aucun serveur de réunion n’est disponible pour le moment : réessayez dans quelques minutes.",
 };
 
 export type Strings = typeof FRENCH_STRINGS;
