@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import fractions
 import functools
+import gc
 import ipaddress
 import logging
 import queue
@@ -39,6 +40,7 @@ from typing import Any
 
 import aioice.ice
 import av
+import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
@@ -55,9 +57,12 @@ from aiortc import (
 from aiortc.codecs import get_encoder
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap
 from aiortc.sdp import candidate_from_sdp
+from pylibsrtp._binding import ffi as _srtp_ffi  # type: ignore[import-not-found]
+from pylibsrtp._binding import lib as _srtp_lib
 
 from sfu.errors import NegotiationError, SfuError
 
@@ -68,6 +73,16 @@ log = logging.getLogger("atelier.sfu.peer")
 TRACK_QUEUE_FRAMES = 128
 # Sent packets kept per subscriber track for retransmission on NACK (as aiortc keeps).
 RTP_HISTORY = 128
+# A subscriber's frames that waited for its sender go out at about DRAIN_RATE packets/s (at
+# least DRAIN_PACKETS per turn of the event loop, turns DRAIN_SECONDS apart), one frame per
+# track in turn, so every track's keyframe comes first: sent at once, a few hundred packets
+# would overflow a receiver's socket buffer. Live frames wait behind them, so the rate must
+# stay well above a subscriber's live rate (~1000 packets/s with nine 500 kbit/s videos).
+DRAIN_RATE = 8000
+DRAIN_PACKETS = 16
+DRAIN_SECONDS = 0.002
+# Audio frames kept for a subscriber whose sender starts (older ones would only add delay).
+AUDIO_CATCH_UP = 5
 _RTP_HEADER = struct.Struct("!BBHII")
 _NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 
@@ -92,6 +107,22 @@ aioice.ice.get_host_addresses = _host_addresses
 # aioice logs every candidate pair's state change at INFO: a dozen lines per participant.
 logging.getLogger("aioice.ice").setLevel(logging.WARNING)
 
+# aiortc hashes the DTLS certificate (three digests) for every m-line of every description it
+# makes or applies: a quarter of a subscribe renegotiation's time in a 10-person meeting. A
+# certificate never changes, so its fingerprints are computed once.
+_aiortc_fingerprints = RTCCertificate.getFingerprints
+
+
+def _cached_fingerprints(self: RTCCertificate) -> list[RTCDtlsFingerprint]:
+    cached: list[RTCDtlsFingerprint] | None = getattr(self, "_sfu_fingerprints", None)
+    if cached is None:
+        cached = _aiortc_fingerprints(self)
+        self._sfu_fingerprints = cached  # type: ignore[attr-defined]
+    return list(cached)
+
+
+RTCCertificate.getFingerprints = _cached_fingerprints  # type: ignore[method-assign]
+
 
 @contextlib.contextmanager
 def host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
@@ -101,6 +132,16 @@ def host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         _HOST_ADDRESSES.reset(token)
+
+
+# The process's modules (~150k long-lived objects, most of the heap) are walked by every full
+# collection: 40-100 ms with the event loop stopped, and a meeting's joins (peer connections,
+# SDP objects) trigger several, stalling a newcomer's offer or first frames. Frozen once here,
+# when the SFU is imported with the rest of the app, they are no longer walked (a full
+# collection then takes ~10 ms); being alive now, nothing is lost but the rare cycle among
+# them that dies later.
+gc.collect()
+gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -434,6 +475,33 @@ class PublisherPeer:
 # --- sending encoded frames ------------------------------------------------------------------
 
 
+def _fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+    """`session.protect`, the same libsrtp call without pylibsrtp's per-packet allocations.
+
+    The function holds the session: libsrtp's context is freed with it.
+    """
+    srtp = session._srtp[0]
+    cdata = session._cdata
+    buffer = session._buffer
+    length = _srtp_ffi.new("int *")
+    protect = _srtp_lib.srtp_protect
+    limit = len(buffer) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+    ok = _srtp_lib.srtp_err_status_ok
+
+    def fast(data: bytes, session: pylibsrtp.Session = session) -> bytes:
+        size = len(data)
+        if size > limit:
+            raise ValueError("packet is too long")
+        length[0] = size
+        buffer[0:size] = data
+        status = protect(srtp, cdata, length)
+        if status != ok:
+            raise pylibsrtp.Error(f"srtp_protect failed ({status})")
+        return bytes(buffer[0 : length[0]])
+
+    return fast
+
+
 class ForwardedTrack(MediaStreamTrack):
     """What a subscriber's sender holds: its id names the forwarded track in the SDP (msid).
 
@@ -452,17 +520,26 @@ class ForwardedTrack(MediaStreamTrack):
 class RtpWriter:
     """Sends one subscriber transceiver's frames as SRTP, synchronously, from `write()`.
 
-    Until aiortc starts the sender (the answer applied, DTLS connected) frames wait here; then
-    every frame goes out at once as the RTP packets aiortc's sender would have made (same
-    header, same `mid` and `abs-send-time` extensions, same payloads), one `sendto` each on the
-    ICE pair's socket. The sender keeps its RTCP: SR counters are updated here, and its NACK
-    handling retransmits from this writer's history (as RTX when negotiated).
+    Every frame goes out as the RTP packets aiortc's sender would have made (same header, same
+    `mid` and `abs-send-time` extensions, same payloads), one `sendto` each on the ICE pair's
+    socket. Until aiortc starts the sender (the answer applied, DTLS connected) frames wait
+    here; once it has, `on_start` is called and the subscriber drains the waiting frames at a
+    bounded pace (`flush_one`), live frames queueing behind them, until none is left. The
+    sender keeps its RTCP: SR counters are updated here, and its NACK handling retransmits from
+    this writer's history (as RTX when negotiated).
     """
 
-    def __init__(self, sender: RTCRtpSender, max_pending: int = TRACK_QUEUE_FRAMES) -> None:
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        on_start: Callable[[RtpWriter], None] | None = None,
+        max_pending: int = TRACK_QUEUE_FRAMES,
+    ) -> None:
         self._sender = sender
+        self._on_start = on_start
+        self._started = False
         self._max_pending = max_pending
-        self._pending: list[PackedFrame] | None = []  # None once started
+        self._pending: list[PackedFrame] | None = []  # None once started and drained
         self._seq = random.randint(0, 0xFFFF)
         self._timestamp_origin = random.getrandbits(32)
         self._rtx_seq = random.randint(0, 0xFFFF)
@@ -474,6 +551,8 @@ class RtpWriter:
         self._ext_head = b""  # extension block up to abs-send-time's 3 bytes (or all of it)
         self._ext_tail = b""
         self._abs_send_time = False
+        self._srtp: pylibsrtp.Session | None = None
+        self._protect: Callable[[bytes], bytes] = bytes
         aiortc_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -485,11 +564,12 @@ class RtpWriter:
 
     @property
     def started(self) -> bool:
-        return self._pending is None
+        return self._started
 
     def _start(self, parameters: RTCRtpSendParameters) -> None:
-        if self._pending is None:
+        if self._started:
             return  # aiortc calls send() again on every renegotiation; the first one counts
+        self._started = True
         codec = parameters.codecs[0]
         self._payload_type = codec.payloadType or 0
         for rtx in parameters.codecs:
@@ -512,9 +592,25 @@ class RtpWriter:
                 self._abs_send_time = True
             else:
                 self._ext_head = block
-        pending, self._pending = self._pending, None
-        for frame in pending:
-            self.write(frame)
+        if self._sender.kind == "audio" and self._pending:
+            del self._pending[:-AUDIO_CATCH_UP]  # older sound would only add delay
+        if self._on_start is not None:
+            self._on_start(self)
+        else:
+            while self.flush_one() is not None:
+                pass
+
+    def flush_one(self) -> int | None:
+        """Send the oldest waiting frame (once started): its packets, None when none is left."""
+        pending = self._pending
+        if pending is None or not self._started:
+            return None
+        if not pending:
+            self._pending = None  # drained: frames go out as they come from now on
+            return None
+        frame = pending.pop(0)
+        self._send(frame)
+        return len(frame.payloads)
 
     def clear(self) -> None:
         """Forget frames still waiting for the sender (its track changes)."""
@@ -529,14 +625,23 @@ class RtpWriter:
                 return False
             pending.append(frame)
             return True
+        self._send(frame)
+        return True
+
+    def _send(self, frame: PackedFrame) -> None:
         sender = self._sender
         dtls = sender.transport
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None or dtls.state != "connected" or not sender._enabled:
-            return True  # closing or paused: nothing to send to, as aiortc would drop it
+            return  # closing or paused: nothing to send to, as aiortc would drop it
         sendto = pair.protocol.transport.sendto
         addr = pair.remote_addr
-        protect = dtls._tx_srtp.protect
+        srtp = dtls._tx_srtp
+        if srtp is not self._srtp:
+            self._srtp = srtp
+            fast = isinstance(srtp, pylibsrtp.Session)
+            self._protect = _fast_protect(srtp) if fast else srtp.protect
+        protect = self._protect
         now = time.time() + _NTP_OFFSET
         if self._abs_send_time:
             stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
@@ -566,7 +671,6 @@ class RtpWriter:
         sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += frame.size  # type: ignore[attr-defined]
         sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
-        return True
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
@@ -633,6 +737,8 @@ class SubscriberPeer:
         self.pc = RTCPeerConnection(ice.rtc_configuration())
         self._slots: list[_Slot] = []
         self._by_track: dict[str, RtpWriter] = {}
+        self._draining: list[RtpWriter] = []
+        self._drain_task: asyncio.Task[None] | None = None
         self.revision = 0
         self.awaiting_answer = False
 
@@ -643,6 +749,29 @@ class SubscriberPeer:
         """Send a frame of `track_id` to this subscriber now; False when it was dropped."""
         writer = self._by_track.get(track_id)
         return writer is not None and writer.write(packet)
+
+    def _drain_later(self, writer: RtpWriter) -> None:
+        self._draining.append(writer)
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        """Send the frames that waited for the senders, paced, one frame per track in turn."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while self._draining:
+            now = loop.time()
+            budget = max(DRAIN_PACKETS, int((now - last) * DRAIN_RATE))
+            last = now
+            while budget > 0 and self._draining:
+                for writer in list(self._draining):
+                    sent = writer.flush_one()
+                    if sent is None:
+                        self._draining.remove(writer)
+                    else:
+                        budget -= sent
+            if self._draining:
+                await asyncio.sleep(DRAIN_SECONDS)
 
     def _redirect_keyframe_requests(self, slot: _Slot) -> None:
         def requested() -> None:
@@ -682,7 +811,8 @@ class SubscriberPeer:
             else:
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_codec_preferences(want.codec))
-                slot = _Slot(transceiver, want.codec, RtpWriter(transceiver.sender))
+                writer = RtpWriter(transceiver.sender, self._drain_later)
+                slot = _Slot(transceiver, want.codec, writer)
                 self._slots.append(slot)
                 self._redirect_keyframe_requests(slot)
             slot.track_id, slot.track = want.track_id, track
@@ -717,6 +847,10 @@ class SubscriberPeer:
         return now - self.offered_at if self.awaiting_answer else 0.0
 
     async def close(self) -> None:
+        if self._drain_task is not None:
+            self._drain_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain_task
         for slot in self._slots:
             if slot.track is not None:
                 slot.track.stop()

@@ -4,6 +4,7 @@ and RTX retransmissions on NACK. Fakes stand in for the DTLS/ICE transports (no 
 from __future__ import annotations
 
 import asyncio
+import struct
 from typing import Any
 
 from aiortc.rtcrtpparameters import (
@@ -12,8 +13,9 @@ from aiortc.rtcrtpparameters import (
     RTCRtpSendParameters,
 )
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
+from pylibsrtp import Policy, Session
 
-from sfu.peer import Codec, EncodedFrame, PackedFrame, Packetizer, RtpWriter
+from sfu.peer import Codec, EncodedFrame, PackedFrame, Packetizer, RtpWriter, _fast_protect
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 RTX = RTCRtpCodecParameters(
@@ -30,7 +32,8 @@ EXTENSIONS = [
 class FakeSender:
     """What `RtpWriter` uses of an `RTCRtpSender` and its transports; protection is identity."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "video") -> None:
+        self.kind = kind
         self._ssrc = 0x11223344
         self._rtx_ssrc = 0x55667788
         self._enabled = True
@@ -152,3 +155,48 @@ def test_a_vp8_track_packetises_each_frame_once_with_consecutive_picture_ids() -
     assert b.packet().timestamp == 3000
     opus = EncodedFrame(Codec("audio/opus", 48000), b"\x01\x02", 960)
     assert opus.packet().payloads == [b"\x01\x02"] and opus.packet().timestamp == 960
+
+
+def test_frames_that_waited_go_out_one_by_one_once_started_and_stale_audio_is_dropped() -> None:
+    started: list[RtpWriter] = []
+    sender = FakeSender()
+    writer = RtpWriter(sender, started.append)  # type: ignore[arg-type]
+    frames = [frame(100 + i) for i in range(3)]
+    for f in frames:
+        writer.write(f)
+    start(writer, sender, [VP8, RTX])
+    assert started == [writer] and not sender.sent  # the subscriber paces the draining
+    writer.write(frame(50))  # a live frame queues behind those that waited
+    sizes = []
+    while (sent := writer.flush_one()) is not None:
+        sizes.append(sent)
+    assert sizes == [1, 1, 1, 1] and len(sender.sent) == 4
+    assert [d[-1] for d in sender.sent[:3]] == [f.payloads[0][-1] for f in frames]
+    writer.write(frame(60))  # drained: sent at once
+    assert len(sender.sent) == 5
+
+    audio = FakeSender("audio")
+    opus = RtpWriter(audio, lambda w: None)  # type: ignore[arg-type]
+    for i in range(20):
+        opus.write(EncodedFrame(Codec("audio/opus", 48000), bytes([i]), 960 * i).packet())
+    start(opus, audio, [RTCRtpCodecParameters("audio/opus", 48000, 2, payloadType=111)])
+    while opus.flush_one() is not None:
+        pass
+    assert [d[-1] for d in audio.sent] == [15, 16, 17, 18, 19]
+
+
+def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
+    key = bytes(range(30))
+
+    def session() -> Session:
+        policy = Policy(
+            key=key,
+            srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+            ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        )
+        return Session(policy=policy)
+
+    reference, fast = session(), _fast_protect(session())
+    for seq in range(50):
+        packet = struct.pack("!BBHII", 0x80, 97, seq, 9000, 1234) + bytes([seq]) * (seq * 25)
+        assert fast(packet) == reference.protect(packet)
