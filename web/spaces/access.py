@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import and_, select
+from sqlalchemy import Row, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.endpoint import Access, Grant
@@ -110,9 +110,14 @@ async def space_role_in(
     ).first()
     if row is None:
         return None
-    if row.role is not None:
-        return str(row.role)
-    if row.visibility == "listed" and user.role in AGENT_ROLES:
+    return member_role(row.role, row.visibility, user)
+
+
+def member_role(membership_role: str | None, visibility: str, user: Actor) -> str | None:
+    """A signed-in user's role in a space from their membership row (or its absence)."""
+    if membership_role is not None:
+        return str(membership_role)
+    if visibility == "listed" and user.role in AGENT_ROLES:
         return "reader"
     return None
 
@@ -219,48 +224,98 @@ class PageContext:
         return at_least(self.role, "commenter")
 
 
+def _chain_query(user: Actor, page_id: int) -> Select[Any]:
+    """The page and its ancestors in one recursive query, each with its space and, for a
+    signed-in member, the user's membership there (guests' links are checked apart)."""
+    parent = pages.alias("parent")
+    columns = (pages.c.id, pages.c.parent_id, pages.c.title, pages.c.doc_name)
+    chain = (
+        select(*columns, pages.c.space_id, pages.c.deleted_at)
+        .where(pages.c.id == page_id)
+        .cte("page_chain", recursive=True)
+    )
+    # UNION, not UNION ALL: a cycle in parent_id (never written, but cheap to survive) yields
+    # the same rows again and ends the recursion.
+    chain = chain.union(
+        select(
+            parent.c.id,
+            parent.c.parent_id,
+            parent.c.title,
+            parent.c.doc_name,
+            parent.c.space_id,
+            parent.c.deleted_at,
+        ).where(parent.c.id == chain.c.parent_id)
+    )
+    return select(
+        chain,
+        spaces.c.slug,
+        spaces.c.name,
+        spaces.c.kind,
+        spaces.c.visibility,
+        spaces.c.archived_at,
+        memberships.c.role.label("membership_role"),
+    ).select_from(
+        chain.join(spaces, spaces.c.id == chain.c.space_id).outerjoin(
+            memberships,
+            and_(
+                memberships.c.space_id == chain.c.space_id,
+                # A guest through a link has no membership: match no row.
+                memberships.c.user_id == (user.id if user.guest_link_id is None else -1),
+            ),
+        )
+    )
+
+
+def _role_on(user: Actor, link: LiveLink | None, row: Row[Any]) -> str | None:
+    """`page_role_in`'s answer for one row of the chain query, with no further query."""
+    if row.deleted_at is not None:
+        return None
+    role: str | None
+    if user.guest_link_id is not None:
+        role = None
+        if link is not None and link.space_id == row.space_id:
+            if link.page_id is None or link.page_id == row.id:
+                role = link.role
+    else:
+        role = member_role(row.membership_role, row.visibility, user)
+    if role is not None and row.archived_at is not None:
+        return "reader"
+    return role
+
+
 async def page_context(
     engine: AsyncEngine, user: Actor, page_id: int, *, now: datetime | None = None
 ) -> PageContext | None:
-    """The page view's context, or None when the user may not read the page (answer 404)."""
+    """The page view's context, or None when the user may not read the page (answer 404).
+
+    One query for the page, its ancestors, their space and the user's membership (plus one
+    for a guest's link), whatever the depth: this runs on every page view.
+    """
+    if not 0 < page_id < MAX_ID:  # ids from URLs: out of range is simply no such page
+        return None
     now = now or utcnow()
     async with engine.connect() as conn:
-        role = await page_role_in(conn, user, page_id, now)
-        if role is None:
-            return None
-        row = (
-            await conn.execute(
-                select(
-                    pages.c.title,
-                    pages.c.doc_name,
-                    pages.c.parent_id,
-                    spaces.c.id.label("space_id"),
-                    spaces.c.slug,
-                    spaces.c.name,
-                    spaces.c.kind,
-                    spaces.c.archived_at,
-                )
-                .select_from(pages.join(spaces, spaces.c.id == pages.c.space_id))
-                .where(pages.c.id == page_id)
-            )
-        ).one()
-        crumbs: list[Crumb] = []
-        parent_id = row.parent_id
-        seen = {page_id}
-        while parent_id is not None and parent_id not in seen:
-            seen.add(parent_id)
-            parent = (
-                await conn.execute(
-                    select(pages.c.id, pages.c.title, pages.c.parent_id).where(
-                        pages.c.id == parent_id
-                    )
-                )
-            ).first()
-            if parent is None:
-                break
-            if await page_role_in(conn, user, parent.id, now) is not None:
-                crumbs.append(Crumb(parent.id, parent.title))
-            parent_id = parent.parent_id
+        link = None
+        if user.guest_link_id is not None:
+            link = await live_link(conn, user.guest_link_id, now)
+            if link is None:
+                return None
+        rows = {row.id: row for row in (await conn.execute(_chain_query(user, page_id))).all()}
+    row = rows.get(page_id)
+    if row is None:
+        return None
+    role = _role_on(user, link, row)
+    if role is None:
+        return None
+    crumbs: list[Crumb] = []
+    parent_id = row.parent_id
+    seen = {page_id}
+    while parent_id is not None and parent_id not in seen and parent_id in rows:
+        seen.add(parent_id)
+        parent = rows[parent_id]
+        if _role_on(user, link, parent) is not None:
+            crumbs.append(Crumb(parent.id, parent.title))
+        parent_id = parent.parent_id
     space = SpaceSummary(
         row.space_id, row.slug, row.name, row.kind, archived=row.archived_at is not None
     )
