@@ -63,9 +63,10 @@ def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and real BEGINs for multi-process use."""
     parsed = make_url(url)
     # hide_parameters: statement parameters are document bytes, useless and large in logs.
-    options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    options: dict[str, Any] = {"hide_parameters": True}
     if not _is_sqlite(parsed):
-        return create_async_engine(parsed, **options)
+        # A server connection can die behind the pool's back; a file cannot.
+        return create_async_engine(parsed, pool_pre_ping=True, **options)
 
     path = _sqlite_file(parsed)
     if path is not None:
