@@ -270,6 +270,7 @@ async def test_signing_out_also_ends_the_providers_session(
     out = await post_form(browser, "/deconnexion")
     assert out.status_code == 303
     assert out.headers["location"].startswith(f"{provider.issuer}/logout?")
+    assert out.headers["clear-site-data"] == '"cache", "storage"'
     assert (await browser.get("/compte")).status_code == 303
     async with httpx.AsyncClient() as outside:
         back = await outside.get(out.headers["location"])

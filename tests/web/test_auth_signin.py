@@ -98,11 +98,26 @@ async def test_sign_out_ends_the_session(
     stolen = client.cookies.get("atelier_session")
     response = await post_form(client, "/deconnexion")
     assert response.status_code == 303 and response.headers["location"].startswith("/connexion")
+    # The offline copies of documents (IndexedDB, service worker cache) go with the session.
+    assert response.headers["clear-site-data"] == '"cache", "storage"'
     page = await client.get(response.headers["location"])
     assert "Vous êtes déconnecté." in page_text(page)
     # Replaying the old cookie does not bring the session back.
     client.cookies.set("atelier_session", stolen or "")
     assert (await client.get("/compte")).status_code == 303
+
+
+async def test_only_signing_out_clears_the_browsers_offline_copies(
+    client: httpx.AsyncClient, make_user: MakeUser, signed_in: SignedIn
+) -> None:
+    await make_user("ines@agri.gouv.fr")
+    signed = await sign_in(client, "ines@agri.gouv.fr")
+    assert signed.status_code == 303 and "clear-site-data" not in signed.headers
+    for path in ("/", "/compte", "/espaces"):
+        assert "clear-site-data" not in (await client.get(path)).headers, path
+    # A forged sign-out (no CSRF token) is refused and wipes nothing.
+    refused = await client.post("/deconnexion")
+    assert refused.status_code == 403 and "clear-site-data" not in refused.headers
 
 
 async def test_a_forged_session_cookie_is_ignored(client: httpx.AsyncClient) -> None:
@@ -123,6 +138,7 @@ async def test_sign_out_everywhere_kills_the_other_devices_sessions(
     assert (await phone.get("/compte")).status_code == 200
     response = await post_form(laptop, "/deconnexion-partout")
     assert response.status_code == 303
+    assert response.headers["clear-site-data"] == '"cache", "storage"'
     assert (await phone.get("/compte")).status_code == 303
     assert (await laptop.get("/compte")).status_code == 303
     page = await laptop.get(response.headers["location"])

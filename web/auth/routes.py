@@ -118,6 +118,17 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+# Sent with the sign-out response: the browser drops the editor's offline copies (IndexedDB),
+# the service worker and its caches, and the HTTP cache of this site, so whoever uses the
+# computer next finds none of the documents. Browsers honour it on HTTPS and localhost only.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def forget_site_data(response: Response) -> None:
+    """Ask the browser to clear what this site stored in it (the session cookie apart)."""
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+
+
 async def sign_out(request: Request) -> Response:
     user = current_user(request)
     if user is not None:
@@ -127,6 +138,7 @@ async def sign_out(request: Request) -> Response:
     response = redirect(elsewhere) if elsewhere else redirect("/connexion", "deconnecte")
     clear_session_cookie(request, response)
     response.delete_cookie(LOGOUT_COOKIE, path="/deconnexion")
+    forget_site_data(response)
     return response
 
 
@@ -136,6 +148,7 @@ async def sign_out_everywhere(request: Request) -> Response:
     await store.revoke_all(user.id)
     response = redirect("/connexion", "partout")
     clear_session_cookie(request, response)
+    forget_site_data(response)
     return response
 
 
