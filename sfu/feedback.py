@@ -36,6 +36,8 @@ class KeyframeRequests:
 
     def due(self, now: float) -> list[str]:
         """Remembered requests whose interval has passed: send a PLI for each now."""
+        if not self._pending:
+            return []  # the room timer asks 20 times a second; nearly always nothing is due
         ready = sorted(t for t in self._pending if now - self._last[t] >= self.interval)
         for track in ready:
             self._pending.discard(track)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aioice.ice
+import aiortc.clock
 import av
 import pylibsrtp
 from aiortc import (
@@ -122,6 +123,15 @@ def _cached_fingerprints(self: RTCCertificate) -> list[RTCDtlsFingerprint]:
 
 
 RTCCertificate.getFingerprints = _cached_fingerprints  # type: ignore[method-assign]
+
+
+def _current_ms() -> int:
+    """aiortc's `clock.current_ms()` (milliseconds since 1900, the arrival time of every RTP
+    packet), from `time.time()` instead of timezone-aware datetime arithmetic."""
+    return int((time.time() + _NTP_OFFSET) * 1000)
+
+
+aiortc.clock.current_ms = _current_ms
 
 
 @contextlib.contextmanager

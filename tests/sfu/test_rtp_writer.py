@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from datetime import UTC, datetime
 from typing import Any
 
 from aiortc.rtcrtpparameters import (
@@ -200,3 +201,12 @@ def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
     for seq in range(50):
         packet = struct.pack("!BBHII", 0x80, 97, seq, 9000, 1234) + bytes([seq]) * (seq * 25)
         assert fast(packet) == reference.protect(packet)
+
+
+def test_the_packet_arrival_clock_is_aiortcs_in_milliseconds_since_1900() -> None:
+    from aiortc import clock
+
+    before = int((datetime.now(UTC) - clock.NTP_EPOCH).total_seconds() * 1000)
+    now = clock.current_ms()
+    after = int((datetime.now(UTC) - clock.NTP_EPOCH).total_seconds() * 1000)
+    assert before <= now <= after
