@@ -23,6 +23,8 @@ KEYWORDS = {
     "Forbidden": None,
     "NotFound": None,
     "Conflict": None,
+    "Gone": None,
+    "N_": None,
 }
 
 

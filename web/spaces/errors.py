@@ -35,3 +35,9 @@ class Conflict(SpaceError):
     """The operation clashes with the current state (already a member, last owner, ...)."""
 
     status = 409
+
+
+class Gone(SpaceError):
+    """A single-use link that has served its use (an accepted invitation)."""
+
+    status = 410

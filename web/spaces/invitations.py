@@ -34,7 +34,7 @@ async def send_invitation(
         link = f"{base}/invitation/{invitation.token}"
         body = t(
             "Bonjour,\n\n%(inviter)s vous invite dans l'espace « %(space)s » sur Atelier.\n"
-            "Ouvrez ce lien pour y entrer (valable 14 jours) :\n%(link)s\n"
+            "Ouvrez ce lien pour y entrer (valable 14 jours, une seule fois) :\n%(link)s\n"
         )
     else:
         link = f"{base}/espaces/{space.slug}"
@@ -49,7 +49,10 @@ async def send_invitation(
 
 @handles_errors
 async def invitation_form(request: Request) -> Response:
-    return render(request, "spaces/invitation.html", {"token": request.path_params["token"]})
+    token = str(request.path_params["token"])[:200]
+    # A used or expired invitation says so at once, not after the button.
+    await services.check_invitation(engine_of(request), token)
+    return render(request, "spaces/invitation.html", {"token": token})
 
 
 @handles_errors

@@ -9,14 +9,16 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from web.i18n import N_
 from web.schema import users
 from web.spaces.access import AGENT_ROLES, Actor, at_least, aware, space_role_in, utcnow
-from web.spaces.errors import Conflict, Forbidden, InvalidInput, NotFound
+from web.spaces.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from web.spaces.tables import (
     SPACE_KINDS,
     SPACE_ROLES,
@@ -76,7 +78,8 @@ class Member:
 
 @dataclass(frozen=True)
 class Invitation:
-    """The outcome of inviting by email; `token` is set when an outsider got a guest account."""
+    """The outcome of inviting by email; `token` is set when the invited person enters by the
+    mail's link: a new guest account, or a guest account that has no password."""
 
     user_id: int
     new_account: bool
@@ -371,16 +374,28 @@ async def invite_by_email(
     async with engine.begin() as conn:
         actor_role = await require_role(conn, actor, space_id, "admin", now=now)
         existing = (
-            await conn.execute(select(users.c.id, users.c.role).where(users.c.email == address))
+            await conn.execute(
+                select(users.c.id, users.c.role, users.c.password_hash).where(
+                    users.c.email == address
+                )
+            )
         ).first()
         if existing is not None:
             _check_grantable(actor_role, role, existing.role)
-            if await _member_role(conn, space_id, existing.id) is not None:
+            # A guest with no password enters only through invitation links, each good for one
+            # use: inviting them again (a member already) is how they get a new one.
+            by_link = existing.role == "guest" and existing.password_hash is None
+            member = await _member_role(conn, space_id, existing.id) is not None
+            if member and not by_link:
                 raise Conflict("Cette personne est déjà membre de l'espace.")
-            await conn.execute(
-                insert(memberships).values(space_id=space_id, user_id=existing.id, role=role)
-            )
-            return Invitation(existing.id, new_account=False, token=None)
+            if not member:
+                await conn.execute(
+                    insert(memberships).values(space_id=space_id, user_id=existing.id, role=role)
+                )
+            if not by_link:
+                return Invitation(existing.id, new_account=False, token=None)
+            token = await _issue_invitation(conn, actor, space_id, existing.id, address, role, now)
+            return Invitation(existing.id, new_account=False, token=token)
         _check_grantable(actor_role, role, "guest")
         try:
             user_id = (
@@ -395,45 +410,88 @@ async def invite_by_email(
         await conn.execute(
             insert(memberships).values(space_id=space_id, user_id=user_id, role=role)
         )
-        token = secrets.token_urlsafe(32)
-        await conn.execute(
-            insert(invitations).values(
-                space_id=space_id,
-                user_id=user_id,
-                email=address,
-                role=role,
-                token_hash=token_hash(token),
-                invited_by=actor.id,
-                expires_at=now + timedelta(days=INVITATION_DAYS),
-            )
-        )
+        token = await _issue_invitation(conn, actor, space_id, user_id, address, role, now)
     return Invitation(user_id, new_account=True, token=token)
+
+
+async def _issue_invitation(
+    conn: AsyncConnection,
+    actor: Actor,
+    space_id: int,
+    user_id: int,
+    address: str,
+    role: str,
+    now: datetime,
+) -> str:
+    """A new invitation token for the mail (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        insert(invitations).values(
+            space_id=space_id,
+            user_id=user_id,
+            email=address,
+            role=role,
+            token_hash=token_hash(token),
+            invited_by=actor.id,
+            expires_at=now + timedelta(days=INVITATION_DAYS),
+        )
+    )
+    return token
+
+
+INVITATION_SPENT = N_(
+    "Cette invitation a déjà été utilisée : demandez-en une nouvelle "
+    "aux administrateurs de l'espace."
+)
+
+
+async def _usable_invitation(
+    conn: AsyncConnection, token: str, now: datetime
+) -> Row[*tuple[Any, ...]]:
+    """The invitation row of a token that may still be accepted, else the reason it may not."""
+    row = (
+        await conn.execute(
+            select(
+                invitations.c.id,
+                invitations.c.user_id,
+                invitations.c.expires_at,
+                invitations.c.accepted_at,
+                spaces.c.slug,
+            )
+            .select_from(invitations.join(spaces, spaces.c.id == invitations.c.space_id))
+            .where(invitations.c.token_hash == token_hash(token))
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Cette invitation n'existe pas.")
+    if row.accepted_at is not None:
+        raise Gone(INVITATION_SPENT)
+    if aware(row.expires_at) <= now:
+        raise Forbidden("Cette invitation a expiré : demandez-en une nouvelle.")
+    return row
+
+
+async def check_invitation(engine: AsyncEngine, token: str, *, now: datetime | None = None) -> None:
+    """Raise the reason an invitation token can no longer be accepted (before the form)."""
+    async with engine.connect() as conn:
+        await _usable_invitation(conn, token, now or utcnow())
 
 
 async def accept_invitation(
     engine: AsyncEngine, token: str, *, now: datetime | None = None
 ) -> tuple[int, str]:
-    """The (user id, space slug) an invitation token opens a session for, until it expires."""
+    """The (user id, space slug) an invitation token opens a session for: once, before it
+    expires (whoever finds the mail later must not enter as the invited person)."""
     now = now or utcnow()
     async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    invitations.c.id, invitations.c.user_id, invitations.c.expires_at, spaces.c.slug
-                )
-                .select_from(invitations.join(spaces, spaces.c.id == invitations.c.space_id))
-                .where(invitations.c.token_hash == token_hash(token))
-            )
-        ).first()
-        if row is None:
-            raise NotFound("Cette invitation n'existe pas.")
-        if aware(row.expires_at) <= now:
-            raise Forbidden("Cette invitation a expiré : demandez-en une nouvelle.")
-        await conn.execute(
+        row = await _usable_invitation(conn, token, now)
+        spent = await conn.execute(
             update(invitations)
             .where(invitations.c.id == row.id, invitations.c.accepted_at.is_(None))
             .values(accepted_at=now)
         )
+        if spent.rowcount != 1:  # accepted meanwhile, by a request racing this one
+            raise Gone(INVITATION_SPENT)
     return int(row.user_id), str(row.slug)
 
 
