@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, and_, select
+from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.endpoint import Access, Grant
@@ -224,14 +224,16 @@ class PageContext:
         return at_least(self.role, "commenter")
 
 
-def _chain_query(user: Actor, page_id: int) -> Select[Any]:
-    """The page and its ancestors in one recursive query, each with its space and, for a
-    signed-in member, the user's membership there (guests' links are checked apart)."""
+def _chain_query() -> Select[Any]:
+    """The page `:page_id` and its ancestors in one recursive query, each with its space and
+    the membership there of user `:member_id` (guests' links are checked apart).
+
+    Built once: making this statement costs more than running it on a top-level page."""
     parent = pages.alias("parent")
     columns = (pages.c.id, pages.c.parent_id, pages.c.title, pages.c.doc_name)
     chain = (
         select(*columns, pages.c.space_id, pages.c.deleted_at)
-        .where(pages.c.id == page_id)
+        .where(pages.c.id == bindparam("page_id"))
         .cte("page_chain", recursive=True)
     )
     # UNION, not UNION ALL: a cycle in parent_id (never written, but cheap to survive) yields
@@ -259,11 +261,13 @@ def _chain_query(user: Actor, page_id: int) -> Select[Any]:
             memberships,
             and_(
                 memberships.c.space_id == chain.c.space_id,
-                # A guest through a link has no membership: match no row.
-                memberships.c.user_id == (user.id if user.guest_link_id is None else -1),
+                memberships.c.user_id == bindparam("member_id"),
             ),
         )
     )
+
+
+PAGE_CHAIN = _chain_query()
 
 
 def _role_on(user: Actor, link: LiveLink | None, row: Row[Any]) -> str | None:
@@ -300,7 +304,10 @@ async def page_context(
             link = await live_link(conn, user.guest_link_id, now)
             if link is None:
                 return None
-        rows = {row.id: row for row in (await conn.execute(_chain_query(user, page_id))).all()}
+        # A guest through a link has no membership: -1 matches no row.
+        member_id = user.id if user.guest_link_id is None else -1
+        result = await conn.execute(PAGE_CHAIN, {"page_id": page_id, "member_id": member_id})
+        rows = {row.id: row for row in result.all()}
     row = rows.get(page_id)
     if row is None:
         return None
