@@ -23,6 +23,12 @@ from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+from websockets.protocol import State
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - the C extension is built for every platform we use
+    from websockets.utils import apply_mask
 
 from realtime.wsframe import DIRECT_EXTENSION, Receiver
 
@@ -76,6 +82,46 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
 
     # -- incoming ----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._receiver is None or not self._one_whole_binary_frame(data):
+            super().data_received(data)
+
+    def _one_whole_binary_frame(self, data: bytes) -> bool:
+        """Deliver `data` if it is exactly one whole, masked, final binary frame.
+
+        That is what a y-websocket client's message almost always arrives as. Anything else —
+        partial or several frames, fragments, control or text frames, a frame past the size
+        limit, data while websockets' parser holds some or is past the open state — goes
+        through websockets' parser as usual. Skipping it leaves the parser as it was: waiting
+        for the start of a frame with nothing buffered.
+        """
+        size = len(data)
+        if size < 6 or data[0] != 0x82:  # FIN, no RSV bits, binary
+            return False
+        length = data[1] ^ 0x80  # clients must mask: a clear mask bit gives 128 or more
+        offset = 2
+        if length == 126:
+            length = (data[2] << 8) | data[3]
+            offset = 4
+        elif length > 126:
+            return False
+        if offset + 4 + length != size:
+            return False
+        conn = self.conn
+        if (
+            conn.state is not State.OPEN
+            or conn.current_size is not None
+            or conn.reader.buffer
+            or conn.parser_exc is not None
+            or conn.extensions
+            or self.close_sent
+        ):
+            return False
+        if conn.max_message_size is not None and length > conn.max_message_size:
+            return False
+        self._deliver(apply_mask(data[offset + 4 :], data[offset : offset + 4]))
+        return True
 
     def send_receive_event_to_app(self) -> None:
         if self._receiver is None or self.close_sent:

@@ -149,6 +149,107 @@ async def test_a_client_that_stops_reading_is_cut_off_after_the_close_timeout() 
     assert backlog and backlog[0] >= 4 * 2**20
 
 
+def client_frame(
+    payload: bytes, *, opcode: int = 0x2, fin: bool = True, mask: bool = True
+) -> bytes:
+    """A client frame as a browser would send it (masked)."""
+    return Frame(Opcode(opcode), payload, fin=fin).serialize(mask=mask, extensions=[])
+
+
+class RawClient:
+    """A WebSocket client on a plain socket, so a test chooses how bytes are cut into writes."""
+
+    def __init__(self, url: str) -> None:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101")
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def frame(self) -> tuple[int, bytes]:
+        """The next frame from the server: (opcode, payload)."""
+        first, second = self._read(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read(8), "big")
+        return first & 0x0F, self._read(length)
+
+
+async def echo_handler(direct: DirectSocket, receive: Receive, send: Send) -> None:
+    def on_message(data: bytes | None) -> None:
+        direct.transport.write(binary_frame(b"echo " + (data if data is not None else b"?")))
+
+    direct.set_receiver(on_message)
+    await receive()
+
+
+async def test_frames_cut_or_joined_any_way_reach_the_receiver_whole_and_in_order() -> None:
+    big = bytes(range(256)) * 300  # 76,800 bytes: a 64-bit length
+    medium = b"m" * 1000  # a 16-bit length
+    async with serve(echo_handler) as url:
+        client = await asyncio.to_thread(RawClient, url)
+        sock = client.sock
+        whole = client_frame(b"one")
+        # One frame per write, then a frame cut in two writes, then three frames in one write.
+        await asyncio.to_thread(sock.sendall, whole)
+        cut = client_frame(medium)
+        await asyncio.to_thread(sock.sendall, cut[:7])
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(sock.sendall, cut[7:])
+        await asyncio.to_thread(
+            sock.sendall, client_frame(b"a") + client_frame(big) + client_frame(b"b")
+        )
+        # A message in three fragments with a ping in the middle, each its own write.
+        for part in (
+            client_frame(b"frag", fin=False),
+            client_frame(b"ping!", opcode=0x9),
+            client_frame(b"men", opcode=0x0, fin=False),
+            client_frame(b"ted", opcode=0x0),
+        ):
+            await asyncio.to_thread(sock.sendall, part)
+            await asyncio.sleep(0.02)
+        await asyncio.to_thread(sock.sendall, client_frame(b"last"))
+        frames = [await asyncio.to_thread(client.frame) for _ in range(8)]
+        sock.close()
+    assert frames == [
+        (0x2, b"echo one"),
+        (0x2, b"echo " + medium),
+        (0x2, b"echo a"),
+        (0x2, b"echo " + big),
+        (0x2, b"echo b"),
+        (0xA, b"ping!"),
+        (0x2, b"echo fragmented"),
+        (0x2, b"echo last"),
+    ]
+
+
+async def test_an_unmasked_frame_is_refused_as_websockets_would() -> None:
+    async with serve(echo_handler) as url:
+        client = await asyncio.to_thread(RawClient, url)
+        await asyncio.to_thread(client.sock.sendall, client_frame(b"bare", mask=False))
+        opcode, payload = await asyncio.to_thread(client.frame)
+        client.sock.close()
+    assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1002  # protocol error
+
+
 def test_atelier_serve_runs_the_direct_protocol() -> None:
     from uvicorn.importer import import_from_string
 
