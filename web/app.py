@@ -18,6 +18,7 @@ from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, Sync
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from sfu.endpoint import VisioAuthorizer, VisioEndpoint, make_sfu
+from web import logs
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the application; resources open and close in the lifespan."""
     settings = settings or Settings.from_env()
     settings.check()
+    logs.install()  # uvicorn logs each socket's URL, and `?token=` is a credential
     data_dir = settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = load_secret_key(settings.secret_key, data_dir)

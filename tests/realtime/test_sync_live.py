@@ -271,3 +271,17 @@ async def test_a_client_too_slow_to_read_is_dropped_and_the_room_carries_on(
     assert with_code == 1013
     text = (await yjs("text", client="writer"))["text"]
     await yjs("wait_text", client="reader", text=text)
+
+
+async def test_the_token_a_client_connects_with_never_reaches_the_server_log(
+    atelier: Start, yjs: YjsClients, unique: str
+) -> None:
+    server = atelier(ATELIER_LOG_LEVEL="info")
+    token = server.token("")
+    await yjs("open", client="a", url=server.sync_url, doc=f"log-{unique}", params={"token": token})
+    await yjs("insert", client="a", text="hello")
+    await yjs("close", client="a")
+    await asyncio.sleep(0.3)
+    log = server.log_path.read_text(errors="replace")
+    assert f"/sync/log-{unique}" in log  # the socket was logged...
+    assert token not in log and token.split(".")[-1] not in log  # ...without its credential
