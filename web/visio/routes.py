@@ -71,7 +71,8 @@ CLIENT_STRINGS = {
     "endedLost": N_("La connexion à la réunion a été perdue."),
     "endedStopping": N_("Le serveur de réunion redémarre : rejoignez à nouveau dans un instant."),
     "endedUnavailable": N_(
-        "Aucun serveur de réunion n’est disponible pour le moment : réessayez dans quelques minutes."
+        "Aucun serveur de réunion n’est disponible pour le moment : "
+        "réessayez dans quelques minutes."
     ),
 }
 
