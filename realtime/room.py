@@ -6,6 +6,7 @@ every method returns a list of actions for the shell (`rooms.py`) to execute in 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
@@ -42,6 +43,7 @@ ConnId: TypeAlias = int
 
 READ_ONLY_REASON: Final = "read-only access: your changes were not saved"
 _MAX_CLOSE_REASON_BYTES: Final = 123  # RFC 6455: the close frame payload is at most 125 bytes
+_REVISIONS: Final = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,9 @@ class DocumentRoom:
             self._doc.apply_update(initial_update)  # from our own store: trusted
         self._changes.clear()
         self._size = len(initial_update)
+        # Changes to the document bump this to a number never used before in the process (so
+        # a reloaded room never repeats one): "changed since I looked" is `revision != seen`.
+        self.revision = next(_REVISIONS)
         self._awareness = AwarenessTable()
         self._connections: dict[ConnId, _Connection] = {}
 
@@ -243,6 +248,7 @@ class DocumentRoom:
         finally:
             self._changes.clear()
         self._size += len(update)
+        self.revision = next(_REVISIONS)
 
     def _share_partial(self, partial: list[bytes], exclude: ConnId | None) -> list[Action]:
         # yrs may integrate part of an update before refusing the rest; what it integrated is
@@ -250,6 +256,7 @@ class DocumentRoom:
         actions: list[Action] = []
         for change in partial:
             self._size += len(change)
+            self.revision = next(_REVISIONS)
             out = bytes(SyncUpdate(change))
             actions += [Broadcast(out, exclude=exclude), Publish(out), Persist(change)]
         return actions
@@ -338,6 +345,7 @@ class DocumentRoom:
         actions: list[Action] = []
         for change in changes:
             self._size += len(change)
+            self.revision = next(_REVISIONS)
             actions.append(Broadcast(bytes(SyncUpdate(change)), exclude=None))
         return actions
 

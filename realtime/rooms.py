@@ -240,6 +240,11 @@ class DocumentRooms:
                     await self._unload(name)
         await conn.stop()
 
+    def document_revision(self, name: str) -> int | None:
+        """A number that changes whenever document `name` does (None: not loaded here)."""
+        loaded = self._rooms.get(name)
+        return None if loaded is None else loaded.room.revision
+
     def document_state(self, name: str) -> bytes | None:
         loaded = self._rooms.get(name)
         return None if loaded is None else loaded.room.encode_state()

@@ -450,3 +450,18 @@ def test_unknown_connection_is_ignored() -> None:
     assert room.receive(5, b"\x07", 0.0) == []
     assert room.disconnect(5, 0.0) == []
     assert room.is_idle
+
+
+def test_the_revision_moves_on_every_change_and_only_then() -> None:
+    room = DocumentRoom("doc")
+    room.connect(1, writable=True, now=0.0)
+    room.connect(2, writable=False, now=0.0)
+    first = room.revision
+    room.receive(1, awareness(10, 1, {"user": {"name": "Ada"}}), 0.0)
+    room.receive(2, Client().type(0, "refused"), 0.0)  # read-only: not applied
+    assert room.revision == first
+    room.receive(1, Client().type(0, "x"), 0.0)
+    assert room.revision != first
+    # A room loaded again (after an unload) never reuses a revision seen before.
+    again = DocumentRoom("doc", initial_update=room.encode_state())
+    assert again.revision not in (first, room.revision)

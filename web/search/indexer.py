@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -34,10 +33,6 @@ INDEX_INTERVAL = 30.0
 BATCH = 500
 
 
-def _digest(state: bytes) -> bytes:
-    return hashlib.blake2b(state, digest_size=16).digest()
-
-
 def _text_of(state: bytes, doc_name: str) -> str:
     try:
         return plain_text(document_blocks(state))
@@ -53,19 +48,21 @@ class PageIndexer:
         self._engine = engine
         self._store = store
         self._rooms = rooms
-        # Digest of each loaded document's state when last indexed.
-        self._indexed: dict[str, bytes] = {}
+        # Revision of each loaded document when last indexed.
+        self._indexed: dict[str, int] = {}
 
     async def refresh(self) -> int:
         """One pass (see the module); returns how many pages were indexed."""
+        # Revisions, not document states: telling which documents changed costs nothing per
+        # document, so a pass over thousands of open documents does not stall the sockets.
         loaded = set(self._rooms.loaded)
-        changed: dict[str, bytes | None] = {}
+        changed: set[str] = set()
         for name in loaded:
-            state = self._rooms.document_state(name)
-            if state is not None and self._indexed.get(name) != _digest(state):
-                changed[name] = state
+            revision = self._rooms.document_revision(name)
+            if revision is not None and self._indexed.get(name) != revision:
+                changed.add(name)
         for name in set(self._indexed) - loaded:
-            changed[name] = None  # unloaded since: read it from the store
+            changed.add(name)  # unloaded since: read it from the store
             del self._indexed[name]
 
         query = (
@@ -85,22 +82,23 @@ class PageIndexer:
             rows = (await conn.execute(query)).all()
         count = 0
         for row in rows:
-            state = changed.get(row.doc_name)
-            if state is None:
-                state = self._rooms.document_state(row.doc_name)
+            # Revision and state read together, with no await between them.
+            revision = self._rooms.document_revision(row.doc_name)
+            state = self._rooms.document_state(row.doc_name)
             if state is None:
                 state = await self._store.load(row.doc_name)
-            if row.doc_name in loaded:
-                self._indexed[row.doc_name] = _digest(state)
+            elif revision is not None:
+                self._indexed[row.doc_name] = revision
             body = await asyncio.to_thread(_text_of, state, row.doc_name)
             await self.write(row.id, row.title, body)
             count += 1
         if len(rows) < BATCH:
             # Loaded documents that are no page (token documents): not worth a look next time.
             indexed = {row.doc_name for row in rows}
-            for name, state in changed.items():
-                if state is not None and name not in indexed:
-                    self._indexed[name] = _digest(state)
+            for name in changed - indexed:
+                revision = self._rooms.document_revision(name)
+                if revision is not None:
+                    self._indexed[name] = revision
         return count
 
     async def write(self, page_id: int, title: str, body: str) -> None:
