@@ -74,6 +74,13 @@ log = logging.getLogger("atelier.sfu.peer")
 TRACK_QUEUE_FRAMES = 128
 # Sent packets kept per subscriber track for retransmission on NACK (as aiortc keeps).
 RTP_HISTORY = 128
+# A packet is resent at most once per round trip (at least RESEND_GAP_MIN, at most
+# RESEND_GAP_MAX apart), as libwebrtc and Janus do: aiortc's receivers NACK every packet still
+# missing at each new gap, so under loss each one would otherwise be resent again and again
+# (in a 10-person meeting on a loaded machine, ~0.7 retransmissions per packet sent), the
+# retransmissions adding to the load that made the losses.
+RESEND_GAP_MIN = 0.1
+RESEND_GAP_MAX = 0.4
 # A subscriber's frames that waited for its sender go out at about DRAIN_RATE packets/s (at
 # least DRAIN_PACKETS per turn of the event loop, turns DRAIN_SECONDS apart), one frame per
 # track in turn, so every track's keyframe comes first: sent at once, a few hundred packets
@@ -555,6 +562,7 @@ class RtpWriter:
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._rtx_payload_type: int | None = None
         self._history: list[bytes | None] = [None] * RTP_HISTORY
+        self._resent_at = [0.0] * RTP_HISTORY
         self._extensions = HeaderExtensionsMap()
         self._first_byte = 0x80
         self._payload_type = 0
@@ -662,6 +670,7 @@ class RtpWriter:
         ssrc = sender._ssrc
         first = self._first_byte
         history = self._history
+        resent_at = self._resent_at
         seq = self._seq
         payloads = frame.payloads
         last = len(payloads) - 1
@@ -671,6 +680,7 @@ class RtpWriter:
                 marker = self._payload_type | (0x80 if i == last else 0)
                 data = pack(first, marker, seq, timestamp, ssrc) + extensions + payload
                 history[seq % RTP_HISTORY] = data
+                resent_at[seq % RTP_HISTORY] = 0.0
                 sendto(protect(data), addr)
                 seq = (seq + 1) & 0xFFFF
         except Exception:  # a transport closing under us: the connection is going away
@@ -684,9 +694,15 @@ class RtpWriter:
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
-        data = self._history[sequence_number % RTP_HISTORY]
+        slot = sequence_number % RTP_HISTORY
+        data = self._history[slot]
         if data is None or data[2:4] != sequence_number.to_bytes(2, "big"):
             return
+        now = time.monotonic()
+        rtt = self._sender._RTCRtpSender__rtt or 0.0  # type: ignore[attr-defined]
+        if now - self._resent_at[slot] < min(max(rtt, RESEND_GAP_MIN), RESEND_GAP_MAX):
+            return  # resent less than a round trip ago: that copy is on its way
+        self._resent_at[slot] = now
         if self._rtx_payload_type is not None:
             # RFC 4588: the RTX stream's header (same timestamp, marker and extensions), then
             # the original sequence number and payload.

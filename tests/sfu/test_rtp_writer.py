@@ -42,6 +42,7 @@ class FakeSender:
         self._RTCRtpSender__rtp_timestamp = 0
         self._RTCRtpSender__octet_count = 0
         self._RTCRtpSender__packet_count = 0
+        self._RTCRtpSender__rtt: float | None = None
         self.sent: list[bytes] = []
         self.resent: list[bytes] = []
         self.started = 0
@@ -129,6 +130,9 @@ def test_a_nacked_packet_is_resent_as_rtx_exactly_as_aiortc_wraps_it() -> None:
     rtx = RtpPacket.parse(sender.resent[0], extensions)
     expected = wrap_rtx(lost, payload_type=98, sequence_number=rtx.sequence_number, ssrc=0x55667788)
     assert sender.resent[0] == expected.serialize(extensions)
+    asyncio.run(writer._retransmit(lost.sequence_number))
+    assert len(sender.resent) == 1  # NACKed again within a round trip: that copy is on its way
+    writer._resent_at = [0.0] * len(writer._resent_at)  # a round trip later
     asyncio.run(writer._retransmit(lost.sequence_number))
     second = RtpPacket.parse(sender.resent[1], extensions)
     assert second.sequence_number == (rtx.sequence_number + 1) & 0xFFFF
