@@ -15,6 +15,7 @@ ALLOWED = {
     "collections",
     "dataclasses",
     "enum",
+    "itertools",
     "json",
     "typing",
     "pycrdt",
