@@ -81,16 +81,6 @@ RTP_HISTORY = 128
 # retransmissions adding to the load that made the losses.
 RESEND_GAP_MIN = 0.1
 RESEND_GAP_MAX = 0.4
-# A subscriber's frames that waited for its sender go out at about DRAIN_RATE packets/s (at
-# least DRAIN_PACKETS per turn of the event loop, turns DRAIN_SECONDS apart), one frame per
-# track in turn, so every track's keyframe comes first: sent at once, a few hundred packets
-# would overflow a receiver's socket buffer. Live frames wait behind them, so the rate must
-# stay well above a subscriber's live rate (~1000 packets/s with nine 500 kbit/s videos).
-DRAIN_RATE = 8000
-DRAIN_PACKETS = 16
-DRAIN_SECONDS = 0.002
-# Audio frames kept for a subscriber whose sender starts (older ones would only add delay).
-AUDIO_CATCH_UP = 5
 _RTP_HEADER = struct.Struct("!BBHII")
 _NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 
@@ -540,20 +530,16 @@ class RtpWriter:
     Every frame goes out as the RTP packets aiortc's sender would have made (same header, same
     `mid` and `abs-send-time` extensions, same payloads), one `sendto` each on the ICE pair's
     socket. Until aiortc starts the sender (the answer applied, DTLS connected) frames wait
-    here; once it has, `on_start` is called and the subscriber drains the waiting frames at a
-    bounded pace (`flush_one`), live frames queueing behind them, until none is left. The
-    sender keeps its RTCP: SR counters are updated here, and its NACK handling retransmits from
-    this writer's history (as RTX when negotiated).
+    here, and go out at once when it has. The sender keeps its RTCP: SR counters are updated
+    here, and its NACK handling retransmits from this writer's history (as RTX when negotiated).
     """
 
     def __init__(
         self,
         sender: RTCRtpSender,
-        on_start: Callable[[RtpWriter], None] | None = None,
         max_pending: int = TRACK_QUEUE_FRAMES,
     ) -> None:
         self._sender = sender
-        self._on_start = on_start
         self._started = False
         self._max_pending = max_pending
         self._pending: list[PackedFrame] | None = []  # None once started and drained
@@ -610,25 +596,9 @@ class RtpWriter:
                 self._abs_send_time = True
             else:
                 self._ext_head = block
-        if self._sender.kind == "audio" and self._pending:
-            del self._pending[:-AUDIO_CATCH_UP]  # older sound would only add delay
-        if self._on_start is not None:
-            self._on_start(self)
-        else:
-            while self.flush_one() is not None:
-                pass
-
-    def flush_one(self) -> int | None:
-        """Send the oldest waiting frame (once started): its packets, None when none is left."""
-        pending = self._pending
-        if pending is None or not self._started:
-            return None
-        if not pending:
-            self._pending = None  # drained: frames go out as they come from now on
-            return None
-        frame = pending.pop(0)
-        self._send(frame)
-        return len(frame.payloads)
+        pending, self._pending = self._pending or [], None
+        for frame in pending:
+            self._send(frame)
 
     def clear(self) -> None:
         """Forget frames still waiting for the sender (its track changes)."""
@@ -763,8 +733,6 @@ class SubscriberPeer:
         self.pc = RTCPeerConnection(ice.rtc_configuration())
         self._slots: list[_Slot] = []
         self._by_track: dict[str, RtpWriter] = {}
-        self._draining: list[RtpWriter] = []
-        self._drain_task: asyncio.Task[None] | None = None
         self.revision = 0
         self.awaiting_answer = False
 
@@ -775,29 +743,6 @@ class SubscriberPeer:
         """Send a frame of `track_id` to this subscriber now; False when it was dropped."""
         writer = self._by_track.get(track_id)
         return writer is not None and writer.write(packet)
-
-    def _drain_later(self, writer: RtpWriter) -> None:
-        self._draining.append(writer)
-        if self._drain_task is None or self._drain_task.done():
-            self._drain_task = asyncio.ensure_future(self._drain())
-
-    async def _drain(self) -> None:
-        """Send the frames that waited for the senders, paced, one frame per track in turn."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while self._draining:
-            now = loop.time()
-            budget = max(DRAIN_PACKETS, int((now - last) * DRAIN_RATE))
-            last = now
-            while budget > 0 and self._draining:
-                for writer in list(self._draining):
-                    sent = writer.flush_one()
-                    if sent is None:
-                        self._draining.remove(writer)
-                    else:
-                        budget -= sent
-            if self._draining:
-                await asyncio.sleep(DRAIN_SECONDS)
 
     def _redirect_keyframe_requests(self, slot: _Slot) -> None:
         def requested() -> None:
@@ -837,7 +782,7 @@ class SubscriberPeer:
             else:
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_codec_preferences(want.codec))
-                writer = RtpWriter(transceiver.sender, self._drain_later)
+                writer = RtpWriter(transceiver.sender)
                 slot = _Slot(transceiver, want.codec, writer)
                 self._slots.append(slot)
                 self._redirect_keyframe_requests(slot)
@@ -873,10 +818,6 @@ class SubscriberPeer:
         return now - self.offered_at if self.awaiting_answer else 0.0
 
     async def close(self) -> None:
-        if self._drain_task is not None:
-            self._drain_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drain_task
         for slot in self._slots:
             if slot.track is not None:
                 slot.track.stop()

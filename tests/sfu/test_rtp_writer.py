@@ -162,34 +162,6 @@ def test_a_vp8_track_packetises_each_frame_once_with_consecutive_picture_ids() -
     assert opus.packet().payloads == [b"\x01\x02"] and opus.packet().timestamp == 960
 
 
-def test_frames_that_waited_go_out_one_by_one_once_started_and_stale_audio_is_dropped() -> None:
-    started: list[RtpWriter] = []
-    sender = FakeSender()
-    writer = RtpWriter(sender, started.append)  # type: ignore[arg-type]
-    frames = [frame(100 + i) for i in range(3)]
-    for f in frames:
-        writer.write(f)
-    start(writer, sender, [VP8, RTX])
-    assert started == [writer] and not sender.sent  # the subscriber paces the draining
-    writer.write(frame(50))  # a live frame queues behind those that waited
-    sizes = []
-    while (sent := writer.flush_one()) is not None:
-        sizes.append(sent)
-    assert sizes == [1, 1, 1, 1] and len(sender.sent) == 4
-    assert [d[-1] for d in sender.sent[:3]] == [f.payloads[0][-1] for f in frames]
-    writer.write(frame(60))  # drained: sent at once
-    assert len(sender.sent) == 5
-
-    audio = FakeSender("audio")
-    opus = RtpWriter(audio, lambda w: None)  # type: ignore[arg-type]
-    for i in range(20):
-        opus.write(EncodedFrame(Codec("audio/opus", 48000), bytes([i]), 960 * i).packet())
-    start(opus, audio, [RTCRtpCodecParameters("audio/opus", 48000, 2, payloadType=111)])
-    while opus.flush_one() is not None:
-        pass
-    assert [d[-1] for d in audio.sent] == [15, 16, 17, 18, 19]
-
-
 def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
     key = bytes(range(30))
 
