@@ -215,8 +215,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ATELIER_COMMIT_INTERVAL_MS",
         "commit_interval_ms",
-        "50",
-        "Longest time a received update waits before its group of updates is committed.",
+        "80",
+        "How long a group of received updates gathers before it is committed (the first "
+        "update of a group is durable within this plus the commit's own few milliseconds).",
         _int(1, 1000),
     ),
     Setting(
@@ -451,7 +452,7 @@ class Settings:
     send_buffer_bytes: int = 8388608
     rate_messages: float = 300.0
     rate_burst: float = 1500.0
-    commit_interval_ms: int = 50
+    commit_interval_ms: int = 80
     compact_after_updates: int = 200
     room_idle_seconds: float = 10.0
     version_interval_minutes: int = 60
