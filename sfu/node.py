@@ -74,6 +74,7 @@ SendMessage = Callable[[ServerMessage], None]
 CloseConnection = Callable[[int, str], None]
 TICK_SECONDS = 0.05
 ANSWER_TIMEOUT = 15.0
+ANSWER_FIRST = 0.15
 CLOSE_MEDIA_FAILED = 4408
 NODE_CHANNEL = "atelier:sfu:node:"
 ROLES = ("embedded", "signaling", "standalone")
@@ -285,17 +286,25 @@ class RoomRuntime:
                 self.recent.forget(track_id)
         self.perform(self.core.set_tracks(member.id, publications))
 
-    async def subscribe_answer(self, member: Member, message: SubscribeAnswer) -> None:
+    async def subscribe_answer(self, member: Member, message: SubscribeAnswer) -> bool:
+        """Apply the answer to the member's latest offer (True), or ignore a stale one.
+
+        Runs without the room lock: `update_forwarding` leaves a subscriber alone while its
+        offer awaits the answer, and an answer is only taken for the latest offer.
+        """
         sub = member.subscriber
         if sub is None or not sub.awaiting_answer or message.revision != sub.revision:
-            return  # an answer to an offer that was replaced: the newer one follows
+            return False  # an answer to an offer that was replaced: the newer one follows
         await sub.accept_answer(message.sdp)
+        if member.gone:
+            return False
         # A new subscriber asks for a fresh keyframe at once, even when it could start from
         # the recent frames (they may be up to two seconds old).
         for track_id in sub.forwarded():
             if (member.id, track_id) in self._fresh:
                 self._fresh.discard((member.id, track_id))
                 self.request_keyframe(track_id, urgent=True)
+        return True
 
     async def candidate(self, member: Member, message: Candidate) -> None:
         peer = member.publisher if message.pc == "publish" else member.subscriber
@@ -321,7 +330,10 @@ class RoomRuntime:
                     self.config.peer_ice(), on_keyframe_request=self.request_keyframe
                 )
             if member.subscriber is not None:
-                await self._renegotiate(member, member.subscriber, wanted)
+                if await self._renegotiate(member, member.subscriber, wanted):
+                    # Between two offers, let the loop run what waits (a newcomer's answer,
+                    # its ICE and DTLS packets).
+                    await asyncio.sleep(0)
                 for track_id in member.subscriber.forwarded():
                     routes.setdefault(track_id, set()).add(sub)
         # No await from here: the replayed frames and the live ones that follow are contiguous.
@@ -338,13 +350,14 @@ class RoomRuntime:
         if all(member.subscriber.push(track_id, packet) for packet in frames):
             self.gate.stop(sub, track_id)
 
-    async def _renegotiate(self, member: Member, sub: SubscriberPeer, wanted: list[Wanted]) -> None:
+    async def _renegotiate(self, member: Member, sub: SubscriberPeer, wanted: list[Wanted]) -> bool:
+        """Offer the subscriber what it should receive now; True when an offer went out."""
         if sub.awaiting_answer:
-            return  # one offer at a time: the answer triggers the next update
+            return False  # one offer at a time: the answer triggers the next update
         before = sub.forwarded()
         offer = await sub.offer(wanted)
         if offer is None:
-            return
+            return False
         sdp, mids = offer
         for track_id in before - {w.track_id for w in wanted}:
             self.gate.stop(member.id, track_id)
@@ -355,10 +368,25 @@ class RoomRuntime:
                 self._fresh.add((member.id, want.track_id))
         fields = {"sdp": sdp, "revision": sub.revision, "tracks": mids}
         member.send(ServerMessage("subscribe", fields))
+        return True
 
-    async def locked_update(self) -> None:
-        async with self.lock:
-            await self.update_forwarding()
+    async def locked_update(self, first: SubscriberPeer | None = None) -> None:
+        """`update_forwarding` in its own task (after a message, an answer, a new speaker).
+
+        With `first`, the subscriber whose offer awaits its answer (a newcomer publishing
+        while its own subscribe answer is on its way): that answer is applied before the
+        others are renegotiated, at most ANSWER_FIRST seconds later, so that the newcomer's
+        media starts without competing with the renegotiations its publication causes.
+        """
+        if first is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ANSWER_FIRST):
+                    await first.answered()
+        try:
+            async with self.lock:
+                await self.update_forwarding()
+        except Exception:  # a failed renegotiation must not go unnoticed in a task
+            log.exception("meeting %s: updating the forwarding failed", self.name)
 
     async def drop(self, member: Member) -> None:
         """Close a member's peers and stop forwarding its tracks (idempotent)."""
@@ -709,22 +737,31 @@ class SfuNode:
         runtime = self.rooms.get(member.room)
         if runtime is None or member.gone:
             return
-        async with runtime.lock:
-            if member.gone:
+        try:
+            if isinstance(message, SubscribeAnswer | Candidate):
+                # Only the member's own connections: no room lock, so a newcomer's answer is
+                # applied (and its media starts) while the room renegotiates the others.
+                if isinstance(message, Candidate):
+                    await runtime.candidate(member, message)
+                elif await runtime.subscribe_answer(member, message):
+                    # The plan may have changed while the offer waited for this answer.
+                    runtime.spawn(runtime.locked_update())
                 return
-            try:
+            async with runtime.lock:
+                if member.gone:
+                    return
                 if isinstance(message, Publish):
                     await runtime.publish(member, message)
-                elif isinstance(message, SubscribeAnswer):
-                    await runtime.subscribe_answer(member, message)
-                elif isinstance(message, Candidate):
-                    await runtime.candidate(member, message)
-                    return
                 else:
                     runtime.perform(runtime.core.handle(member.id, message, self.clock()))
-            except NegotiationError as exc:
-                raise SignalingError(str(exc)) from None
-            await runtime.update_forwarding()
+        except NegotiationError as exc:
+            if member.gone:
+                return  # its connections were closed under it
+            raise SignalingError(str(exc)) from None
+        # The other subscribers' renegotiation goes on without this connection waiting: its
+        # next message (a newcomer's subscribe answer) is handled meanwhile.
+        own = member.subscriber if isinstance(message, Publish) else None
+        runtime.spawn(runtime.locked_update(first=own))
 
     async def leave(self, member: Member | RemoteMember) -> None:
         """The participant's connection closed: drop it, and the room once it is empty."""

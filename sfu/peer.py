@@ -735,6 +735,7 @@ class SubscriberPeer:
         self._by_track: dict[str, RtpWriter] = {}
         self.revision = 0
         self.awaiting_answer = False
+        self._answered = asyncio.Event()
 
     def forwarded(self) -> set[str]:
         return {s.track_id for s in self._slots if s.track_id is not None}
@@ -794,6 +795,7 @@ class SubscriberPeer:
         sdp = await _set_local(self.pc, offer, self._ice)
         self.revision += 1
         self.awaiting_answer = True
+        self._answered.clear()
         self.offered_at = time.monotonic()
         return sdp, {str(s.transceiver.mid): s.track_id for s in self._slots}
 
@@ -805,6 +807,12 @@ class SubscriberPeer:
             raise NegotiationError(f"answer refused: {exc}"[:200]) from None
         finally:
             self.awaiting_answer = False
+            self._answered.set()
+
+    async def answered(self) -> None:
+        """Until the latest offer has been answered (or the connection closed)."""
+        if self.awaiting_answer:
+            await self._answered.wait()
 
     async def add_candidate(self, line: str, mid: str | None, index: int | None) -> None:
         await add_candidate(self.pc, line, mid, index, self._ice)
@@ -818,6 +826,7 @@ class SubscriberPeer:
         return now - self.offered_at if self.awaiting_answer else 0.0
 
     async def close(self) -> None:
+        self._answered.set()
         for slot in self._slots:
             if slot.track is not None:
                 slot.track.stop()
