@@ -15,7 +15,7 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
 
-from sfu.node import RoomRuntime, SfuConfig, SfuNode
+from sfu.node import Member, RoomRuntime, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
 from tests.sfu.media import nal_units, video_packets, write_test_h264, write_test_video
 from tests.sfu.peers import NodeBot
@@ -78,6 +78,17 @@ async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
     audio_mid = next(mid for mid, t in bob.tracks.items() if t and t != video_track)
     await bob.wait_for(lambda: len(bob.frames.get(audio_mid, [])) >= 20)
     assert all(f.codec.mime_type.lower() == "audio/opus" for f in bob.frames[audio_mid])
+    # The SFU estimates no bandwidth for publishers: no REMB announced, no estimator run;
+    # NACK and PLI stay negotiated.
+    answer = str(alice.got("publish_answer")[0].fields["sdp"])
+    assert "goog-remb" not in answer
+    assert " nack\r\n" in answer and " nack pli\r\n" in answer
+    assert alice.member is not None and isinstance(alice.member, Member)
+    publisher = alice.member.publisher
+    assert publisher is not None
+    for transceiver in publisher.pc.getTransceivers():
+        receiver = transceiver.receiver
+        assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None  # type: ignore[attr-defined]
     await alice.leave()
     await bob.leave()
 
