@@ -15,8 +15,11 @@ Every process with Redis keeps a heartbeat; one that stops answering is noticed 
 seconds by those it relays for (their members are closed with 4408 and reconnect) and by the
 owners of rooms it relays to (its members leave the rooms).
 
-Each room serialises its events (signaling, departures) under a lock; media frames take the
-direct path: a publisher's receiver → `on_frame` → the subscribers' `ForwardedTrack`s.
+Each room serialises its events (joins, publications, other messages, departures) under a
+lock; a subscribe answer or an ICE candidate touches only its member's own connection and is
+applied without it, and the renegotiation a message causes runs in a task of its own, so a
+newcomer's media starts while the others are being offered its tracks. Media frames take the
+direct path: a publisher's receiver → `on_frame` → the subscribers' `RtpWriter`s.
 """
 
 from __future__ import annotations
