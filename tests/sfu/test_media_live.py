@@ -210,6 +210,26 @@ async def test_the_active_speaker_comes_from_the_audio_level_extension(
     await bob.leave()
 
 
+async def test_a_newcomers_answer_and_media_do_not_wait_for_the_room_lock(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    # While the room is busy (its lock held, as when it renegotiates the others), a newcomer's
+    # subscribe answer is still applied and its media starts.
+    alice = await NodeBot(node, "room", "Alice").join()
+    (player,) = players(vp8_file)
+    await alice.publish([(player.video, "camera")])
+    await alice.wait_for(lambda: alice.got("publish_answer"))
+    runtime = node.rooms["room"]
+    bob = await NodeBot(node, "room", "Bob").join()
+    assert isinstance(bob.member, Member) and bob.member.subscriber is not None
+    subscriber = bob.member.subscriber
+    async with runtime.lock:
+        await bob.wait_for(lambda: any(len(f) >= 5 for f in bob.frames.values()))
+        assert not subscriber.awaiting_answer
+    await alice.leave()
+    await bob.leave()
+
+
 async def test_a_late_subscriber_sees_video_at_once_though_keyframes_are_rare(
     node: SfuNode, tmp_path: Path
 ) -> None:
