@@ -16,3 +16,12 @@ bench-sync: $(RUN_STAMP) $(NODE_STAMP)
 bench-sync-quick: $(RUN_STAMP) $(NODE_STAMP)
 	@mkdir -p $(SYNC_BENCH_OUT)
 	.venv/bin/python bench/sync_bench.py --quick --json $(SYNC_BENCH_OUT)/sync-quick.json $(SYNC_BENCH_ARGS)
+
+# Steady-state server CPU per update, servers alternating (bench/sync_cpu_bench.py).
+SYNC_CPU_ARGS ?=
+.PHONY: bench-sync-cpu
+bench-sync-cpu: $(RUN_STAMP) $(NODE_STAMP)
+	for point in "--docs 50 --clients 4 --rate 2" "--docs 10 --clients 20 --rate 2" \
+	    "--docs 200 --clients 2 --rate 1"; do \
+	  .venv/bin/python bench/sync_cpu_bench.py $$point $(SYNC_CPU_ARGS) || exit 1; \
+	done
