@@ -79,8 +79,8 @@ async def app(make_app: Callable[..., Awaitable[Starlette]]) -> Starlette:
     return await make_app()
 
 
-@pytest.fixture
-async def new_client(app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+async def _clients_of(app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+    """A factory of browsers on `app`, each closed at the end."""
     clients: list[httpx.AsyncClient] = []
 
     def make() -> httpx.AsyncClient:
@@ -93,6 +93,35 @@ async def new_client(app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncCl
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+async def new_client(app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+    async for make in _clients_of(app):
+        yield make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """None for the default SQLite file, or the URL of a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return None
+
+
+@pytest.fixture
+async def db_app(database: str | None, make_app: Callable[..., Awaitable[Starlette]]) -> Starlette:
+    """The app on SQLite, then on PostgreSQL when one answers."""
+    if database is None:
+        return await make_app()
+    return await make_app(database_url=database)
+
+
+@pytest.fixture
+async def browsers(db_app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+    async for make in _clients_of(db_app):
+        yield make
 
 
 @pytest.fixture

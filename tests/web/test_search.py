@@ -6,17 +6,16 @@ The access rules and matching run on SQLite and on PostgreSQL when one answers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from starlette.applications import Starlette
 
 from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate
-from tests.web.conftest import BASE_URL, page_text
+from tests.web.conftest import page_text
 from tests.web.spaces_http import Person, add_person, open_link, sign_in_as
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.search.indexer import PageIndexer
@@ -35,37 +34,6 @@ def page_update(*paragraphs: str, doc: Doc | None = None) -> bytes:
     for text in paragraphs:
         fragment.children.append(XmlElement("paragraph", {}, [XmlText(text)]))
     return doc.get_update(before)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return None
-
-
-@pytest.fixture
-async def search_app(
-    database: str | None, make_app: Callable[..., Awaitable[Starlette]]
-) -> Starlette:
-    if database is None:
-        return await make_app()
-    return await make_app(database_url=database)
-
-
-@pytest.fixture
-async def browsers(search_app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
-    made: list[httpx.AsyncClient] = []
-
-    def new() -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=search_app), base_url=BASE_URL)
-        made.append(client)
-        return client
-
-    yield new
-    for client in made:
-        await client.aclose()
 
 
 def indexer(app: Starlette) -> PageIndexer:
@@ -129,47 +97,47 @@ def test_a_snippet_escapes_the_page_text_then_marks_the_match() -> None:
 
 
 async def test_members_find_pages_by_words_in_title_or_text_whatever_accents_and_case(
-    search_app: Starlette,
+    db_app: Starlette,
 ) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
     space = await services.create_space(engine, owner, name="Projet Forêts")
     notes = await tree.create_page(engine, owner, space.id, "Réunion de l'équipe")
     plan = await tree.create_page(engine, owner, space.id, "Plan")
-    await write_page(search_app, notes.doc_name, "Ordre du jour", "Les ÉLÈVES visitent la forêt.")
-    await write_page(search_app, plan.doc_name, "Rien à voir, 100% _sûr_.")
-    assert await indexer(search_app).refresh() == 2
+    await write_page(db_app, notes.doc_name, "Ordre du jour", "Les ÉLÈVES visitent la forêt.")
+    await write_page(db_app, plan.doc_name, "Rien à voir, 100% _sûr_.")
+    assert await indexer(db_app).refresh() == 2
 
-    assert await titles(search_app, owner, "eleves FORET") == ["Réunion de l'équipe"]
-    assert await titles(search_app, owner, "réunion") == ["Réunion de l'équipe"]
-    assert await titles(search_app, owner, "Équipe élèves") == ["Réunion de l'équipe"]
-    assert await titles(search_app, owner, "eleves plan") == []  # every word must match
+    assert await titles(db_app, owner, "eleves FORET") == ["Réunion de l'équipe"]
+    assert await titles(db_app, owner, "réunion") == ["Réunion de l'équipe"]
+    assert await titles(db_app, owner, "Équipe élèves") == ["Réunion de l'équipe"]
+    assert await titles(db_app, owner, "eleves plan") == []  # every word must match
     # LIKE wildcards in a query are plain characters.
-    assert await titles(search_app, owner, "100%") == ["Plan"]
-    assert await titles(search_app, owner, "%") == ["Plan"]
-    assert await titles(search_app, owner, "_") == ["Plan"]
+    assert await titles(db_app, owner, "100%") == ["Plan"]
+    assert await titles(db_app, owner, "%") == ["Plan"]
+    assert await titles(db_app, owner, "_") == ["Plan"]
 
 
 async def test_a_page_in_a_private_space_never_reaches_a_non_member_even_by_title(
-    search_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
+    db_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
 ) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
-    reader = await add_person(search_app, "reader")
-    outsider = await add_person(search_app, "outsider")
-    instance_admin = await add_person(search_app, "instance_admin", role="admin")
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
+    reader = await add_person(db_app, "reader")
+    outsider = await add_person(db_app, "outsider")
+    instance_admin = await add_person(db_app, "instance_admin", role="admin")
     space = await services.create_space(engine, owner, name="Dossiers RH")
     await services.add_member(engine, owner, space.id, reader.id, "reader")
     page = await tree.create_page(engine, owner, space.id, "Salaires confidentiels")
-    await write_page(search_app, page.doc_name, "Grille des salaires secrète.")
-    await indexer(search_app).refresh()
+    await write_page(db_app, page.doc_name, "Grille des salaires secrète.")
+    await indexer(db_app).refresh()
 
-    assert await titles(search_app, reader, "confidentiels") == ["Salaires confidentiels"]
+    assert await titles(db_app, reader, "confidentiels") == ["Salaires confidentiels"]
     for person in (outsider, instance_admin):
-        assert await titles(search_app, person, "confidentiels") == []
-        assert await titles(search_app, person, "secrète") == []
+        assert await titles(db_app, person, "confidentiels") == []
+        assert await titles(db_app, person, "secrète") == []
         client = browsers()
-        await sign_in_as(search_app, client, person)
+        await sign_in_as(db_app, client, person)
         response = await client.get("/recherche", params={"q": "salaires"})
         assert response.status_code == 200
         assert "confidentiels" not in response.text and "Dossiers RH" not in response.text
@@ -177,11 +145,11 @@ async def test_a_page_in_a_private_space_never_reaches_a_non_member_even_by_titl
 
 
 async def test_agents_find_pages_of_listed_spaces_and_guests_do_not(
-    search_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
+    db_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
 ) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
-    agent = await add_person(search_app, "agent")
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
+    agent = await add_person(db_app, "agent")
     listed = await services.create_space(engine, owner, name="Vitrine", visibility="listed")
     public = await tree.create_page(engine, owner, listed.id, "Guide des castors")
     other = await services.create_space(engine, owner, name="Autre")
@@ -189,74 +157,74 @@ async def test_agents_find_pages_of_listed_spaces_and_guests_do_not(
     link = await guest_links.create_guest_link(
         engine, owner, other.id, role="reader", page_id=elsewhere.id
     )
-    guest, _ = await guest_of(search_app, browsers, link.token, link.link.id)
-    await indexer(search_app).refresh()
+    guest, _ = await guest_of(db_app, browsers, link.token, link.link.id)
+    await indexer(db_app).refresh()
 
-    assert await titles(search_app, agent, "castors") == [public.title]
-    assert await titles(search_app, guest, "castors") == []
+    assert await titles(db_app, agent, "castors") == [public.title]
+    assert await titles(db_app, guest, "castors") == []
 
 
 async def test_a_guest_finds_only_the_item_of_its_live_link(
-    search_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
+    db_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
 ) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
     space = await services.create_space(engine, owner, name="Chantier")
     shared = await tree.create_page(engine, owner, space.id, "Planning partagé")
     child = await tree.create_page(engine, owner, space.id, "Planning interne", parent_id=shared.id)
     other_space = await services.create_space(engine, owner, name="Autre chantier")
     await tree.create_page(engine, owner, other_space.id, "Planning d'ailleurs")
-    await indexer(search_app).refresh()
+    await indexer(db_app).refresh()
 
     page_link = await guest_links.create_guest_link(
         engine, owner, space.id, role="editor", page_id=shared.id
     )
-    page_guest, client = await guest_of(search_app, browsers, page_link.token, page_link.link.id)
-    assert await titles(search_app, page_guest, "planning") == ["Planning partagé"]
+    page_guest, client = await guest_of(db_app, browsers, page_link.token, page_link.link.id)
+    assert await titles(db_app, page_guest, "planning") == ["Planning partagé"]
     response = await client.get("/recherche", params={"q": "planning"})
     assert f'/pages/{shared.id}"><mark>Planning</mark> partagé</a>' in page_text(response)
     assert "interne" not in response.text and "ailleurs" not in response.text
 
     space_link = await guest_links.create_guest_link(engine, owner, space.id, role="reader")
-    space_guest, _ = await guest_of(search_app, browsers, space_link.token, space_link.link.id)
-    found = await titles(search_app, space_guest, "planning")
+    space_guest, _ = await guest_of(db_app, browsers, space_link.token, space_link.link.id)
+    found = await titles(db_app, space_guest, "planning")
     assert sorted(found) == [child.title, shared.title]
 
     await guest_links.revoke_guest_link(engine, owner, space_link.link.id)
-    assert await titles(search_app, space_guest, "planning") == []
+    assert await titles(db_app, space_guest, "planning") == []
 
 
-async def test_trashed_pages_are_not_found_until_restored(search_app: Starlette) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
+async def test_trashed_pages_are_not_found_until_restored(db_app: Starlette) -> None:
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
     space = await services.create_space(engine, owner, name="Archives")
     parent = await tree.create_page(engine, owner, space.id, "Parent")
     child = await tree.create_page(engine, owner, space.id, "Enfant", parent_id=parent.id)
-    await write_page(search_app, child.doc_name, "Un mot rare : zéphyr.")
-    await indexer(search_app).refresh()
-    assert await titles(search_app, owner, "zephyr") == ["Enfant"]
+    await write_page(db_app, child.doc_name, "Un mot rare : zéphyr.")
+    await indexer(db_app).refresh()
+    assert await titles(db_app, owner, "zephyr") == ["Enfant"]
 
     await tree.trash_page(engine, owner, parent.id)  # the child goes with it
-    assert await titles(search_app, owner, "zephyr") == []
-    assert await titles(search_app, owner, "enfant") == []
+    assert await titles(db_app, owner, "zephyr") == []
+    assert await titles(db_app, owner, "enfant") == []
 
     await tree.restore_page(engine, owner, parent.id)
-    assert await titles(search_app, owner, "zephyr") == ["Enfant"]
+    assert await titles(db_app, owner, "zephyr") == ["Enfant"]
 
 
 async def test_a_renamed_page_is_found_by_its_new_title_after_indexing(
-    search_app: Starlette,
+    db_app: Starlette,
 ) -> None:
-    engine = search_app.state.engine
-    owner = await add_person(search_app, "owner")
+    engine = db_app.state.engine
+    owner = await add_person(db_app, "owner")
     space = await services.create_space(engine, owner, name="Notes")
     page = await tree.create_page(engine, owner, space.id, "Brouillon")
-    await indexer(search_app).refresh()
+    await indexer(db_app).refresh()
     await tree.rename_page(engine, owner, page.id, "Compte rendu définitif")
-    assert await indexer(search_app).refresh() == 1
-    assert await titles(search_app, owner, "definitif") == ["Compte rendu définitif"]
-    assert await titles(search_app, owner, "brouillon") == []
-    assert await indexer(search_app).refresh() == 0  # nothing changed since
+    assert await indexer(db_app).refresh() == 1
+    assert await titles(db_app, owner, "definitif") == ["Compte rendu définitif"]
+    assert await titles(db_app, owner, "brouillon") == []
+    assert await indexer(db_app).refresh() == 0  # nothing changed since
 
 
 # --- live edits ---------------------------------------------------------------------------
@@ -273,14 +241,14 @@ class Sink:
 
 
 async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
-    search_app: Starlette,
+    db_app: Starlette,
 ) -> None:
-    engine, rooms = search_app.state.engine, search_app.state.rooms
-    owner = await add_person(search_app, "owner")
+    engine, rooms = db_app.state.engine, db_app.state.rooms
+    owner = await add_person(db_app, "owner")
     space = await services.create_space(engine, owner, name="Atelier vivant")
     page = await tree.create_page(engine, owner, space.id, "Page vivante")
-    await indexer(search_app).refresh()
-    assert await titles(search_app, owner, "hippocampe") == []
+    await indexer(db_app).refresh()
+    assert await titles(db_app, owner, "hippocampe") == []
 
     sink = Sink()
     conn = rooms.new_connection(sink.send, sink.close, principal="user:test")
@@ -289,8 +257,8 @@ async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
     rooms.receive(
         page.doc_name, conn, bytes(SyncUpdate(page_update("Un hippocampe", doc=client_doc)))
     )
-    assert await indexer(search_app).refresh() == 1
-    assert await titles(search_app, owner, "HIPPOCAMPE") == ["Page vivante"]
+    assert await indexer(db_app).refresh() == 1
+    assert await titles(db_app, owner, "HIPPOCAMPE") == ["Page vivante"]
 
     # Typing on, then leaving: once the room is unloaded, the pass reads the last words
     # from the store.
@@ -302,8 +270,8 @@ async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
             break
         await asyncio.sleep(0.05)
     assert page.doc_name not in rooms.loaded
-    assert await indexer(search_app).refresh() == 1
-    assert await titles(search_app, owner, "libellule hippocampe") == ["Page vivante"]
+    assert await indexer(db_app).refresh() == 1
+    assert await titles(db_app, owner, "libellule hippocampe") == ["Page vivante"]
 
 
 async def test_a_starting_server_indexes_the_pages_it_finds(

@@ -3,18 +3,16 @@ page-by-page rule (`page_role_in` on the page and on each ancestor), on SQLite a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from tests.web.conftest import BASE_URL
 from tests.web.spaces_http import ACTORS, Person, World, build_world
 from web.spaces import guest_links, services, tree
 from web.spaces.access import Actor, page_context, page_role, utcnow
@@ -22,35 +20,6 @@ from web.spaces.tables import pages
 from web.spaces.tree import PageRef
 
 DEPTH = 12
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return None
-
-
-@pytest.fixture
-async def db_app(database: str | None, make_app: Callable[..., Awaitable[Starlette]]) -> Starlette:
-    if database is None:
-        return await make_app()
-    return await make_app(database_url=database)
-
-
-@pytest.fixture
-async def browsers(db_app: Starlette) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
-    made: list[httpx.AsyncClient] = []
-
-    def new() -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=db_app), base_url=BASE_URL)
-        made.append(client)
-        return client
-
-    yield new
-    for client in made:
-        await client.aclose()
 
 
 @contextmanager
