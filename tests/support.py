@@ -35,6 +35,28 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def stop_process(
+    process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15.0
+) -> int | None:
+    """Signal a child process and wait for it (killed after `timeout`); its exit code."""
+    if process is None or process.poll() is not None:
+        return None if process is None else process.returncode
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def read_log(path: Path) -> str:
+    """A child process's log file so far ("" before it exists)."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 class AtelierServer:
     """One `atelier serve` process on loopback with its own (or a shared) data folder."""
 
@@ -91,10 +113,7 @@ class AtelierServer:
         raise RuntimeError(f"atelier serve not ready after {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)[-6000:]
 
     def token(self, prefix: str = "", access: str = "rw", ttl: int | None = None) -> str:
         args = [*ATELIER, "token", "--docs", prefix, "--access", access]
@@ -106,14 +125,7 @@ class AtelierServer:
         return out.strip().splitlines()[-1]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process, sig, timeout)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

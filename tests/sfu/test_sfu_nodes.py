@@ -21,7 +21,17 @@ from sfu.cluster import ALIVE_KEY, NODES_KEY, ROOM_KEY
 from tests.sfu.media import video_packets, write_test_video
 from tests.sfu.peers import WsBot
 from tests.sfu.test_endpoint_live import LOOPBACK_ENV, close_of, visio_url
-from tests.support import ATELIER, ROOT, AtelierServer, RedisServer
+from tests.support import ATELIER, ROOT, AtelierServer, RedisServer, read_log, stop_process
+
+
+def two_workers(
+    atelier: Callable[..., AtelierServer], redis_url: str, tmp_path: Path
+) -> tuple[AtelierServer, AtelierServer, str]:
+    """Two embedded `atelier serve` workers on one data dir and one Redis, and a visio token."""
+    env = {"REDIS_URL": redis_url, **LOOPBACK_ENV}
+    one = atelier(tmp_path / "shared", **env)
+    two = atelier(tmp_path / "shared", **env)
+    return one, two, one.token("visio-", "rw")
 
 
 class SfuNodeProcess:
@@ -51,20 +61,10 @@ class SfuNodeProcess:
         raise RuntimeError(f"atelier sfu not ready after {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        return stop_process(self.process, sig, timeout)
 
 
 @pytest.fixture
@@ -198,11 +198,7 @@ async def test_embedded_workers_notice_a_dead_owner_and_the_room_moves(
     tmp_path: Path,
     unique: str,
 ) -> None:
-    shared = tmp_path / "shared"
-    env = {"REDIS_URL": private_redis.url, **LOOPBACK_ENV}
-    one = atelier(shared, **env)
-    two = atelier(shared, **env)
-    token = one.token("visio-", "rw")
+    one, two, token = two_workers(atelier, private_redis.url, tmp_path)
     room = f"meet-{unique}"
     store = redis.Redis.from_url(private_redis.url)
     alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()
@@ -231,11 +227,7 @@ async def test_an_owner_drops_the_members_of_a_worker_that_died(
     tmp_path: Path,
     unique: str,
 ) -> None:
-    shared = tmp_path / "shared"
-    env = {"REDIS_URL": private_redis.url, **LOOPBACK_ENV}
-    one = atelier(shared, **env)
-    two = atelier(shared, **env)
-    token = one.token("visio-", "rw")
+    one, two, token = two_workers(atelier, private_redis.url, tmp_path)
     room = f"meet-{unique}"
     alice = await WsBot(visio_url(one, room, token, "alice"), "alice").join()  # one owns
     await alice.wait_for(lambda: alice.got("welcome"))
