@@ -1,19 +1,24 @@
 """SFU processes in Redis: who is alive (heartbeats with a load figure) and who owns a room.
 
 - Every SFU-aware process with Redis (embedded workers, signaling-only web workers, and
-  `atelier sfu` nodes) refreshes `atelier:sfu:node:<id>` every `BEAT_SECONDS` with a TTL of
+  `atelier sfu` nodes) refreshes `{atelier-sfu}:node:<id>` every `BEAT_SECONDS` with a TTL of
   `HEARTBEAT_MS`; the value is its load, `{"role", "rooms", "participants"}`. A process whose
   key is gone is dead: the processes it relayed for close those connections (4408) and its
   rooms may be taken over.
-- Standalone nodes (`atelier sfu`) are also listed in the set `atelier:sfu:nodes`, where
+- Standalone nodes (`atelier sfu`) are also listed in the set `{atelier-sfu}:nodes`, where
   signaling-only web workers pick the least loaded one for a new room.
-- A room's owner is `atelier:sfu:room:<room>` = node id, a lease (`LEASE_MS`) its owner renews.
-  Claiming runs in one Lua script: the current owner if it is alive, otherwise the candidate
-  (if it is alive): so each room has exactly one live owner at a time, and a room whose owner
-  died moves on the next join.
+- A room's owner is `{atelier-sfu}:room:<room>` = node id, a lease (`LEASE_MS`) its owner
+  renews. Claiming runs in one Lua script: the current owner if it is alive, otherwise the
+  candidate (if it is alive): so each room has exactly one live owner at a time, and a room
+  whose owner died moves on the next join.
+
+Redis Cluster: every key a script touches is passed in its KEYS (the owner's heartbeat key
+too: the client reads the owner first, and the script answers "changed" if it moved since,
+which the client retries), and every key carries the hash tag `{atelier-sfu}`, so they all
+hash to one slot (scripts and `MGET` of heartbeats across nodes are then allowed).
 
 (Pub/sub channels and keys are separate namespaces in Redis: the channel
-`atelier:sfu:node:<id>` carries relayed signaling, the key of the same name the heartbeat.)
+`atelier:sfu:node:<id>` carries relayed signaling.)
 """
 
 from __future__ import annotations
@@ -33,18 +38,25 @@ RENEW_SECONDS = 5.0
 HEARTBEAT_MS = 6_000
 BEAT_SECONDS = 1.5
 WATCH_SECONDS = 1.0
-ROOM_KEY = "atelier:sfu:room:"
-ALIVE_KEY = "atelier:sfu:node:"
-NODES_KEY = "atelier:sfu:nodes"
+# One hash tag for every key: one Redis Cluster slot, so scripts and MGET may mix them.
+HASH_TAG = "{atelier-sfu}"
+ROOM_KEY = HASH_TAG + ":room:"
+ALIVE_KEY = HASH_TAG + ":node:"
+NODES_KEY = HASH_TAG + ":nodes"
+# Claim attempts while the owner keeps changing between the read and the script.
+CLAIM_ATTEMPTS = 5
 CLOSE_NO_MEDIA_SERVER = 1013
 
-# KEYS[1] the room's lease; ARGV: candidate ('' = none), lease ms, heartbeat key prefix.
+# KEYS: the room's lease, the heartbeat of the owner the client read (ARGV[3], '' = none),
+# the candidate's heartbeat; ARGV: candidate ('' = none), lease ms, owner read.
+# Returns {1, live owner ('' = none)}, or {0} when the owner is no longer the one read.
 _CLAIM = """
-local owner = redis.call('get', KEYS[1])
-if owner and redis.call('exists', ARGV[3] .. owner) == 1 then return owner end
-if ARGV[1] == '' or redis.call('exists', ARGV[3] .. ARGV[1]) == 0 then return false end
+local owner = redis.call('get', KEYS[1]) or ''
+if owner ~= ARGV[3] then return {0} end
+if owner ~= '' and redis.call('exists', KEYS[2]) == 1 then return {1, owner} end
+if ARGV[1] == '' or redis.call('exists', KEYS[3]) == 0 then return {1, ''} end
 redis.call('set', KEYS[1], ARGV[1], 'px', ARGV[2])
-return ARGV[1]
+return {1, ARGV[1]}
 """
 _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
@@ -79,10 +91,19 @@ class RoomLeases:
 
     async def claim(self, room: str, candidate: str | None = None) -> str | None:
         """The live owner of `room`; if it has none, `candidate` (default: this node) becomes
-        the owner, provided it is alive. None: no live owner and the candidate is not alive."""
+        the owner, provided it is alive. None: no live owner and the candidate is not alive.
+        MediaServerUnavailable if the owner changed under every attempt (never seen)."""
         who = self.node_id if candidate is None else candidate
-        owner = await self._client.eval(_CLAIM, 1, ROOM_KEY + room, who, str(LEASE_MS), ALIVE_KEY)
-        return None if owner is None else _text(owner)
+        key = ROOM_KEY + room
+        for _ in range(CLAIM_ATTEMPTS):
+            seen = await self._client.get(key)
+            read = "" if seen is None else _text(seen)
+            keys = (key, ALIVE_KEY + read, ALIVE_KEY + who)
+            answer = await self._client.eval(_CLAIM, 3, *keys, who, str(LEASE_MS), read)
+            if int(answer[0]) == 1:
+                owner = _text(answer[1])
+                return owner or None
+        raise MediaServerUnavailable("the meeting is changing servers, retry shortly")
 
     async def live_owner(self, room: str) -> str | None:
         """The owner of `room` if it is alive (claims nothing)."""
