@@ -76,33 +76,47 @@ class _CompactionConflict(Exception):
     """Another compaction changed the document between our read and our write."""
 
 
-class _SqliteAppender:
-    """Group commits on an SQLite file in one hop to a thread of their own.
+class _SqliteFile:
+    """Group commits and document loads on an SQLite file, each in one hop to a thread.
 
     Through the async engine a commit is five round trips to aiosqlite's thread (checkout,
-    BEGIN, INSERT, COMMIT, reset), each waking the event loop; here it is one. The connection
-    is the store's own, opened in that thread, with the engine's settings (WAL, busy timeout).
+    BEGIN, INSERT, COMMIT, reset) and a load four, each waking the event loop; here each is
+    one. Commits run on a thread of their own with their own connection, opened there with the
+    engine's settings (WAL, busy timeout); loads on another, so that a reconnect storm's loads
+    never queue behind a commit's fsync (WAL lets readers and the writer run together).
     """
 
     _INSERT = "INSERT INTO document_updates (name, data) VALUES (?, ?)"
+    # One statement, hence one read transaction: a compaction committing in between cannot
+    # make us read the old snapshot with the new log.
+    _LOAD = (
+        "SELECT snapshot, 0 FROM documents WHERE name = ? "
+        "UNION ALL SELECT data, 1 FROM document_updates WHERE name = ?"
+    )
 
     def __init__(self, path: str, busy_timeout_ms: int = 15_000) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="document-store-commit")
-        self._connection: sqlite3.Connection | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="document-store-commit")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="document-store-load")
+        self._connections: dict[ThreadPoolExecutor, sqlite3.Connection] = {}
 
-    async def insert(self, rows: list[tuple[str, bytes]]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
-
-    def _insert(self, rows: list[tuple[str, bytes]]) -> None:
-        connection = self._connection
+    def _connection(self, thread: ThreadPoolExecutor) -> sqlite3.Connection:
+        connection = self._connections.get(thread)
         if connection is None:
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            self._connection = connection
+            if thread is self._writer:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+            self._connections[thread] = connection
+        return connection
+
+    async def insert(self, rows: list[tuple[str, bytes]]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, rows)
+
+    def _insert(self, rows: list[tuple[str, bytes]]) -> None:
+        connection = self._connection(self._writer)
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany(self._INSERT, rows)
@@ -111,14 +125,25 @@ class _SqliteAppender:
             raise
         connection.execute("COMMIT")
 
-    async def close(self) -> None:
-        def close_connection() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+    async def load(self, name: str) -> list[tuple[bytes, int]]:
+        """The document's snapshot (part 0) and log rows (part 1), read in one statement."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, self._load, name)
 
-        await asyncio.get_running_loop().run_in_executor(self._thread, close_connection)
-        self._thread.shutdown(wait=False)
+    def _load(self, name: str) -> list[tuple[bytes, int]]:
+        rows = self._connection(self._reader).execute(self._LOAD, (name, name)).fetchall()
+        return [(bytes(data), part) for data, part in rows]
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for thread in (self._writer, self._reader):
+
+            def close_connection(thread: ThreadPoolExecutor = thread) -> None:
+                connection = self._connections.pop(thread, None)
+                if connection is not None:
+                    connection.close()
+
+            await loop.run_in_executor(thread, close_connection)
+            thread.shutdown(wait=False)
 
 
 def _sqlite_file(engine: AsyncEngine) -> str | None:
@@ -163,7 +188,7 @@ class DocumentStore:
         self._document_locks: dict[str, _DocumentLock] = {}
         self._compactions: dict[str, asyncio.Task[None]] = {}
         path = _sqlite_file(engine)
-        self._appender = _SqliteAppender(path) if path is not None else None
+        self._sqlite = _SqliteFile(path) if path is not None else None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -194,8 +219,8 @@ class DocumentStore:
         finally:
             if self._compactions:
                 await asyncio.gather(*self._compactions.values(), return_exceptions=True)
-            if self._appender is not None:
-                await self._appender.close()
+            if self._sqlite is not None:
+                await self._sqlite.close()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -281,8 +306,8 @@ class DocumentStore:
             oldest = self._oldest_pending
             started = time.monotonic()
             try:
-                if self._appender is not None:
-                    await self._appender.insert(rows)
+                if self._sqlite is not None:
+                    await self._sqlite.insert(rows)
                 else:
                     async with self._engine.begin() as connection:
                         await connection.execute(
@@ -319,6 +344,24 @@ class DocumentStore:
     async def load(self, name: str) -> bytes:
         """The whole document as one update (snapshot, log and queued updates); b"" if unknown."""
         queued_before = list(self._pending.get(name, ()))
+        stored = await self._read(name)
+        # Updates committed while we read may now be both in `stored` and gone from the
+        # queue, or in neither list if we looked only once: take the queue before and after.
+        # Duplicates are harmless, merging is idempotent.
+        queued_after = self._pending.get(name, [])
+        seen = {id(update) for update in queued_before}
+        queued = queued_before + [u for u in queued_after if id(u) not in seen]
+
+        log_rows = [data for data, part in stored if part == 1]
+        snapshot_bytes = sum(len(data) for data, part in stored if part == 0)
+        self._seed_log_size(name, log_rows, snapshot_bytes)
+        parts = [data for data, _part in stored if data] + queued
+        return _merge(parts, name)
+
+    async def _read(self, name: str) -> list[tuple[bytes, int]]:
+        """(data, part) rows: the snapshot is part 0, the log rows part 1."""
+        if self._sqlite is not None:
+            return await self._sqlite.load(name)
         # One statement, so one database snapshot even at READ COMMITTED: a compaction
         # committing in between cannot make us read the old snapshot with the new log.
         snapshot_part = select(documents.c.snapshot.label("data"), literal(0).label("part")).where(
@@ -327,22 +370,9 @@ class DocumentStore:
         log_part = select(document_updates.c.data, literal(1).label("part")).where(
             document_updates.c.name == name
         )
-        query = union_all(snapshot_part, log_part)
         async with self._engine.connect() as connection:
-            result = await connection.execute(query)
-            stored = result.all()
-        # Updates committed while we read may now be both in `stored` and gone from the
-        # queue, or in neither list if we looked only once: take the queue before and after.
-        # Duplicates are harmless, merging is idempotent.
-        queued_after = self._pending.get(name, [])
-        seen = {id(update) for update in queued_before}
-        queued = queued_before + [u for u in queued_after if id(u) not in seen]
-
-        log_rows = [row.data for row in stored if row.part == 1]
-        snapshot_bytes = sum(len(row.data) for row in stored if row.part == 0)
-        self._seed_log_size(name, log_rows, snapshot_bytes)
-        parts = [bytes(row.data) for row in stored if row.data] + queued
-        return _merge(parts, name)
+            result = await connection.execute(union_all(snapshot_part, log_part))
+            return [(bytes(row.data), row.part) for row in result]
 
     def _seed_log_size(self, name: str, log_rows: Sequence[bytes], snapshot_bytes: int) -> None:
         self._log_sizes[name] = _LogSize(

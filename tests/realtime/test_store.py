@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import realtime.store
 from realtime.store import DocumentStore, StoreError
 from realtime.tables import document_updates, documents
+from web.database import create_engine, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +110,39 @@ async def test_load_right_after_append_sees_queued_updates(engine: AsyncEngine) 
     assert store.stats.pending == 1
     assert text_of(await store.load("doc")) == "committed queued"
     await store.close()
+
+
+async def test_loads_go_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    """A reconnect storm's loads must not wait for a writer (SQLite files read in WAL).
+
+    SQLite only: PostgreSQL readers never wait for writers.
+    """
+    path = tmp_path / "atelier.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate, url)
+    engine = create_engine(url)
+    store = DocumentStore(engine)
+    editor = Editor()
+    store.append("doc", editor.type("committed"))
+    await store.flush()
+    await store.compact("doc")
+    store.append("doc", editor.type(" and logged"))
+    await store.flush()
+
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(
+            "INSERT INTO document_updates (name, data) VALUES (?, ?)",
+            ("doc", Editor().type("uncommitted")),
+        )
+        loaded = await asyncio.wait_for(store.load("doc"), timeout=10)
+        assert text_of(loaded) == "committed and logged"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await store.close()
+    await engine.dispose()
 
 
 async def test_group_commit_writes_many_documents_in_a_handful_of_transactions(
