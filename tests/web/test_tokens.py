@@ -31,6 +31,20 @@ def test_an_expired_token_is_refused() -> None:
         read_document_token(SECRET, token, now=61)
 
 
+def test_a_token_already_accepted_is_still_refused_once_expired() -> None:
+    token = mint_document_token(SECRET, prefix="", writable=True, ttl=60, now=0)
+    assert read_document_token(SECRET, token, now=59).writable
+    with pytest.raises(TokenError, match="expired"):
+        read_document_token(SECRET, token, now=60)
+
+
+def test_a_token_accepted_under_one_key_is_refused_under_another() -> None:
+    token = mint_document_token(SECRET, prefix="", writable=True, ttl=60, now=0)
+    assert read_document_token(SECRET, token, now=1).writable
+    with pytest.raises(TokenError, match="signature"):
+        read_document_token("k" * 40, token, now=1)
+
+
 def test_a_token_signed_with_another_key_is_refused() -> None:
     token = mint_document_token("k" * 40, prefix="", writable=True, ttl=60, now=0)
     with pytest.raises(TokenError, match="signature"):
@@ -39,6 +53,9 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
 
 def test_a_tampered_token_is_refused() -> None:
     token = mint_document_token(SECRET, prefix="a", writable=False, ttl=60, now=0)
+    with pytest.raises(TokenError):
+        read_document_token(SECRET, token[:-3] + "AAA", now=1)
+    # Refused every time, not only the first.
     with pytest.raises(TokenError):
         read_document_token(SECRET, token[:-3] + "AAA", now=1)
 

@@ -6,6 +6,7 @@ until it expires. It is signed with the instance secret key (itsdangerous, HMAC-
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 _SALT = "atelier.document-token.v1"
 SECRET_FILE = "secret_key"
+# Verified tokens remembered (signature and payload shape only: expiry is checked at each use).
+# Every client of a shared link, and every reconnection after a restart, presents the same
+# token; verifying it once spares a key derivation and an HMAC per connection.
+VERIFIED_TOKENS_KEPT = 1024
 
 
 class TokenError(ValueError):
@@ -60,15 +65,19 @@ def mint_document_token(
 ) -> str:
     """Sign a grant for every document whose name starts with `prefix`."""
     payload = {"p": prefix, "w": writable, "n": name, "e": int(now + ttl)}
-    return URLSafeSerializer(secret, salt=_SALT).dumps(payload)
+    return _serializer(secret).dumps(payload)
 
 
-def read_document_token(secret: str, token: str, *, now: float) -> DocumentGrant:
-    """Check a token's signature and expiry; raise TokenError with the reason."""
-    if not token or len(token) > 4096:
-        raise TokenError("token missing or too long")
+@functools.lru_cache(maxsize=4)
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=_SALT)
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(secret: str, token: str) -> DocumentGrant:
+    """The grant a well-signed, well-formed token carries (raises are never cached)."""
     try:
-        payload = URLSafeSerializer(secret, salt=_SALT).loads(token)
+        payload = _serializer(secret).loads(token)
     except BadSignature:
         raise TokenError("token signature is invalid") from None
     if not isinstance(payload, dict):
@@ -81,6 +90,14 @@ def read_document_token(secret: str, token: str, *, now: float) -> DocumentGrant
         and isinstance(expires, int)
     ):
         raise TokenError("token payload is malformed")
-    if expires <= now:
-        raise TokenError("token has expired")
     return DocumentGrant(prefix=prefix, writable=writable, name=name, expires_at=float(expires))
+
+
+def read_document_token(secret: str, token: str, *, now: float) -> DocumentGrant:
+    """Check a token's signature and expiry; raise TokenError with the reason."""
+    if not token or len(token) > 4096:
+        raise TokenError("token missing or too long")
+    grant = _verified(secret, token)
+    if grant.expires_at <= now:
+        raise TokenError("token has expired")
+    return grant
