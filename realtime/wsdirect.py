@@ -35,10 +35,26 @@ from realtime.wsframe import DIRECT_EXTENSION, Receiver
 log = logging.getLogger("atelier.sync")
 
 
+class _QuietInfo(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' own "connection open" / "connection closed" lines, at DEBUG.
+
+    uvicorn already logs each accepted or refused socket once, with its path; two more lines
+    per connection flood the log in a reconnect storm (and cost a record each) for nothing.
+    Errors and warnings pass unchanged.
+    """
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """`WebSocketsSansIOProtocol` that also implements `realtime.wsframe.DirectSocket`."""
 
     _receiver: Receiver | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn.logger = _QuietInfo(self.conn.logger, {})
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

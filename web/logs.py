@@ -34,6 +34,10 @@ class RedactSecrets(logging.Filter):
     """Rewrites a record's message and string arguments; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # The logger's filter and its handler's both see most records: clean each once.
+        if getattr(record, "atelier_redacted", False):
+            return True
+        record.atelier_redacted = True
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):

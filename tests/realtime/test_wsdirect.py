@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -31,7 +32,7 @@ class QuickClose(DirectWebSocketProtocol):
 
 
 @contextlib.asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[str]:
+async def serve(handler: Handler, log_level: str = "warning") -> AsyncIterator[str]:
     """A uvicorn server on loopback running `handler` for every WebSocket."""
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -47,7 +48,7 @@ async def serve(handler: Handler) -> AsyncIterator[str]:
 
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, ws=QuickClose, log_level="warning", lifespan="on"
+        app, host="127.0.0.1", port=port, ws=QuickClose, log_level=log_level, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -248,6 +249,31 @@ async def test_an_unmasked_frame_is_refused_as_websockets_would() -> None:
         opcode, payload = await asyncio.to_thread(client.frame)
         client.sock.close()
     assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1002  # protocol error
+
+
+async def test_each_socket_is_logged_once_at_info() -> None:
+    """uvicorn's "[accepted]" line stays; websockets' open/closed lines go to DEBUG."""
+    lines: list[tuple[int, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append((record.levelno, record.getMessage()))
+
+    keep = Keep(logging.DEBUG)
+    logger = logging.getLogger("uvicorn.error")
+    async with serve(echo_handler, log_level="info") as url:
+        logger.addHandler(keep)  # after uvicorn configured its loggers
+        try:
+            for _ in range(2):
+                async with websockets.connect(url) as client:
+                    await client.send(b"hello")
+                    assert await client.recv() == b"echo hello"
+            await asyncio.sleep(0.1)  # the server finishes its side of the close
+        finally:
+            logger.removeHandler(keep)
+    at_info = [text for level, text in lines if level >= logging.INFO]
+    assert sum("[accepted]" in text for text in at_info) == 2
+    assert not [text for text in at_info if "connection open" in text or "closed" in text]
 
 
 def test_atelier_serve_runs_the_direct_protocol() -> None:
