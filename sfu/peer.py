@@ -1,6 +1,10 @@
 """aiortc adapters: the only module that imports aiortc, aioice or av.
 
 Encoded pass-through, built on aiortc 1.16 internals (pinned; tests fail loudly on change):
+- packets in: once a connection's DTLS transport is connected, its ICE sockets hand SRTP and
+  SRTCP to `FastReceive` as they read them (not through aioice's queue and aiortc's receiving
+  task): unprotected with the same libsrtp session, parsed reading only the audio level, and
+  given to aiortc's router and receivers' handlers, run at once;
 - in: each receiver's private decoder queue gets a stand-in (`FrameTap`) that hands the
   reassembled `(codec, JitterFrame)` to the SFU instead of the decoder thread — no decoding;
 - out: each frame is packetised once per publisher track (`PackedFrame`: RTP payloads, as
@@ -34,7 +38,9 @@ import random
 import re
 import struct
 import time
-from collections.abc import Callable, Iterator
+import types
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,9 +64,10 @@ from aiortc import (
 from aiortc.codecs import get_encoder
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
-from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint, RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
 from aiortc.sdp import candidate_from_sdp
 from pylibsrtp._binding import ffi as _srtp_ffi  # type: ignore[import-not-found]
 from pylibsrtp._binding import lib as _srtp_lib
@@ -228,6 +235,307 @@ async def add_candidate(
         await pc.addIceCandidate(candidate)
     except Exception:
         raise NegotiationError("malformed ICE candidate") from None
+
+
+# --- receiving packets ------------------------------------------------------------------------
+
+# Largest datagram read from a socket: any UDP datagram fits. asyncio's selector loop reads with
+# 256 KiB, an allocation above glibc's mmap threshold: mmap, mremap and munmap for every packet.
+_MAX_DATAGRAM = 65536
+_CSRC = [struct.Struct(f"!{n}L") for n in range(16)]
+_EXTENSION_HEADER = struct.Struct("!HH")
+# The extensions of an RTP packet without an audio level (shared: nothing on the receive path
+# changes a packet's extensions).
+_NO_EXTENSIONS = HeaderExtensions()
+_new_rtp_packet = RtpPacket.__new__
+
+
+def _audio_level(profile: int, data: bytes, start: int, end: int, wanted: int | None) -> Any:
+    """The audio level element (RFC 6464) of an extension block, checked as aiortc checks it
+    (a truncated element drops the packet); None without one."""
+    found = None
+    pos = start
+    if profile == 0xBEDE:  # one-byte headers
+        while pos < end:
+            head = data[pos]
+            if head == 0:  # padding
+                pos += 1
+                continue
+            size = (head & 0x0F) + 1
+            pos += 1
+            if pos + size > end:
+                raise ValueError("RTP one-byte header extension value is truncated")
+            if head >> 4 == wanted and size == 1:
+                found = data[pos]
+            pos += size
+    elif profile == 0x1000:  # two-byte headers
+        while pos < end:
+            if data[pos] == 0:
+                pos += 1
+                continue
+            if pos + 2 > end:
+                raise ValueError("RTP two-byte header extension is truncated")
+            ident, size = data[pos], data[pos + 1]
+            pos += 2
+            if pos + size > end:
+                raise ValueError("RTP two-byte header extension value is truncated")
+            if ident == wanted and size == 1:
+                found = data[pos]
+            pos += size
+    if found is None:
+        return None
+    return (found & 0x80 == 0x80, found & 0x7F)
+
+
+def _parse_rtp(data: bytes, audio_level_id: int | None) -> RtpPacket:
+    """`RtpPacket.parse`, with the same checks and fields, reading of the header extensions only
+    the audio level (what the SFU uses; aiortc's receiver reads abs-send-time only for the
+    bitrate estimator the SFU removes, and routes by SSRC and payload type)."""
+    size = len(data)
+    if size < 12:
+        raise ValueError("RTP packet length is less than 12 bytes")
+    first, second, sequence_number, timestamp, ssrc = _RTP_HEADER.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError("RTP packet has invalid version")
+    count = first & 0x0F
+    pos = 12 + 4 * count
+    if size < pos:
+        raise ValueError("RTP packet has truncated CSRC")
+    packet = _new_rtp_packet(RtpPacket)
+    packet.version = 2
+    packet.marker = second >> 7
+    packet.payload_type = second & 0x7F
+    packet.sequence_number = sequence_number
+    packet.timestamp = timestamp
+    packet.ssrc = ssrc
+    packet.csrc = list(_CSRC[count].unpack_from(data, 12)) if count else []
+    packet.extensions = _NO_EXTENSIONS
+    if first & 0x10:
+        if size < pos + 4:
+            raise ValueError("RTP packet has truncated extension profile / length")
+        profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
+        pos += 4
+        end = pos + 4 * words
+        if size < end:
+            raise ValueError("RTP packet has truncated extension value")
+        level = _audio_level(profile, data, pos, end, audio_level_id)
+        if level is not None:
+            packet.extensions = HeaderExtensions(audio_level=level)
+        pos = end
+    if first & 0x20:
+        padding = data[-1]
+        if not padding or padding > size - pos:
+            raise ValueError("RTP packet padding length is invalid")
+        packet.padding_size = padding
+        packet.payload = data[pos:-padding]
+    else:
+        packet.padding_size = 0
+        packet.payload = data[pos:]
+    return packet
+
+
+def _fast_unprotect(session: pylibsrtp.Session, rtcp: bool) -> Callable[[bytes], bytes]:
+    """`session.unprotect` (or `unprotect_rtcp`) without pylibsrtp's per-packet allocations; a
+    packet too long for its buffer is a `pylibsrtp.Error` (dropped) rather than a ValueError,
+    which would end aiortc's receiving task, and with it the connection."""
+    srtp = session._srtp[0]
+    cdata = session._cdata
+    buffer = session._buffer
+    length = _srtp_ffi.new("int *")
+    unprotect = _srtp_lib.srtp_unprotect_rtcp if rtcp else _srtp_lib.srtp_unprotect
+    limit = len(buffer)
+    ok = _srtp_lib.srtp_err_status_ok
+
+    def fast(data: bytes, session: pylibsrtp.Session = session) -> bytes:
+        size = len(data)
+        if size > limit:
+            raise pylibsrtp.Error("packet is too long")
+        length[0] = size
+        buffer[0:size] = data
+        status = unprotect(srtp, cdata, length)
+        if status != ok:
+            raise pylibsrtp.Error(f"srtp_unprotect failed ({status})")
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
+
+    return fast
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], awaited: Any) -> Generator[Any, Any, None]:
+    """Go on with a coroutine that suspended (it yielded `awaited` to us) inside a task: the
+    task waits on what it waits on, and sends into or throws into it as it would."""
+    while True:
+        try:
+            sent = yield awaited
+        except BaseException as exc:  # the task is cancelled: so is what the coroutine awaits
+            try:
+                awaited = coro.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                awaited = coro.send(sent)
+            except StopIteration:
+                return
+
+
+class FastReceive:
+    """One connection's SRTP/SRTCP packets, handled as the socket hands them over.
+
+    aiortc queues every datagram (aioice's `asyncio.Queue`) for a task that reads the queue,
+    unprotects, parses and awaits the receiver's (or, for RTCP, the RTP router's) handler. Once
+    the DTLS transport is connected, each ICE socket's `datagram_received` sends SRTP and SRTCP
+    (first byte 128–191, RFC 7983) here instead: unprotected with the same libsrtp session,
+    parsed (`_parse_rtp`), routed by aiortc's router and handed to the same handlers, whose
+    coroutines are run at once. They do not suspend in practice (sending RTCP is a `sendto`);
+    if one does (a TURN channel bind), it goes on in a task and later packets wait behind it,
+    in order, as they would have in aiortc's task. STUN (ICE checks, consent) and DTLS still go
+    through aioice and aiortc. The transport's byte and packet counters are kept.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._protocols: list[Any] = []
+        self._session: pylibsrtp.Session | None = None
+        self._unprotect: Callable[[bytes], bytes] = bytes
+        self._unprotect_rtcp: Callable[[bytes], bytes] = bytes
+        self._router = dtls._rtp_router
+        self._extension_ids: HeaderExtensions = (
+            dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
+        )
+        self._backlog: deque[Coroutine[Any, Any, None]] | None = None
+        self._suspended: tuple[Coroutine[Any, Any, None], Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.handled = 0  # packets handled here (tests)
+
+    @classmethod
+    def watch(cls, pc: RTCPeerConnection) -> list[FastReceive]:
+        """Take over each of `pc`'s DTLS transports' SRTP once it is connected; the new ones."""
+        added = []
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            if dtls is None or getattr(dtls, "_sfu_fast_receive", None) is not None:
+                continue
+            if not hasattr(dtls, "_rtp_router") or not hasattr(dtls, "_rx_srtp"):
+                raise SfuError("aiortc internals changed: RTCDtlsTransport has no RTP router")
+            fast = cls(dtls)
+            dtls._sfu_fast_receive = fast  # type: ignore[attr-defined]
+            dtls.on("statechange", fast._state_changed)
+            if dtls._state == DtlsState.CONNECTED:
+                fast._install()
+            added.append(fast)
+        return added
+
+    def _state_changed(self) -> None:
+        if self._dtls._state == DtlsState.CONNECTED:
+            self._install()
+        else:
+            self._uninstall()
+
+    def _install(self) -> None:
+        if self._protocols:
+            return
+        connection = self._dtls.transport._connection
+        for protocol in list(connection._protocols):
+            transport = getattr(protocol, "transport", None)
+            if getattr(transport, "max_size", 0) > _MAX_DATAGRAM:
+                transport.max_size = _MAX_DATAGRAM  # type: ignore[union-attr]
+            protocol.datagram_received = functools.partial(  # type: ignore[method-assign]
+                self._datagram_received, protocol.datagram_received
+            )
+            self._protocols.append(protocol)
+
+    def _uninstall(self) -> None:
+        for protocol in self._protocols:
+            with contextlib.suppress(AttributeError):
+                del protocol.datagram_received  # aioice's method again
+        self._protocols.clear()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def aclose(self) -> None:
+        self._uninstall()
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+        self._drop_backlog()
+
+    def _datagram_received(self, aioice_received: Any, data: bytes, addr: Any) -> None:
+        if data and 127 < data[0] < 192:
+            self._srtp(data)
+        else:
+            aioice_received(data, addr)
+
+    def _srtp(self, data: bytes) -> None:
+        dtls = self._dtls
+        session = dtls._rx_srtp
+        if session is None:
+            return  # as aiortc: SRTP before the keys are known is dropped
+        if session is not self._session:
+            self._session = session
+            self._unprotect = _fast_unprotect(session, rtcp=False)
+            self._unprotect_rtcp = _fast_unprotect(session, rtcp=True)
+        dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+        dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+        self.handled += 1
+        try:
+            if len(data) >= 2 and 192 <= data[1] <= 208:  # RTCP (aiortc's `is_rtcp`)
+                self._run(dtls._handle_rtcp_data(self._unprotect_rtcp(data)))
+                return
+            arrival_time_ms = _current_ms()
+            packet = _parse_rtp(self._unprotect(data), self._extension_ids.audio_level)
+        except pylibsrtp.Error as exc:
+            log.debug("SRTP unprotect failed: %s", exc)
+            return
+        except ValueError as exc:
+            log.debug("RTP parsing failed: %s", exc)
+            return
+        receiver = self._router.route_rtp(packet)
+        if receiver is not None:
+            self._run(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+
+    def _run(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._backlog is not None:  # an earlier packet's handler is still suspended
+            self._backlog.append(coro)
+            return
+        try:
+            awaited = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            log.warning("handling a received packet failed", exc_info=True)
+            return
+        self._backlog = deque()
+        self._suspended = (coro, awaited)
+        self.task = asyncio.ensure_future(self._finish())
+
+    async def _finish(self) -> None:
+        assert self._suspended is not None and self._backlog is not None
+        coro, awaited = self._suspended
+        try:
+            await _resume(coro, awaited)
+        except Exception:
+            log.warning("handling a received packet failed", exc_info=True)
+        self._suspended = None
+        while self._backlog:
+            try:
+                await self._backlog.popleft()
+            except Exception:
+                log.warning("handling a received packet failed", exc_info=True)
+        self._backlog = None
+
+    def _drop_backlog(self) -> None:
+        """After the task ended early (cancelled, maybe before it started): close what is
+        left, as the task's cancellation would have."""
+        if self._suspended is not None:
+            coro, awaited = self._suspended
+            if isinstance(awaited, asyncio.Future):
+                awaited.cancel()
+            coro.close()
+            self._suspended = None
+        for left in self._backlog or ():
+            left.close()
+        self._backlog = None
 
 
 # --- receiving encoded frames ---------------------------------------------------------------
@@ -417,6 +725,7 @@ class PublisherPeer:
         self._ssrc: dict[str, int] = {}
         self._pli_pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.fast_receive: list[FastReceive] = []
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -466,7 +775,9 @@ class PublisherPeer:
             codec = _negotiated(transceiver)
             published.append(Published(str(transceiver.mid), transceiver.kind, codec))
         answer = await self.pc.createAnswer()
-        return await _set_local(self.pc, answer, self._ice), published
+        sdp = await _set_local(self.pc, answer, self._ice)
+        self.fast_receive += FastReceive.watch(self.pc)
+        return sdp, published
 
     def request_keyframe(self, mid: str) -> None:
         """Send a PLI for a published video track (once its first packet is in, if not yet)."""
@@ -490,6 +801,8 @@ class PublisherPeer:
 
     async def close(self) -> None:
         await self.pc.close()
+        for fast in self.fast_receive:
+            await fast.aclose()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -752,6 +1065,7 @@ class SubscriberPeer:
         self.revision = 0
         self.awaiting_answer = False
         self._answered = asyncio.Event()
+        self.fast_receive: list[FastReceive] = []
 
     def forwarded(self) -> set[str]:
         return {s.track_id for s in self._slots if s.track_id is not None}
@@ -809,6 +1123,7 @@ class SubscriberPeer:
             return None
         offer = await self.pc.createOffer()
         sdp = await _set_local(self.pc, offer, self._ice)
+        self.fast_receive += FastReceive.watch(self.pc)
         self.revision += 1
         self.awaiting_answer = True
         self._answered.clear()
@@ -847,3 +1162,5 @@ class SubscriberPeer:
             if slot.track is not None:
                 slot.track.stop()
         await self.pc.close()
+        for fast in self.fast_receive:
+            await fast.aclose()

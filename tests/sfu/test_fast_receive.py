@@ -1,0 +1,276 @@
+"""The SFU's receive path (`FastReceive`): SRTP from the socket straight to aiortc's handlers.
+
+Parsing and unprotection are checked against aiortc's and pylibsrtp's own, packet for packet;
+the in-order runner with a handler that suspends; and, with a real aiortc publisher on
+loopback, that media and RTCP (sender reports) go through it and that closing restores
+aioice's sockets and leaves no task."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pylibsrtp
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpReceiveParameters
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
+from pylibsrtp import Policy, Session
+
+from sfu.peer import (
+    EncodedFrame,
+    FastReceive,
+    IceConfig,
+    PublisherPeer,
+    _fast_unprotect,
+    _parse_rtp,
+    host_addresses,
+)
+from tests.sfu.media import write_test_video
+
+LOOPBACK = ("127.0.0.1",)
+AUDIO_LEVEL = 3
+
+
+def extensions_map() -> HeaderExtensionsMap:
+    ids = {
+        1: "urn:ietf:params:rtp-hdrext:sdes:mid",
+        2: "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+        AUDIO_LEVEL: "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        4: "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    }
+    parameters = RTCRtpReceiveParameters(
+        headerExtensions=[RTCRtpHeaderExtensionParameters(id=i, uri=u) for i, u in ids.items()]
+    )
+    mapping = HeaderExtensionsMap()
+    mapping.configure(parameters)
+    return mapping
+
+
+def sample_packets() -> list[bytes]:
+    mapping = extensions_map()
+    rng = random.Random(7)
+    packets = []
+    for i in range(200):
+        packet = RtpPacket(
+            payload_type=rng.choice([96, 97, 111]),
+            marker=i % 2,
+            sequence_number=rng.randrange(1 << 16),
+            timestamp=rng.randrange(1 << 32),
+            ssrc=rng.randrange(1 << 32),
+            payload=rng.randbytes(rng.randrange(0, 300)),
+        )
+        packet.csrc = [rng.randrange(1 << 32) for _ in range(i % 3)]
+        packet.padding_size = (i % 5) * 3
+        extensions = HeaderExtensions()
+        if i % 4 != 0:
+            extensions.mid = str(i % 7)
+        if i % 3 == 0:
+            extensions.abs_send_time = rng.randrange(1 << 24)
+        if i % 2 == 0:
+            extensions.audio_level = (i % 8 == 0, rng.randrange(128))
+        if i % 6 == 1:
+            extensions.transport_sequence_number = rng.randrange(1 << 16)
+        packet.extensions = extensions
+        packets.append(packet.serialize(mapping))
+    # Two-byte header extensions (profile 0x1000) with padding between elements.
+    header = struct.pack("!BBHII", 0x90, 111, 5, 1234, 99)
+    elements = bytes([1, 2]) + b"ab" + b"\x00" + bytes([AUDIO_LEVEL, 1, 0x85]) + b"\x00\x00"
+    packets.append(header + struct.pack("!HH", 0x1000, 2) + elements + b"opus")
+    return packets
+
+
+def same(ours: RtpPacket, theirs: RtpPacket) -> None:
+    for name in (
+        "version",
+        "marker",
+        "payload_type",
+        "sequence_number",
+        "timestamp",
+        "ssrc",
+        "csrc",
+        "payload",
+        "padding_size",
+    ):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert ours.extensions.audio_level == theirs.extensions.audio_level
+
+
+def test_rtp_is_parsed_as_aiortc_parses_it_with_the_audio_level() -> None:
+    mapping = extensions_map()
+    packets = sample_packets()
+    levels = 0
+    for data in packets:
+        theirs = RtpPacket.parse(data, mapping)
+        ours = _parse_rtp(data, AUDIO_LEVEL)
+        same(ours, theirs)
+        levels += theirs.extensions.audio_level is not None
+    assert levels > 50
+    assert _parse_rtp(packets[-1], AUDIO_LEVEL).extensions.audio_level == (True, 5)
+    # Without a negotiated audio level id, none is read.
+    assert _parse_rtp(packets[0], None).extensions.audio_level is None
+
+
+def test_malformed_rtp_is_refused_exactly_where_aiortc_refuses_it() -> None:
+    mapping = extensions_map()
+    rng = random.Random(11)
+    refused = 0
+    for data in sample_packets():
+        variants = [data[:n] for n in range(0, min(len(data), 40))]
+        for _ in range(20):
+            broken = bytearray(data)
+            broken[rng.randrange(min(len(broken), 24))] = rng.randrange(256)
+            variants.append(bytes(broken))
+        for variant in variants:
+            try:
+                theirs = RtpPacket.parse(variant, mapping)
+            except (UnicodeDecodeError, struct.error):
+                # Elements the SFU does not read: a mid that is not UTF-8 (aiortc drops the
+                # packet), an abs-send-time or audio level of the wrong size (aiortc's
+                # receiving task dies). The SFU reads only the audio level, one byte.
+                continue
+            except ValueError:
+                with pytest.raises(ValueError):
+                    _parse_rtp(variant, AUDIO_LEVEL)
+                refused += 1
+                continue
+            same(_parse_rtp(variant, AUDIO_LEVEL), theirs)
+    assert refused > 1000
+
+
+def srtp_pair() -> tuple[Session, Session]:
+    key = bytes(range(30))
+    tx = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+    rx_aiortc = Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND)
+    return Session(tx), Session(rx_aiortc)
+
+
+def test_the_fast_srtp_unprotection_is_pylibsrtps_byte_for_byte() -> None:
+    tx, rx = srtp_pair()
+    _, rx_fast = srtp_pair()
+    fast = _fast_unprotect(rx_fast, rtcp=False)
+    fast_rtcp = _fast_unprotect(rx_fast, rtcp=True)
+    for data in sample_packets()[:50]:
+        protected = tx.protect(data)
+        assert fast(protected) == rx.unprotect(protected) == data
+    rtcp = struct.pack("!BBHI", 0x81, 201, 7, 1) + bytes(range(24))  # an RR
+    protected = tx.protect_rtcp(rtcp)
+    assert fast_rtcp(protected) == rx.unprotect_rtcp(protected) == rtcp
+    tampered = bytearray(tx.protect(sample_packets()[60]))
+    tampered[-1] ^= 1
+    with pytest.raises(pylibsrtp.Error):
+        fast(bytes(tampered))
+    with pytest.raises(pylibsrtp.Error):  # pylibsrtp raises ValueError (aiortc would crash)
+        fast(bytes(2000))
+
+
+def fake_transport() -> Any:
+    return SimpleNamespace(
+        _rtp_router=None,
+        _rx_srtp=None,
+        _rtp_header_extensions_map=HeaderExtensionsMap(),
+    )
+
+
+async def test_handlers_run_at_once_and_in_order_even_when_one_suspends() -> None:
+    fast = FastReceive(fake_transport())
+    done: list[int] = []
+    gate = asyncio.get_running_loop().create_future()
+
+    async def handler(n: int, wait: asyncio.Future[None] | None = None) -> None:
+        if wait is not None:
+            await wait
+        done.append(n)
+
+    fast._run(handler(1))
+    assert done == [1] and fast.task is None  # ran synchronously, no task
+    fast._run(handler(2, gate))  # suspends: goes on in a task
+    fast._run(handler(3))  # waits behind it
+    fast._run(handler(4))
+    assert done == [1] and fast.task is not None
+    gate.set_result(None)
+    await fast.task
+    assert done == [1, 2, 3, 4]
+    fast._run(handler(5))
+    assert done == [1, 2, 3, 4, 5]
+
+    # Closing cancels a suspended handler and drops what waits behind it, without warnings.
+    blocked = asyncio.get_running_loop().create_future()
+    fast._run(handler(6, blocked))
+    fast._run(handler(7))
+    task = fast.task
+    await fast.aclose()
+    assert task is not None and task.done() and blocked.cancelled()
+    assert done == [1, 2, 3, 4, 5] and fast.task is None and fast._backlog is None
+
+
+async def test_stun_and_dtls_still_go_to_aioice() -> None:
+    fast = FastReceive(fake_transport())
+    seen: list[bytes] = []
+
+    def aioice(data: bytes, addr: Any) -> None:
+        seen.append(data)
+
+    stun = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(12)
+    dtls = b"\x16\xfe\xfd" + bytes(10)
+    for data in (stun, dtls, b""):
+        fast._datagram_received(aioice, data, ("127.0.0.1", 9))
+    assert seen == [stun, dtls, b""]
+    fast._datagram_received(aioice, b"\x80" + bytes(30), ("127.0.0.1", 9))
+    assert len(seen) == 3  # SRTP is not aioice's (dropped here: no keys yet)
+
+
+@pytest.fixture(scope="module")
+def media_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_test_video(tmp_path_factory.mktemp("media") / "av.webm", seconds=6, audio=True)
+
+
+async def test_a_publishers_media_and_reports_take_the_fast_path(media_file: Path) -> None:
+    frames: list[tuple[str, EncodedFrame]] = []
+    levels: list[int] = []
+    sfu = PublisherPeer(
+        IceConfig(host_addresses=LOOPBACK),
+        lambda mid, frame: frames.append((mid, frame)),
+        lambda mid, level: levels.append(level),
+    )
+    publisher = RTCPeerConnection()
+    player = MediaPlayer(str(media_file), decode=False)
+    try:
+        publisher.addTrack(player.audio)
+        publisher.addTrack(player.video)
+        with host_addresses(LOOPBACK):
+            await publisher.setLocalDescription(await publisher.createOffer())
+        answer, published = await sfu.answer(publisher.localDescription.sdp)
+        await publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        assert {p.kind for p in published} == {"audio", "video"}
+        assert len(sfu.fast_receive) == 1  # max-bundle: one transport
+        fast = sfu.fast_receive[0]
+        receivers = [t.receiver for t in sfu.pc.getTransceivers()]
+
+        def reported() -> bool:  # the publisher's sender reports, handled by the receivers
+            return all(r._RTCRtpReceiver__lsr for r in receivers)
+
+        for _ in range(300):
+            if len(frames) > 60 and reported():
+                break
+            await asyncio.sleep(0.05)
+        assert {mid for mid, _ in frames} == {p.mid for p in published}
+        assert reported()
+        assert fast.handled >= len(frames)
+        dtls = receivers[0].transport
+        # Everything after the handshake came this way; aioice's queue stayed empty.
+        assert dtls.transport._connection._queue.qsize() == 0
+        protocols = list(fast._protocols)
+        assert protocols and all("datagram_received" in vars(p) for p in protocols)
+    finally:
+        await publisher.close()
+        await sfu.close()
+        player.video.stop()
+        player.audio.stop()
+    assert all("datagram_received" not in vars(p) for p in protocols)
+    assert fast.task is None and not fast._protocols
