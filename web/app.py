@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -116,6 +117,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await purge_trash(engine)
                 except Exception:  # the schema may not be migrated yet
                     log.warning("could not purge the pages trash", exc_info=True)
+                # Everything built so far (modules, templates, the app, compiled SQL) lives as
+                # long as the process: out of the collector's sight, a full collection walks only
+                # what came later (connections, rooms). Without this, each full collection in a
+                # reconnect storm of 2,000 clients stopped the event loop for 80-170 ms.
+                gc.collect()
+                gc.freeze()
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
                 # Guests whose link expires while connected are cut off within seconds.
