@@ -43,6 +43,8 @@ def _raise_open_files_limit() -> None:
         pass
 
 
+# What uvicorn imports and calls in each worker.
+APP_FACTORY = "web.app:serve_app"
 # uvicorn's sans-I/O WebSocket protocol plus the direct path /sync uses (realtime/wsdirect.py).
 WS_PROTOCOL = "realtime.wsdirect:DirectWebSocketProtocol"
 
@@ -63,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
     _print_first_admin_link(settings)
     uvicorn.run(
-        "web.app:create_app",
+        APP_FACTORY,
         factory=True,
         host=settings.host,
         port=settings.port,
