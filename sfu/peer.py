@@ -62,12 +62,13 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.codecs import get_encoder
-from aiortc.codecs.h264 import H264Encoder
-from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.codecs.h264 import H264Encoder, h264_depayload
+from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint, RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx
 from aiortc.sdp import candidate_from_sdp
 from pylibsrtp._binding import ffi as _srtp_ffi  # type: ignore[import-not-found]
 from pylibsrtp._binding import lib as _srtp_lib
@@ -491,7 +492,12 @@ class FastReceive:
             log.debug("RTP parsing failed: %s", exc)
             return
         receiver = self._router.route_rtp(packet)
-        if receiver is not None:
+        if receiver is None:
+            return
+        handle = getattr(receiver, "_sfu_handle_rtp", None)
+        if handle is not None and self._backlog is None:
+            handle(packet, arrival_time_ms, self._run)
+        else:
             self._run(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
 
     def _run(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -699,6 +705,103 @@ def _no_bandwidth_estimation(receiver: RTCRtpReceiver) -> None:
     setattr(receiver, name, None)
 
 
+class _SyncRtpHandler:
+    """`RTCRtpReceiver._handle_rtp_packet` of aiortc 1.16 as a plain function, for `FastReceive`.
+
+    The same steps on the receiver's own state (statistics for its receiver reports, RTX
+    unwrapping, NACK generation, depayloading, the jitter buffer, frames to its decoder queue,
+    i.e. the `FrameTap`), without a coroutine per packet; RTCP it sends (NACK, PLI) is run by
+    `FastReceive` as aiortc would await it. Left out: the sources' last-seen times for
+    `getSynchronizationSources()` (a datetime per packet; the SFU never asks) and the debug
+    log line. A receiver that still has a bitrate estimator goes through aiortc's coroutine.
+    """
+
+    def __init__(
+        self, receiver: RTCRtpReceiver, aiortc_handle: Any, seen: Callable[[Any], None]
+    ) -> None:
+        for name in ("codecs", "remote_streams", "nack_generator", "jitter_buffer"):
+            if not hasattr(receiver, f"_RTCRtpReceiver__{name}"):
+                raise SfuError(f"aiortc internals changed: RTCRtpReceiver has no __{name}")
+        self._receiver = receiver
+        self._aiortc_handle = aiortc_handle
+        self._seen = seen
+        # payload type → (its codec, is RTX, depayloader), checked against the receiver's
+        # codecs at each packet (a renegotiation may change them)
+        self._codecs: dict[int, tuple[Any, bool, Callable[[bytes], bytes]]] = {}
+
+    def _codec(self, payload_type: int) -> tuple[Any, bool, Callable[[bytes], bytes]] | None:
+        codec = self._receiver._RTCRtpReceiver__codecs.get(payload_type)  # type: ignore[attr-defined]
+        if codec is None:
+            return None
+        known = self._codecs.get(payload_type)
+        if known is None or known[0] is not codec:
+            # as aiortc's `depayload` and `is_rtx` decide
+            depayloader: Callable[[bytes], bytes]
+            if codec.name == "VP8":
+                depayloader = vp8_depayload
+            elif codec.name == "H264":
+                depayloader = h264_depayload
+            else:
+                depayloader = bytes
+            rtx = codec.name.lower() == "rtx"
+            known = self._codecs[payload_type] = (codec, rtx, depayloader)
+        return known
+
+    def __call__(
+        self,
+        packet: RtpPacket,
+        arrival_time_ms: int,
+        run: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        receiver = self._receiver
+        if receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]
+            run(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+            return
+        self._seen(packet)
+        if not receiver._enabled:
+            return
+        known = self._codec(packet.payload_type)
+        if known is None:
+            return
+        codec, rtx, depayloader = known
+        streams = receiver._RTCRtpReceiver__remote_streams  # type: ignore[attr-defined]
+        stream = streams.get(packet.ssrc)
+        if stream is None:
+            stream = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        stream.add(packet)
+        if rtx:
+            original_ssrc = receiver._RTCRtpReceiver__rtx_ssrc.get(packet.ssrc)  # type: ignore[attr-defined]
+            if original_ssrc is None:
+                return
+            apt = codec.parameters.get("apt")
+            if len(packet.payload) < 2 or not isinstance(apt, int):
+                return
+            known = self._codec(apt)
+            if known is None:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+            codec, _, depayloader = known
+        nack = receiver._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+        if nack is not None and nack.add(packet):
+            run(receiver._send_rtcp_nack(packet.ssrc, sorted(nack.missing)))
+        try:
+            packet._data = depayloader(packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
+        except ValueError:
+            return
+        pli_flag, encoded_frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)  # type: ignore[attr-defined]
+        decoder_error = receiver._RTCRtpReceiver__decoder_error  # type: ignore[attr-defined]
+        if decoder_error.is_set():
+            decoder_error.clear()
+            if receiver._RTCRtpReceiver__kind == "video":  # type: ignore[attr-defined]
+                pli_flag = True
+        if pli_flag:
+            run(receiver._send_rtcp_pli(packet.ssrc))
+        if encoded_frame is not None and receiver._RTCRtpReceiver__decoder_thread:  # type: ignore[attr-defined]
+            mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
+            encoded_frame.timestamp = mapper.map(encoded_frame.timestamp)
+            receiver._RTCRtpReceiver__decoder_queue.put((codec, encoded_frame))  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Published:
     """A sending transceiver of a publisher, after negotiation."""
@@ -742,7 +845,7 @@ class PublisherPeer:
         handle = receiver._handle_rtp_packet
         rtx: dict[int, int] = receiver._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
 
-        async def watched(packet: Any, arrival_time_ms: int) -> None:
+        def seen(packet: Any) -> None:
             if packet.ssrc not in rtx:
                 self._ssrc[mid] = packet.ssrc
                 if mid in self._pli_pending:
@@ -751,9 +854,13 @@ class PublisherPeer:
             level = packet.extensions.audio_level
             if level is not None:
                 self._on_audio_level(mid, int(level[1]))
+
+        async def watched(packet: Any, arrival_time_ms: int) -> None:
+            seen(packet)
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = watched  # type: ignore[method-assign]
+        receiver._sfu_handle_rtp = _SyncRtpHandler(receiver, handle, seen)  # type: ignore[attr-defined]
 
     async def answer(self, offer_sdp: str) -> tuple[str, list[Published]]:
         """Apply the browser's offer; return the answer and every transceiver that sends."""

@@ -16,22 +16,41 @@ from typing import Any
 
 import pylibsrtp
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCCertificate,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCSessionDescription,
+)
 from aiortc.contrib.media import MediaPlayer
-from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpReceiveParameters
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpDecodingParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpReceiveParameters,
+    RTCRtpRtxParameters,
+)
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, wrap_rtx
 from pylibsrtp import Policy, Session
 
 from sfu.peer import (
+    Codec,
     EncodedFrame,
     FastReceive,
+    FrameTap,
     IceConfig,
+    Packetizer,
     PublisherPeer,
     _fast_unprotect,
+    _no_bandwidth_estimation,
     _parse_rtp,
     host_addresses,
 )
-from tests.sfu.media import write_test_video
+from tests.sfu.media import video_packets, write_test_video
 
 LOOPBACK = ("127.0.0.1",)
 AUDIO_LEVEL = 3
@@ -274,3 +293,122 @@ async def test_a_publishers_media_and_reports_take_the_fast_path(media_file: Pat
         player.audio.stop()
     assert all("datagram_received" not in vars(p) for p in protocols)
     assert fast.task is None and not fast._protocols
+
+
+# --- the receiver's handler without a coroutine ----------------------------------------------
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+VP8_RTX = RTCRtpCodecParameters(
+    mimeType="video/rtx", clockRate=90000, payloadType=97, parameters={"apt": 96}
+)
+SSRC, RTX_SSRC = 1234, 4321
+
+
+async def a_receiver(sync: bool) -> tuple[Any, list[EncodedFrame], list[bytes]]:
+    """A real `RTCRtpReceiver` on a real (unconnected) DTLS transport, set up as the SFU sets
+    up a publisher's, with the RTCP it sends recorded."""
+    dtls = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
+    )
+    dtls._rx_srtp = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    receiver = RTCRtpReceiver("video", dtls)
+    receiver._track = RemoteStreamTrack(kind="video")
+    frames: list[EncodedFrame] = []
+    FrameTap.install(receiver, frames.append)
+    _no_bandwidth_estimation(receiver)
+    peer = PublisherPeer.__new__(PublisherPeer)  # only what `_watch_packets` uses
+    peer._ssrc, peer._pli_pending = {}, set()
+    peer._on_audio_level = lambda mid, level: None
+    peer._watch_packets("0", receiver)
+    if not sync:
+        del receiver._sfu_handle_rtp  # aiortc's coroutine, as before
+    sent: list[bytes] = []
+
+    async def send_rtcp(packet: Any) -> None:
+        sent.append(bytes(packet))
+
+    receiver._send_rtcp = send_rtcp
+    receiver._set_rtcp_ssrc(5678)
+    await receiver.receive(
+        RTCRtpReceiveParameters(
+            codecs=[VP8, VP8_RTX],
+            muxId="0",
+            encodings=[
+                RTCRtpDecodingParameters(
+                    ssrc=SSRC, payloadType=96, rtx=RTCRtpRtxParameters(ssrc=RTX_SSRC)
+                )
+            ],
+        )
+    )
+    return receiver, frames, sent
+
+
+KEY = bytes(range(30))
+
+
+def stream_with_trouble(path: Path) -> list[bytes]:
+    """A publisher's VP8 packets with losses, some recovered by RTX, reordering, duplicates
+    (dropped by SRTP's replay check), a jump past the jitter buffer, RTX from an unknown SSRC
+    and RTX too short to unwrap."""
+    packetizer = Packetizer(Codec("video/VP8", 90000))
+    packets: list[RtpPacket] = []
+    seq = 65000  # wraps
+    for i, data in enumerate(video_packets(path)[:150]):
+        payloads = packetizer.pack(data, i * 3000).payloads
+        for j, payload in enumerate(payloads):
+            packets.append(
+                RtpPacket(96, int(j == len(payloads) - 1), seq & 0xFFFF, i * 3000, SSRC, payload)
+            )
+            seq += 1
+            if i == 100 and j == 0:
+                seq += 700  # a jump the jitter buffer cannot hold
+    rng = random.Random(3)
+    out: list[RtpPacket] = []
+    lost: list[RtpPacket] = []
+    rtx_seq = 100
+    for n, packet in enumerate(packets):
+        if n % 17 == 5:
+            lost.append(packet)
+            continue
+        out.append(packet)
+        if n % 23 == 0:
+            out.append(packet)  # duplicate
+        if n % 29 == 0 and len(out) > 2:
+            out[-1], out[-2] = out[-2], out[-1]  # reordered
+        if lost and n % 11 == 0 and rng.random() < 0.7:
+            out.append(wrap_rtx(lost.pop(0), 97, rtx_seq, RTX_SSRC))
+            rtx_seq += 1
+        if n == 40:
+            out.append(wrap_rtx(packet, 97, 1, 999))  # RTX from an unknown SSRC
+            out.append(RtpPacket(97, 0, 2, 1, RTX_SSRC, b"x"))  # RTX too short
+    policy = Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND)
+    policy.allow_repeat_tx = True
+    tx = Session(policy)
+    return [tx.protect(p.serialize()) for p in out]
+
+
+async def test_the_sync_handler_does_what_aiortcs_coroutine_does(media_file: Path) -> None:
+    """Same frames, same NACKs and PLIs, same receiver statistics, for the same packets."""
+    datagrams = stream_with_trouble(media_file)
+    results = []
+    for sync in (False, True):
+        receiver, frames, sent = await a_receiver(sync)
+        fast = FastReceive(receiver.transport)
+        for data in datagrams:
+            fast._srtp(data)
+        assert fast.task is None  # nothing suspended
+        streams = receiver._RTCRtpReceiver__remote_streams
+        stats = {
+            ssrc: (s.packets_received, s.max_seq, s.cycles, s.base_seq, s.packets_lost)
+            for ssrc, s in streams.items()
+        }
+        results.append(([(f.data, f.timestamp) for f in frames], sent, stats))
+        await receiver.stop()
+    (frames_aiortc, rtcp_aiortc, stats_aiortc), (frames_sync, rtcp_sync, stats_sync) = results
+    assert len(frames_aiortc) > 100
+    assert frames_sync == frames_aiortc
+    nacks = [p for p in rtcp_aiortc if p[1] == 205]
+    plis = [p for p in rtcp_aiortc if p[1] == 206]
+    assert nacks and plis  # the stream had losses and a jump
+    assert rtcp_sync == rtcp_aiortc
+    assert stats_sync == stats_aiortc and set(stats_sync) == {SSRC, RTX_SSRC, 999}
