@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import sqlite3
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from pycrdt import merge_updates
@@ -26,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.errors import RealtimeError
+from realtime.merging import ignore_interrupts, merge
 from realtime.tables import document_updates, documents
 
 logger = logging.getLogger(__name__)
@@ -133,6 +136,67 @@ class _SqliteFile:
         rows = self._connection(self._reader).execute(self._LOAD, (name, name)).fetchall()
         return [(bytes(data), part) for data, part in rows]
 
+    async def read_for_compaction(self, name: str) -> tuple[int, bytes, list[tuple[int, bytes]]]:
+        """(snapshot version, snapshot, [(log id, data)] in log order), in one read transaction."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader, self._read_for_compaction, name
+        )
+
+    def _read_for_compaction(self, name: str) -> tuple[int, bytes, list[tuple[int, bytes]]]:
+        connection = self._connection(self._reader)
+        connection.execute("BEGIN")
+        try:
+            row = connection.execute(
+                "SELECT snapshot_updates, snapshot FROM documents WHERE name = ?", (name,)
+            ).fetchone()
+            log = connection.execute(
+                "SELECT id, data FROM document_updates WHERE name = ? ORDER BY id", (name,)
+            ).fetchall()
+        finally:
+            connection.execute("COMMIT")
+        version, snapshot = (0, b"") if row is None else (int(row[0]), bytes(row[1]))
+        return version, snapshot, [(int(id_), bytes(data)) for id_, data in log]
+
+    async def replace_snapshot(
+        self, name: str, version: int, snapshot: bytes, merged: int, max_id: int
+    ) -> bool:
+        """Store `snapshot` and delete the merged log rows; False if another process won."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._replace_snapshot, name, version, snapshot, merged, max_id
+        )
+
+    def _replace_snapshot(
+        self, name: str, version: int, snapshot: bytes, merged: int, max_id: int
+    ) -> bool:
+        connection = self._connection(self._writer)
+        connection.execute("BEGIN IMMEDIATE")  # the write lock first: nobody changes it now
+        try:
+            row = connection.execute(
+                "SELECT snapshot_updates FROM documents WHERE name = ?", (name,)
+            ).fetchone()
+            if (0 if row is None else int(row[0])) != version:
+                connection.execute("ROLLBACK")
+                return False
+            connection.execute(
+                "INSERT INTO documents (name, snapshot, snapshot_updates, updated_at) "
+                "VALUES (?, ?, ?, CURRENT_TIMESTAMP) ON CONFLICT (name) DO UPDATE SET "
+                "snapshot = excluded.snapshot, "
+                "snapshot_updates = documents.snapshot_updates + ?, "
+                "updated_at = CURRENT_TIMESTAMP",
+                (name, snapshot, merged, merged),
+            )
+            deleted = connection.execute(
+                "DELETE FROM document_updates WHERE name = ? AND id <= ?", (name, max_id)
+            ).rowcount
+            if deleted != merged:
+                connection.execute("ROLLBACK")
+                return False
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return True
+
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         for thread in (self._writer, self._reader):
@@ -166,12 +230,15 @@ class DocumentStore:
         compact_after: int = 200,
         compact_bytes: int = 1_000_000,
         close_timeout: float = 30.0,
+        merge_in_process_bytes: int = 256 * 1024,
     ) -> None:
         self._engine = engine
         self._commit_interval = commit_interval
         self._compact_after = compact_after
         self._compact_bytes = compact_bytes
         self._close_timeout = close_timeout
+        self._merge_in_process_bytes = merge_in_process_bytes
+        self._merger: ProcessPoolExecutor | None = None
         self.stats = StoreStats()
 
         # Queued updates per document, oldest first. A commit removes what it wrote only
@@ -221,6 +288,9 @@ class DocumentStore:
                 await asyncio.gather(*self._compactions.values(), return_exceptions=True)
             if self._sqlite is not None:
                 await self._sqlite.close()
+            if self._merger is not None:
+                self._merger.shutdown(wait=False, cancel_futures=True)
+                self._merger = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -422,6 +492,50 @@ class DocumentStore:
     async def _compact_once(self, name: str) -> None:
         # Read and merge outside any write transaction: merging a large document takes a
         # while, and SQLite would block every writer meanwhile.
+        if self._sqlite is not None:
+            version, snapshot, log = await self._sqlite.read_for_compaction(name)
+        else:
+            version, snapshot, log = await self._read_for_compaction(name)
+        if not log:
+            return
+        max_id = log[-1][0]
+        merged_bytes = sum(len(data) for _id, data in log)
+        parts = ([snapshot] if snapshot else []) + [data for _id, data in log]
+        new_snapshot = await self._merge_off_the_loop(parts)
+
+        if self._sqlite is not None:
+            replaced = await self._sqlite.replace_snapshot(
+                name, version, new_snapshot, len(log), max_id
+            )
+        else:
+            replaced = await self._replace_snapshot(name, version, new_snapshot, len(log), max_id)
+        if not replaced:
+            raise _CompactionConflict
+        self.stats.compactions += 1
+        size = self._log_sizes.get(name)
+        if size is not None:
+            size.rows = max(size.rows - len(log), 0)
+            size.bytes = max(size.bytes - merged_bytes, 0)
+            size.snapshot_bytes = len(new_snapshot)
+
+    async def _merge_off_the_loop(self, parts: list[bytes]) -> bytes:
+        """Small merges in a thread; large ones, which hold the GIL for long, in a process."""
+        if sum(len(part) for part in parts) < self._merge_in_process_bytes:
+            return await asyncio.to_thread(merge_updates, *parts)
+        if self._merger is None:
+            self._merger = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_interrupts
+            )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._merger, merge, parts)
+        except BrokenProcessPool:
+            # The merging process died (killed, out of memory): a new one next time; this
+            # merge runs here rather than failing the compaction.
+            logger.warning("the merging process died; merging in the server this time")
+            self._merger = None
+            return await asyncio.to_thread(merge_updates, *parts)
+
+    async def _read_for_compaction(self, name: str) -> tuple[int, bytes, list[tuple[int, bytes]]]:
         async with self._engine.connect() as connection:
             version, snapshot = await _read_snapshot(connection, name)
             log = (
@@ -431,43 +545,39 @@ class DocumentStore:
                     .order_by(document_updates.c.id)
                 )
             ).all()
-        if not log:
-            return
-        max_id = log[-1].id
-        merged_bytes = sum(len(row.data) for row in log)
-        parts = ([snapshot] if snapshot else []) + [bytes(row.data) for row in log]
-        new_snapshot = await asyncio.to_thread(merge_updates, *parts)
+        return version, snapshot, [(int(row.id), bytes(row.data)) for row in log]
 
-        async with self._engine.begin() as connection:
-            # First statement writes, so on SQLite it takes the write lock before reading.
-            await connection.execute(_insert_if_missing(connection, name))
-            current, _ = await _read_snapshot(connection, name, for_update=True)
-            if current != version:
-                raise _CompactionConflict
-            await connection.execute(
-                documents.update()
-                .where(documents.c.name == name)
-                .values(
-                    snapshot=new_snapshot,
-                    snapshot_updates=documents.c.snapshot_updates + len(log),
-                    updated_at=func.now(),
+    async def _replace_snapshot(
+        self, name: str, version: int, snapshot: bytes, merged: int, max_id: int
+    ) -> bool:
+        try:
+            async with self._engine.begin() as connection:  # a conflict raised here rolls back
+                # First statement writes, so on SQLite it takes the write lock before reading.
+                await connection.execute(_insert_if_missing(connection, name))
+                current, _ = await _read_snapshot(connection, name, for_update=True)
+                if current != version:
+                    raise _CompactionConflict
+                await connection.execute(
+                    documents.update()
+                    .where(documents.c.name == name)
+                    .values(
+                        snapshot=snapshot,
+                        snapshot_updates=documents.c.snapshot_updates + merged,
+                        updated_at=func.now(),
+                    )
                 )
-            )
-            deleted = await connection.execute(
-                document_updates.delete().where(
-                    document_updates.c.name == name, document_updates.c.id <= max_id
+                deleted = await connection.execute(
+                    document_updates.delete().where(
+                        document_updates.c.name == name, document_updates.c.id <= max_id
+                    )
                 )
-            )
-            # Under READ COMMITTED a row with a smaller id can commit after our read (ids are
-            # taken at insert, committed in any order): it would be deleted unmerged.
-            if deleted.rowcount != len(log):
-                raise _CompactionConflict
-        self.stats.compactions += 1
-        size = self._log_sizes.get(name)
-        if size is not None:
-            size.rows = max(size.rows - len(log), 0)
-            size.bytes = max(size.bytes - merged_bytes, 0)
-            size.snapshot_bytes = len(new_snapshot)
+                # Under READ COMMITTED a row with a smaller id can commit after our read (ids
+                # are taken at insert, committed in any order): it would be deleted unmerged.
+                if deleted.rowcount != merged:
+                    raise _CompactionConflict
+        except _CompactionConflict:
+            return False
+        return True
 
     @contextlib.asynccontextmanager
     async def _document_lock(self, name: str) -> AsyncIterator[None]:

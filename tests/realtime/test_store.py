@@ -4,6 +4,7 @@ compaction, several processes on one database, crashes and outages."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 import sqlite3
@@ -214,6 +215,44 @@ async def test_compaction_keeps_content_and_empties_the_log(
         )
     assert merged == 300
     await store.close()
+
+
+async def test_a_large_compaction_merges_in_a_process_of_its_own(
+    engine: AsyncEngine, open_engine: OpenEngine
+) -> None:
+    """Large merges hold the GIL for long: they run in the merging process, same result."""
+    store = DocumentStore(engine, compact_after=10_000, merge_in_process_bytes=1)
+    editor = Editor()
+    for i in range(50):
+        store.append("large", editor.type(f"<{i}>"))
+    await store.flush()
+    await store.compact("large")
+    merger = store._merger
+    assert merger is not None  # the merge went to the process
+    assert await log_rows(engine, "large") == 0
+
+    # The merging process dies (out of memory, killed): the next compaction still succeeds.
+    for process in list(merger._processes.values()):
+        process.kill()
+        process.join(10)
+    store.append("large", editor.type("<after a crash>"))
+    await store.flush()
+    await store.compact("large")
+    assert await log_rows(engine, "large") == 0
+    expected = "".join(f"<{i}>" for i in range(50)) + "<after a crash>"
+    assert text_of(await load_fresh(open_engine, "large")) == expected
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(documents.c.snapshot_updates, documents.c.updated_at).where(
+                    documents.c.name == "large"
+                )
+            )
+        ).one()
+    assert row.snapshot_updates == 51
+    assert isinstance(row.updated_at, datetime.datetime)
+    await store.close()
+    assert store._merger is None
 
 
 async def test_a_long_log_is_compacted_in_the_background(
