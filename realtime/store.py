@@ -426,6 +426,11 @@ class DocumentStore:
         snapshot_bytes = sum(len(data) for data, part in stored if part == 0)
         self._seed_log_size(name, log_rows, snapshot_bytes)
         parts = [data for data, _part in stored if data] + queued
+        if len(parts) > 1 and sum(len(part) for part in parts) >= self._merge_in_process_bytes:
+            try:
+                return await self._merge_off_the_loop(parts)
+            except ValueError:
+                pass  # a bad part: the careful merge below keeps what can be read
         return _merge(parts, name)
 
     async def _read(self, name: str) -> list[tuple[bytes, int]]:

@@ -255,6 +255,25 @@ async def test_a_large_compaction_merges_in_a_process_of_its_own(
     assert store._merger is None
 
 
+@pytest.mark.parametrize("merge_in_process_bytes", [1, 1 << 30], ids=["process", "inline"])
+async def test_an_unreadable_stored_update_costs_only_itself_at_load(
+    engine: AsyncEngine, merge_in_process_bytes: int
+) -> None:
+    store = DocumentStore(engine, merge_in_process_bytes=merge_in_process_bytes)
+    editor = Editor()
+    store.append("scarred", editor.type("kept "))
+    await store.flush()
+    async with engine.begin() as connection:
+        await connection.execute(
+            document_updates.insert().values(name="scarred", data=b"\xff\x00garbage")
+        )
+    store.append("scarred", editor.type("and kept"))
+    await store.flush()
+
+    assert text_of(await store.load("scarred")) == "kept and kept"
+    await store.close()
+
+
 async def test_a_long_log_is_compacted_in_the_background(
     engine: AsyncEngine, open_engine: OpenEngine
 ) -> None:
