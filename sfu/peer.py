@@ -406,6 +406,7 @@ class FastReceive:
         )
         self._backlog: deque[Coroutine[Any, Any, None]] | None = None
         self._suspended: tuple[Coroutine[Any, Any, None], Any] | None = None
+        self._warned = False
         self.task: asyncio.Task[None] | None = None
         self.handled = 0  # packets handled here (tests)
 
@@ -509,7 +510,7 @@ class FastReceive:
         except StopIteration:
             return
         except Exception:
-            log.warning("handling a received packet failed", exc_info=True)
+            self._failed()
             return
         self._backlog = deque()
         self._suspended = (coro, awaited)
@@ -521,14 +522,21 @@ class FastReceive:
         try:
             await _resume(coro, awaited)
         except Exception:
-            log.warning("handling a received packet failed", exc_info=True)
+            self._failed()
         self._suspended = None
         while self._backlog:
             try:
                 await self._backlog.popleft()
             except Exception:
-                log.warning("handling a received packet failed", exc_info=True)
+                self._failed()
         self._backlog = None
+
+    def _failed(self) -> None:
+        """A handler raised (aiortc's receiving task would have ended there, and with it the
+        connection's media): the packet is dropped; a warning the first time, then debug."""
+        level = logging.DEBUG if self._warned else logging.WARNING
+        self._warned = True
+        log.log(level, "handling a received packet failed", exc_info=True)
 
     def _drop_backlog(self) -> None:
         """After the task ended early (cancelled, maybe before it started): close what is

@@ -412,3 +412,22 @@ async def test_the_sync_handler_does_what_aiortcs_coroutine_does(media_file: Pat
     assert nacks and plis  # the stream had losses and a jump
     assert rtcp_sync == rtcp_aiortc
     assert stats_sync == stats_aiortc and set(stats_sync) == {SSRC, RTX_SSRC, 999}
+
+
+async def test_a_failing_handler_drops_its_packet_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fast = FastReceive(fake_transport())
+    done: list[int] = []
+
+    async def handler(n: int) -> None:
+        if n % 2:
+            raise RuntimeError("broken")
+        done.append(n)
+
+    with caplog.at_level("DEBUG", logger="atelier.sfu.peer"):
+        for n in range(6):
+            fast._run(handler(n))
+    assert done == [0, 2, 4]
+    levels = [r.levelname for r in caplog.records if "received packet" in r.getMessage()]
+    assert levels == ["WARNING", "DEBUG", "DEBUG"]
