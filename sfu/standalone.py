@@ -2,7 +2,7 @@
 
 It needs Redis and the visio settings only (no database: web workers authorise participants
 before relaying their joins). It subscribes to its bus channel, beats
-`atelier:sfu:node:<id>` with its load and joins the set `atelier:sfu:nodes`, serves the
+`{atelier-sfu}:node:<id>` with its load and joins the set `{atelier-sfu}:nodes`, serves the
 relayed signaling of the rooms placed on it and renews their leases. On SIGTERM or SIGINT it
 leaves the placement set, ends its rooms (every member is closed with 1001 through its web
 worker, and reconnects), releases its leases and removes its heartbeat.
