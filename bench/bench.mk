@@ -2,6 +2,7 @@
 # @y/websocket-server and Hocuspocus on loopback. Included from the Makefile.
 #   make bench-sync        full run, ~6-10 minutes on 2 cores
 #   make bench-sync-quick  ~1.5 minutes
+#   make bench-sync-fixed  the three fixed points, 3 alternating rounds, median ratios (~15 min)
 # Needs the venv (pip install -e ., for .venv/bin/atelier) and node_modules, as `make run`.
 # SYNC_BENCH_ARGS adds flags, e.g. SYNC_BENCH_ARGS="--servers ywss,hocuspocus --procs 2".
 SYNC_BENCH_ARGS ?=
@@ -16,6 +17,11 @@ bench-sync: $(RUN_STAMP) $(NODE_STAMP)
 bench-sync-quick: $(RUN_STAMP) $(NODE_STAMP)
 	@mkdir -p $(SYNC_BENCH_OUT)
 	.venv/bin/python bench/sync_bench.py --quick --json $(SYNC_BENCH_OUT)/sync-quick.json $(SYNC_BENCH_ARGS)
+
+.PHONY: bench-sync-fixed
+bench-sync-fixed: $(RUN_STAMP) $(NODE_STAMP)
+	@mkdir -p $(SYNC_BENCH_OUT)
+	.venv/bin/python bench/sync_bench.py --points fixed --rounds 3 --json $(SYNC_BENCH_OUT)/sync-fixed.json $(SYNC_BENCH_ARGS)
 
 # Steady-state server CPU per update, servers alternating (bench/sync_cpu_bench.py).
 SYNC_CPU_ARGS ?=

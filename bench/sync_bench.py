@@ -35,6 +35,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -477,6 +478,20 @@ CONN_COLS: list[tuple[str, Any]] = [
 ]
 
 
+def ratio_values(rows: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """(p99, server CPU s) of Atelier over the best peer's in `rows`, None when not measured."""
+    at = [r for r in rows if r["server"] == "atelier"]
+    peers = [r for r in rows if r["server"] != "atelier"]
+    if not at or not peers:
+        return None, None
+    a = at[0]
+    p99s = [r["lat_ms"]["p99"] for r in peers if r["lat_ms"]["p99"]]
+    cpus = [r["server_cpu_s"] for r in peers if r["server_cpu_s"] > 0]
+    p99 = a["lat_ms"]["p99"] / min(p99s) if p99s and a["lat_ms"]["p99"] else None
+    cpu = a["server_cpu_s"] / min(cpus) if cpus else None
+    return p99, cpu
+
+
 def ratios(rows: list[dict[str, Any]]) -> str:
     at = [r for r in rows if r["server"] == "atelier"]
     peers = [r for r in rows if r["server"] != "atelier"]
@@ -495,6 +510,20 @@ def ratios(rows: list[dict[str, Any]]) -> str:
             f"server CPU s Atelier/best peer ({SERVER_NAMES[who]}) = {a['server_cpu_s'] / best:.2f}"
         )
     return "ratios: " + "; ".join(out)
+
+
+def median_ratios(per_round: list[tuple[float | None, float | None]]) -> str:
+    """The per-round Atelier/best-peer ratios and their medians."""
+    out = []
+    for label, values in (
+        ("p99", [p99 for p99, _cpu in per_round if p99 is not None]),
+        ("server CPU s", [cpu for _p99, cpu in per_round if cpu is not None]),
+    ):
+        if values:
+            listed = ", ".join(f"{v:.2f}" for v in values)
+            median = statistics.median(values)
+            out.append(f"{label} Atelier/best peer median {median:.2f} ({listed})")
+    return "; ".join(out) if out else "no ratio measured"
 
 
 def describe(point: dict[str, Any]) -> str:
@@ -542,6 +571,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="node processes for the generator (documents split across them)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="fixed points: run every server N times, alternating, and report the median "
+        "of the per-round ratios (one run's ratios move by about 0.2 on a 2-core machine)",
     )
     ap.add_argument("--json", type=Path, help="write all results to this JSON file")
     ap.add_argument(
@@ -606,12 +642,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if "fixed" in points:
         for point in p["fixed"]:
-            rows = [r for kind in servers if (r := attempt(kind, point))]
-            emit(f"\n### {point['name']}: {describe(point)}\n")
-            emit(table(rows, POINT_COLS))
-            missing(rows)
-            if rt := ratios(rows):
-                emit("\n" + rt)
+            per_round: list[tuple[float | None, float | None]] = []
+            for round_ in range(1, args.rounds + 1):
+                # Alternate the order too: no server always runs right after the same other.
+                order = servers if round_ % 2 else list(reversed(servers))
+                rows = [r for kind in order if (r := attempt(kind, point))]
+                rows.sort(key=lambda r: servers.index(r["server"]))
+                for r in rows:
+                    r["round"] = round_
+                title = f" (round {round_} of {args.rounds})" if args.rounds > 1 else ""
+                emit(f"\n### {point['name']}: {describe(point)}{title}\n")
+                emit(table(rows, POINT_COLS))
+                missing(rows)
+                if rt := ratios(rows):
+                    emit("\n" + rt)
+                per_round.append(ratio_values(rows))
+            if args.rounds > 1:
+                emit(f"\n{point['name']}: " + median_ratios(per_round))
 
     if "search" in points:
         sp = p["search"]
