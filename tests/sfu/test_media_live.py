@@ -53,6 +53,15 @@ def players(path: Path, count: int = 1) -> list[MediaPlayer]:
     return [MediaPlayer(str(path), decode=False) for _ in range(count)]
 
 
+async def camera_publisher(node: SfuNode, path: Path) -> NodeBot:
+    """Alice, in "room", publishing the video of `path` as her camera, answered."""
+    alice = await NodeBot(node, "room", "Alice").join()
+    (player,) = players(path)
+    await alice.publish([(player.video, "camera")])
+    await alice.wait_for(lambda: alice.got("publish_answer"))
+    return alice
+
+
 async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
     node: SfuNode, vp8_file: Path
 ) -> None:
@@ -96,10 +105,7 @@ async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
 async def test_a_subscribers_keyframe_requests_reach_the_publisher_coalesced(
     node: SfuNode, vp8_file: Path
 ) -> None:
-    alice = await NodeBot(node, "room", "Alice").join()
-    (player,) = players(vp8_file)
-    await alice.publish([(player.video, "camera")])
-    await alice.wait_for(lambda: alice.got("publish_answer"))
+    alice = await camera_publisher(node, vp8_file)
     bob = await NodeBot(node, "room", "Bob").join()
     # A new subscriber triggers a keyframe request at once.
     await alice.wait_for(lambda: sum(alice.plis_received.values()) >= 1, timeout=3)
@@ -215,10 +221,7 @@ async def test_a_newcomers_answer_and_media_do_not_wait_for_the_room_lock(
 ) -> None:
     # While the room is busy (its lock held, as when it renegotiates the others), a newcomer's
     # subscribe answer is still applied and its media starts.
-    alice = await NodeBot(node, "room", "Alice").join()
-    (player,) = players(vp8_file)
-    await alice.publish([(player.video, "camera")])
-    await alice.wait_for(lambda: alice.got("publish_answer"))
+    alice = await camera_publisher(node, vp8_file)
     runtime = node.rooms["room"]
     bob = await NodeBot(node, "room", "Bob").join()
     assert isinstance(bob.member, Member) and bob.member.subscriber is not None
@@ -236,10 +239,7 @@ async def test_a_late_subscriber_sees_video_at_once_though_keyframes_are_rare(
     # One keyframe every 2 s, and a publisher that cannot make one on request (pre-encoded):
     # the newcomer starts from the frames since the last keyframe.
     rare = write_test_video(tmp_path / "rare.webm", seconds=8, gop=60)
-    alice = await NodeBot(node, "room", "Alice").join()
-    (player,) = players(rare)
-    await alice.publish([(player.video, "camera")])
-    await alice.wait_for(lambda: alice.got("publish_answer"))
+    alice = await camera_publisher(node, rare)
     await asyncio.sleep(1.5)  # mid-GOP
     loop = asyncio.get_running_loop()
     joined_at = loop.time()
