@@ -53,6 +53,7 @@ from sfu.peer import (
     IceServer,
     PublisherPeer,
     SubscriberPeer,
+    UdpPortsExhausted,
     Wanted,
 )
 from sfu.room import Action, Close, MeetingRoom, Newcomer, Send
@@ -79,6 +80,10 @@ TICK_SECONDS = 0.05
 ANSWER_TIMEOUT = 15.0
 ANSWER_FIRST = 0.15
 CLOSE_MEDIA_FAILED = 4408
+# A participant whose connection found no free UDP port (ATELIER_VISIO_UDP_PORTS): the client
+# retries with back-off, as when no media server is available.
+CLOSE_TRY_AGAIN = 1013
+NO_MEDIA_PORT = "no free UDP port for media on the meeting server, retry shortly"
 NODE_CHANNEL = "atelier:sfu:node:"
 ROLES = ("embedded", "signaling", "standalone")
 
@@ -269,7 +274,11 @@ class RoomRuntime:
                 on_frame=lambda mid, frame: self.on_frame(pid, mid, frame),
                 on_audio_level=lambda mid, level: self.on_audio_level(pid, level),
             )
-        answer, sending = await member.publisher.answer(message.sdp)
+        try:
+            answer, sending = await member.publisher.answer(message.sdp)
+        except UdpPortsExhausted as exc:
+            self._no_media_port(member, exc)
+            return
         member.send(ServerMessage("publish_answer", {"sdp": answer}))
         sources = {t.mid: t.source for t in message.tracks}
         publications = []
@@ -337,6 +346,8 @@ class RoomRuntime:
                     # Between two offers, let the loop run what waits (a newcomer's answer,
                     # its ICE and DTLS packets).
                     await asyncio.sleep(0)
+                if member.gone:  # closed meanwhile (or its offer found no UDP port)
+                    continue
                 for track_id in member.subscriber.forwarded():
                     routes.setdefault(track_id, set()).add(sub)
         # No await from here: the replayed frames and the live ones that follow are contiguous.
@@ -358,7 +369,11 @@ class RoomRuntime:
         if sub.awaiting_answer:
             return False  # one offer at a time: the answer triggers the next update
         before = sub.forwarded()
-        offer = await sub.offer(wanted)
+        try:
+            offer = await sub.offer(wanted)
+        except UdpPortsExhausted as exc:
+            self._no_media_port(member, exc)
+            return False
         if offer is None:
             return False
         sdp, mids = offer
@@ -372,6 +387,17 @@ class RoomRuntime:
         fields = {"sdp": sdp, "revision": sub.revision, "tracks": mids}
         member.send(ServerMessage("subscribe", fields))
         return True
+
+    def _no_media_port(self, member: Member, exc: UdpPortsExhausted) -> None:
+        """A connection of `member` found no UDP port: close it (others go on)."""
+        log.error(
+            "meeting %s: participant %s refused: %s (ATELIER_VISIO_UDP_PORTS too small? each "
+            "participant takes two ports)",
+            self.name,
+            member.id,
+            exc,
+        )
+        self.perform([Close(member.id, CLOSE_TRY_AGAIN, NO_MEDIA_PORT)])
 
     async def locked_update(self, first: SubscriberPeer | None = None) -> None:
         """`update_forwarding` in its own task (after a message, an answer, a new speaker).

@@ -19,8 +19,9 @@ Encoded pass-through, built on aiortc 1.16 internals (pinned; tests fail loudly 
 - the audio level header extension is read from each incoming packet for the active speaker.
 
 ICE: host candidates come from `IceConfig.host_addresses` (aioice alone never offers
-127.0.0.1) and the ICE servers are exactly `IceConfig.ice_servers` (none means none; aiortc
-would otherwise fall back to a public STUN server).
+127.0.0.1), their UDP ports from `IceConfig.udp_ports` when set (aioice alone binds port 0,
+the kernel's ephemeral range), and the ICE servers are exactly `IceConfig.ice_servers` (none
+means none; aiortc would otherwise fall back to a public STUN server).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
 import fractions
 import functools
 import gc
@@ -36,6 +38,7 @@ import logging
 import queue
 import random
 import re
+import socket
 import struct
 import time
 import types
@@ -149,6 +152,128 @@ def host_addresses(addresses: tuple[str, ...]) -> Iterator[None]:
         _HOST_ADDRESSES.reset(token)
 
 
+# --- ICE host ports ---------------------------------------------------------------------------
+
+_UDP_PORTS: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "sfu_udp_ports", default=None
+)
+# Where the next search of a range starts: just after the port bound last, so that a search
+# usually succeeds at its first try and a port just freed is reused last (late packets of the
+# connection that had it then meet nobody). The first search starts at random.
+_next_port: dict[tuple[int, int], int] = {}
+
+
+class UdpPortsExhausted(NegotiationError):
+    """Every UDP port of the configured range is in use on a host address."""
+
+
+def _bind_in_range(address: str, ports: tuple[int, int]) -> socket.socket:
+    """A UDP socket bound to `address` on a free port of `ports` (inclusive bounds).
+
+    Ports are tried round-robin from where the last search stopped; a port in use (by this
+    process or another) is skipped. UdpPortsExhausted when none is free; any other bind error
+    is the OSError aioice expects (it then skips that address, as without a range).
+    """
+    low, high = ports
+    count = high - low + 1
+    start = _next_port.get(ports)
+    if start is None:
+        start = random.randint(low, high)
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for i in range(count):
+            port = low + (start - low + i) % count
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    continue  # a failed bind leaves the socket unbound: try the next port
+                raise
+            _next_port[ports] = port + 1 if port < high else low
+            return sock
+    except BaseException:
+        sock.close()
+        raise
+    sock.close()
+    raise UdpPortsExhausted(f"no free UDP port in {low}-{high} on {address}")
+
+
+class _PortRangeLoop:
+    """The running loop as `aioice.ice` sees it while the SFU gathers with a port range.
+
+    A host socket (`create_datagram_endpoint(..., local_addr=(address, 0))`, what
+    `Connection.get_component_candidates` asks for) is bound in the range; everything else
+    goes to the loop. One is made per `get_running_loop()` call, i.e. per connection
+    component: if a later host address finds no free port, the sockets it opened for earlier
+    ones are closed before the error goes up (aioice has not recorded them yet).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, ports: tuple[int, int]) -> None:
+        self._loop = loop
+        self._ports = ports
+        self._opened: list[asyncio.BaseTransport] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    async def create_datagram_endpoint(
+        self, protocol_factory: Callable[[], Any], local_addr: Any = None, **kwargs: Any
+    ) -> tuple[asyncio.DatagramTransport, Any]:
+        if local_addr is None or local_addr[1] != 0 or kwargs:
+            return await self._loop.create_datagram_endpoint(
+                protocol_factory, local_addr=local_addr, **kwargs
+            )
+        try:
+            sock = _bind_in_range(local_addr[0], self._ports)
+        except UdpPortsExhausted:
+            for transport in self._opened:
+                transport.close()
+            raise
+        try:
+            transport, protocol = await self._loop.create_datagram_endpoint(
+                protocol_factory, sock=sock
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._opened.append(transport)
+        return transport, protocol
+
+
+class _AioiceAsyncio(types.ModuleType):
+    """`asyncio` as `aioice.ice` sees it: the module itself, except that `get_running_loop()`
+    inside a `udp_ports(...)` block returns a `_PortRangeLoop` (uvloop's loops take no new
+    attributes, and other aioice users in the process keep the plain loop)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    def get_running_loop() -> Any:
+        loop = asyncio.get_running_loop()
+        ports = _UDP_PORTS.get()
+        return loop if ports is None else _PortRangeLoop(loop, ports)
+
+
+# aioice 0.13 binds host sockets in `Connection.get_component_candidates` with
+# `asyncio.get_running_loop().create_datagram_endpoint(..., local_addr=(address, 0))`.
+_GATHERING_NAMES = {"asyncio", "get_running_loop", "create_datagram_endpoint"}
+_gathering = aioice.ice.Connection.get_component_candidates
+if not _GATHERING_NAMES <= set(_gathering.__code__.co_names):  # pragma: no cover
+    raise RuntimeError("aioice gathers host candidates another way: check udp_ports()")
+aioice.ice.asyncio = _AioiceAsyncio("asyncio")  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def udp_ports(ports: tuple[int, int] | None) -> Iterator[None]:
+    """Bind ICE host sockets within `ports` (LOW, HIGH inclusive; None: the kernel's choice)."""
+    token = _UDP_PORTS.set(ports)
+    try:
+        yield
+    finally:
+        _UDP_PORTS.reset(token)
+
+
 # The process's modules (~150k long-lived objects, most of the heap) are walked by every full
 # collection: 40-100 ms with the event loop stopped, and a meeting's joins (peer connections,
 # SDP objects) trigger several, stalling a newcomer's offer or first frames. Frozen once here,
@@ -173,6 +298,8 @@ class IceConfig:
     host_addresses: tuple[str, ...] = ()
     ice_servers: tuple[IceServer, ...] = ()
     public_address: str = ""
+    # (LOW, HIGH): host candidates' UDP ports, both included; None: the kernel's ephemeral ones.
+    udp_ports: tuple[int, int] | None = None
 
     def rtc_configuration(self) -> RTCConfiguration:
         servers = [RTCIceServer(s.urls, s.username, s.credential) for s in self.ice_servers]
@@ -215,7 +342,7 @@ def _reachable_candidates(sdp: str, ice: IceConfig) -> str:
 async def _set_local(
     pc: RTCPeerConnection, description: RTCSessionDescription, ice: IceConfig
 ) -> str:
-    with host_addresses(ice.host_addresses):
+    with host_addresses(ice.host_addresses), udp_ports(ice.udp_ports):
         await pc.setLocalDescription(description)
     return _with_public_address(pc.localDescription.sdp, ice.public_address)
 
