@@ -57,8 +57,14 @@ def sfu_config(settings: Settings) -> SfuConfig:
             servers.append(IceServer(url))
     addresses = tuple(a for a in settings.visio_host_addresses.split(",") if a)
     public = settings.visio_public_address.split(",")[0]
+    ice = IceConfig(
+        host_addresses=addresses,
+        ice_servers=tuple(servers),
+        public_address=public,
+        udp_ports=settings.visio_udp_ports,
+    )
     return SfuConfig(
-        ice=IceConfig(host_addresses=addresses, ice_servers=tuple(servers), public_address=public),
+        ice=ice,
         max_participants=settings.visio_max_participants,
         last_n=settings.visio_last_n,
         turn_secret=settings.visio_turn_secret,

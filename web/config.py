@@ -107,6 +107,21 @@ def _ice_urls(raw: str) -> str:
     return " ".join(urls)
 
 
+def _port_range(raw: str) -> tuple[int, int] | None:
+    value = raw.strip()
+    if not value:
+        return None
+    match = re.fullmatch(r"([0-9]+)\s*-\s*([0-9]+)", value)
+    if match is None:
+        raise SettingsError(f"expected a port range LOW-HIGH such as 40000-40999, got {raw!r}")
+    low, high = int(match[1]), int(match[2])
+    if not 1024 <= low <= high <= 65535:
+        raise SettingsError(
+            f"expected ports from 1024 to 65535, the lower one first, got {low}-{high}"
+        )
+    return (low, high)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table."""
@@ -399,6 +414,16 @@ SETTINGS: tuple[Setting, ...] = (
         _ip_addresses,
     ),
     Setting(
+        "ATELIER_VISIO_UDP_PORTS",
+        "visio_udp_ports",
+        "",
+        "UDP ports the SFU receives media on, `LOW-HIGH` (`40000-40999`, within 1024-65535): "
+        "each participant takes two (its publish and subscribe connections) in the SFU process "
+        "that runs its meeting; one that finds none free is refused (close 1013). Empty: the "
+        "kernel's ephemeral ports.",
+        _port_range,
+    ),
+    Setting(
         "ATELIER_VISIO_MAX_PARTICIPANTS",
         "visio_max_participants",
         "50",
@@ -480,6 +505,7 @@ class Settings:
     visio_turn_username: str = ""
     visio_turn_password: str = ""
     visio_public_address: str = ""
+    visio_udp_ports: tuple[int, int] | None = None
     visio_max_participants: int = 50
     visio_last_n: int = 6
     visio_mode: str = "embedded"

@@ -17,10 +17,12 @@ from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
 
 import sfu.peer
+from sfu.endpoint import sfu_config
 from sfu.node import NO_MEDIA_PORT, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range, host_addresses
 from tests.sfu.media import write_test_video
 from tests.sfu.peers import LOOPBACK, NodeBot, loopback_pc
+from web.config import Settings
 
 Address = tuple[str, int]
 
@@ -98,6 +100,12 @@ async def nodes() -> AsyncIterator[list[SfuNode]]:
 
 def video_frames(bot: NodeBot) -> int:
     return sum(len(frames) for frames in bot.frames.values())
+
+
+def test_the_setting_reaches_the_sfu_peers() -> None:
+    settings = Settings.from_env({"ATELIER_VISIO_UDP_PORTS": "40000-40999"})
+    assert sfu_config(settings).peer_ice().udp_ports == (40000, 40999)
+    assert sfu_config(Settings.from_env({})).peer_ice().udp_ports is None
 
 
 def test_ports_are_taken_round_robin_skipping_those_in_use() -> None:

@@ -39,6 +39,14 @@ def test_defaults_are_the_embedded_ones() -> None:
         ("DATABASE_URL", "mysql://x", "setting DATABASE_URL: expected a URL"),
         ("ATELIER_SECRET_KEY", "short", "at least 32 characters"),
         ("ATELIER_LOG_LEVEL", "loud", "expected one of debug, info"),
+        ("ATELIER_VISIO_UDP_PORTS", "40000", "setting ATELIER_VISIO_UDP_PORTS: expected a port"),
+        ("ATELIER_VISIO_UDP_PORTS", "40000:40999", "expected a port range LOW-HIGH"),
+        ("ATELIER_VISIO_UDP_PORTS", "40000-", "expected a port range LOW-HIGH"),
+        ("ATELIER_VISIO_UDP_PORTS", "a-b", "expected a port range LOW-HIGH"),
+        ("ATELIER_VISIO_UDP_PORTS", "-5-10", "expected a port range LOW-HIGH"),
+        ("ATELIER_VISIO_UDP_PORTS", "1023-2000", "expected ports from 1024 to 65535"),
+        ("ATELIER_VISIO_UDP_PORTS", "60000-65536", "expected ports from 1024 to 65535"),
+        ("ATELIER_VISIO_UDP_PORTS", "41000-40000", "the lower one first, got 41000-40000"),
     ],
 )
 def test_a_bad_value_names_the_setting_and_what_it_accepts(
@@ -52,3 +60,20 @@ def test_several_workers_without_redis_are_refused_with_the_reason() -> None:
     with pytest.raises(SettingsError, match="need REDIS_URL"):
         Settings.from_env({"ATELIER_WORKERS": "3"}).check()
     Settings.from_env({"ATELIER_WORKERS": "3", "REDIS_URL": "redis://127.0.0.1:6379"}).check()
+
+
+@pytest.mark.parametrize(
+    ("value", "ports"),
+    [
+        ("", None),
+        ("  ", None),
+        ("40000-40999", (40000, 40999)),
+        (" 40000 - 40999 ", (40000, 40999)),
+        ("1024-65535", (1024, 65535)),
+        ("50000-50000", (50000, 50000)),
+    ],
+)
+def test_the_visio_udp_port_range_is_read_as_its_bounds(
+    value: str, ports: tuple[int, int] | None
+) -> None:
+    assert Settings.from_env({"ATELIER_VISIO_UDP_PORTS": value}).visio_udp_ports == ports
