@@ -12,8 +12,9 @@ Encoded pass-through, built on aiortc 1.16 internals (pinned; tests fail loudly 
   straight away, synchronously: an RTP header written on bytes, SRTP protection with the
   sender's session, `sendto` on the ICE pair's socket. aiortc's per-packet sender machinery
   (a task per sender, `RtpPacket` objects, header-extension maps) stays out of the way; the
-  `RTCRtpSender` still answers RTCP (its SR counters are kept up to date here, NACKs are
-  retransmitted as RTX from the writer's history);
+  `RTCRtpSender` still answers RTCP (NACKs are retransmitted as RTX from the writer's
+  history); its once-a-second sender reports are packed, SRTCP-protected and sent the same
+  way, byte for byte aiortc's (only the BYE at the end goes aiortc's way);
 - keyframes: a sender's `_send_keyframe` (PLI/FIR from the subscriber) is redirected to the
   SFU, which relays it, coalesced, to the publisher's receiver `_send_rtcp_pli`;
 - the audio level header extension is read from each incoming packet for the active speaker.
@@ -71,7 +72,15 @@ from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint, RTCDtlsT
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx
+from aiortc.rtp import (
+    HeaderExtensions,
+    HeaderExtensionsMap,
+    RtcpByePacket,
+    RtcpSdesPacket,
+    RtcpSourceInfo,
+    RtpPacket,
+    unwrap_rtx,
+)
 from aiortc.sdp import candidate_from_sdp
 from pylibsrtp._binding import ffi as _srtp_ffi  # type: ignore[import-not-found]
 from pylibsrtp._binding import lib as _srtp_lib
@@ -93,6 +102,7 @@ RTP_HISTORY = 128
 RESEND_GAP_MIN = 0.1
 RESEND_GAP_MAX = 0.4
 _RTP_HEADER = struct.Struct("!BBHII")
+_SENDER_REPORT = struct.Struct("!BBHLQLLL")  # RTCP SR without report blocks (RFC 3550 6.4.1)
 _NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 
 # --- ICE host addresses -------------------------------------------------------------------
@@ -1053,8 +1063,9 @@ class PublisherPeer:
 # --- sending encoded frames ------------------------------------------------------------------
 
 
-def _fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
-    """`session.protect`, the same libsrtp call without pylibsrtp's per-packet allocations.
+def _fast_protect(session: pylibsrtp.Session, rtcp: bool = False) -> Callable[[bytes], bytes]:
+    """`session.protect` (or `protect_rtcp`), the same libsrtp call without pylibsrtp's
+    per-packet allocations.
 
     The function holds the session: libsrtp's context is freed with it.
     """
@@ -1062,8 +1073,9 @@ def _fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
     cdata = session._cdata
     buffer = session._buffer
     length = _srtp_ffi.new("int *")
-    protect = _srtp_lib.srtp_protect
-    limit = len(buffer) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+    protect = _srtp_lib.srtp_protect_rtcp if rtcp else _srtp_lib.srtp_protect
+    trailer = pylibsrtp.SRTP_MAX_SRTCP_TRAILER_LEN if rtcp else pylibsrtp.SRTP_MAX_TRAILER_LEN
+    limit = len(buffer) - trailer
     ok = _srtp_lib.srtp_err_status_ok
 
     def fast(data: bytes, session: pylibsrtp.Session = session) -> bytes:
@@ -1074,7 +1086,7 @@ def _fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
         buffer[0:size] = data
         status = protect(srtp, cdata, length)
         if status != ok:
-            raise pylibsrtp.Error(f"srtp_protect failed ({status})")
+            raise pylibsrtp.Error(f"srtp_protect{'_rtcp' * rtcp} failed ({status})")
         return bytes(buffer[0 : length[0]])
 
     return fast
@@ -1136,6 +1148,10 @@ class RtpWriter:
 
         sender.send = send  # type: ignore[method-assign]
         sender._retransmit = self._retransmit  # type: ignore[method-assign]
+        sender._run_rtcp = self._run_rtcp  # type: ignore[method-assign]
+        self._rtcp_srtp: pylibsrtp.Session | None = None
+        self._protect_rtcp: Callable[[bytes], bytes] = bytes
+        self._sdes: tuple[str | None, bytes] = (None, b"")
 
     @property
     def started(self) -> bool:
@@ -1232,6 +1248,63 @@ class RtpWriter:
         sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += frame.size  # type: ignore[attr-defined]
         sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
+
+    def sender_report(self) -> bytes:
+        """The sender's SR (and SDES CNAME), as aiortc's `RTCRtpSender._run_rtcp` makes them;
+        notes the report's time for the round trip estimate, as it does."""
+        sender = self._sender
+        ntp = sender._RTCRtpSender__ntp_timestamp  # type: ignore[attr-defined]
+        data = _SENDER_REPORT.pack(
+            0x80,
+            200,  # RTCP_SR, no report block
+            6,
+            sender._ssrc,
+            ntp,
+            sender._RTCRtpSender__rtp_timestamp,  # type: ignore[attr-defined]
+            sender._RTCRtpSender__packet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+            sender._RTCRtpSender__octet_count & 0xFFFFFFFF,  # type: ignore[attr-defined]
+        )
+        sender._RTCRtpSender__lsr = (ntp >> 16) & 0xFFFFFFFF  # type: ignore[attr-defined]
+        sender._RTCRtpSender__lsr_time = time.time()  # type: ignore[attr-defined]
+        cname = sender._RTCRtpSender__cname  # type: ignore[attr-defined]
+        if cname is not None:
+            if self._sdes[0] != cname:
+                chunk = RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode("utf8"))])
+                self._sdes = (cname, bytes(RtcpSdesPacket(chunks=[chunk])))
+            data += self._sdes[1]
+        return data
+
+    def _send_report(self) -> None:
+        data = self.sender_report()
+        dtls = self._sender.transport
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or dtls.state != "connected":
+            return  # aiortc's `_send_rtp` would raise ConnectionError, which its sender ignores
+        srtp = dtls._tx_srtp
+        if srtp is not self._rtcp_srtp:
+            self._rtcp_srtp = srtp
+            fast = isinstance(srtp, pylibsrtp.Session)
+            self._protect_rtcp = _fast_protect(srtp, rtcp=True) if fast else srtp.protect_rtcp
+        pair.protocol.transport.sendto(self._protect_rtcp(data), pair.remote_addr)
+
+    async def _run_rtcp(self) -> None:
+        """`RTCRtpSender._run_rtcp`, its SR sent as `_send` sends RTP (no RTCP objects, no
+        task hop through aiortc's DTLS transport and aioice); its BYE at the end still aiortc's.
+        """
+        sender = self._sender
+        sender._RTCRtpSender__rtcp_started.set()  # type: ignore[attr-defined]
+        try:
+            while True:
+                # aiortc's interval: [0.5, 1.5] times the calculated one (1 s)
+                await asyncio.sleep(0.5 + random.random())
+                try:
+                    self._send_report()
+                except Exception:  # a transport closing under us
+                    log.debug("sender report to a closing connection failed", exc_info=True)
+        except asyncio.CancelledError:
+            pass
+        await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        sender._RTCRtpSender__rtcp_exited.set()  # type: ignore[attr-defined]
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
