@@ -478,46 +478,44 @@ CONN_COLS: list[tuple[str, Any]] = [
 ]
 
 
-def ratio_values(rows: list[dict[str, Any]]) -> tuple[float | None, float | None]:
-    """(p99, server CPU s) of Atelier over the best peer's in `rows`, None when not measured."""
+Ratio = tuple[float, str]  # Atelier's value over the best peer's, and that peer
+
+
+def best_peer_ratios(rows: list[dict[str, Any]]) -> tuple[Ratio | None, Ratio | None]:
+    """(p99, server CPU s) of Atelier over the best peer's in `rows`; None when not measured."""
     at = [r for r in rows if r["server"] == "atelier"]
     peers = [r for r in rows if r["server"] != "atelier"]
     if not at or not peers:
         return None, None
     a = at[0]
-    p99s = [r["lat_ms"]["p99"] for r in peers if r["lat_ms"]["p99"]]
-    cpus = [r["server_cpu_s"] for r in peers if r["server_cpu_s"] > 0]
-    p99 = a["lat_ms"]["p99"] / min(p99s) if p99s and a["lat_ms"]["p99"] else None
-    cpu = a["server_cpu_s"] / min(cpus) if cpus else None
+    p99: Ratio | None = None
+    p99s = [(r["lat_ms"]["p99"], r["server"]) for r in peers if r["lat_ms"]["p99"]]
+    if p99s and a["lat_ms"]["p99"]:
+        best, who = min(p99s)
+        p99 = (a["lat_ms"]["p99"] / best, who)
+    cpu: Ratio | None = None
+    cpus = [(r["server_cpu_s"], r["server"]) for r in peers if r["server_cpu_s"] > 0]
+    if cpus:
+        best, who = min(cpus)
+        cpu = (a["server_cpu_s"] / best, who)
     return p99, cpu
 
 
 def ratios(rows: list[dict[str, Any]]) -> str:
-    at = [r for r in rows if r["server"] == "atelier"]
-    peers = [r for r in rows if r["server"] != "atelier"]
-    if not at or not peers:
-        return ""
-    a = at[0]
     out = []
-    p99s = [(r["lat_ms"]["p99"], r["server"]) for r in peers if r["lat_ms"]["p99"]]
-    if p99s and a["lat_ms"]["p99"]:
-        best, who = min(p99s)
-        out.append(f"p99 Atelier/best peer ({SERVER_NAMES[who]}) = {a['lat_ms']['p99'] / best:.2f}")
-    cpus = [(r["server_cpu_s"], r["server"]) for r in peers if r["server_cpu_s"] > 0]
-    if cpus:
-        best, who = min(cpus)
-        out.append(
-            f"server CPU s Atelier/best peer ({SERVER_NAMES[who]}) = {a['server_cpu_s'] / best:.2f}"
-        )
-    return "ratios: " + "; ".join(out)
+    for label, ratio in zip(("p99", "server CPU s"), best_peer_ratios(rows), strict=True):
+        if ratio is not None:
+            value, who = ratio
+            out.append(f"{label} Atelier/best peer ({SERVER_NAMES[who]}) = {value:.2f}")
+    return "ratios: " + "; ".join(out) if out else ""
 
 
-def median_ratios(per_round: list[tuple[float | None, float | None]]) -> str:
+def median_ratios(per_round: list[tuple[Ratio | None, Ratio | None]]) -> str:
     """The per-round Atelier/best-peer ratios and their medians."""
     out = []
     for label, values in (
-        ("p99", [p99 for p99, _cpu in per_round if p99 is not None]),
-        ("server CPU s", [cpu for _p99, cpu in per_round if cpu is not None]),
+        ("p99", [p99[0] for p99, _cpu in per_round if p99 is not None]),
+        ("server CPU s", [cpu[0] for _p99, cpu in per_round if cpu is not None]),
     ):
         if values:
             listed = ", ".join(f"{v:.2f}" for v in values)
@@ -642,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "fixed" in points:
         for point in p["fixed"]:
-            per_round: list[tuple[float | None, float | None]] = []
+            per_round: list[tuple[Ratio | None, Ratio | None]] = []
             for round_ in range(1, args.rounds + 1):
                 # Alternate the order too: no server always runs right after the same other.
                 order = servers if round_ % 2 else list(reversed(servers))
@@ -656,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
                 missing(rows)
                 if rt := ratios(rows):
                     emit("\n" + rt)
-                per_round.append(ratio_values(rows))
+                per_round.append(best_peer_ratios(rows))
             if args.rounds > 1:
                 emit(f"\n{point['name']}: " + median_ratios(per_round))
 
