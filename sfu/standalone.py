@@ -27,6 +27,8 @@ async def run_sfu_node(settings: Settings, ready: asyncio.Event | None = None) -
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not a stub: where the loop cannot take signal handlers (Windows, or a node run in a
+        # thread as the tests do) the node still stops when its task is cancelled.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     bus = RedisBus(settings.redis_url)
@@ -36,7 +38,9 @@ async def run_sfu_node(settings: Settings, ready: asyncio.Event | None = None) -
         await node.start()
         try:
             hosts = settings.visio_host_addresses or "every non-loopback interface"
-            print(f"atelier sfu: node {node.node_id} ready (media on {hosts})", flush=True)
+            ports = settings.visio_udp_ports
+            media = f"{hosts}, UDP ports {ports[0]}-{ports[1]}" if ports else hosts
+            print(f"atelier sfu: node {node.node_id} ready (media on {media})", flush=True)
             if ready is not None:
                 ready.set()
             await stop.wait()
