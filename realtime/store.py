@@ -426,9 +426,9 @@ class DocumentStore:
         snapshot_bytes = sum(len(data) for data, part in stored if part == 0)
         self._seed_log_size(name, log_rows, snapshot_bytes)
         parts = [data for data, _part in stored if data] + queued
-        if len(parts) > 1 and sum(len(part) for part in parts) >= self._merge_in_process_bytes:
+        if len(parts) > 1 and self._large(parts):
             try:
-                return await self._merge_off_the_loop(parts)
+                return await self._merge_in_process(parts)
             except ValueError:
                 pass  # a bad part: the careful merge below keeps what can be read
         return _merge(parts, name)
@@ -523,10 +523,17 @@ class DocumentStore:
             size.bytes = max(size.bytes - merged_bytes, 0)
             size.snapshot_bytes = len(new_snapshot)
 
+    def _large(self, parts: list[bytes]) -> bool:
+        """Large enough a merge to hold the GIL for long (see `_merge_in_process`)."""
+        return sum(len(part) for part in parts) >= self._merge_in_process_bytes
+
     async def _merge_off_the_loop(self, parts: list[bytes]) -> bytes:
         """Small merges in a thread; large ones, which hold the GIL for long, in a process."""
-        if sum(len(part) for part in parts) < self._merge_in_process_bytes:
-            return await asyncio.to_thread(merge_updates, *parts)
+        if self._large(parts):
+            return await self._merge_in_process(parts)
+        return await asyncio.to_thread(merge_updates, *parts)
+
+    async def _merge_in_process(self, parts: list[bytes]) -> bytes:
         if self._merger is None:
             self._merger = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_interrupts
