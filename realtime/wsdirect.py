@@ -18,6 +18,7 @@ is uvicorn's own code, unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, cast
 
@@ -47,6 +48,11 @@ class _QuietInfo(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.debug(msg, *args, **kwargs)
 
 
+@functools.cache
+def _quiet(logger: Any) -> _QuietInfo:
+    return _QuietInfo(logger, {})  # one per logger (uvicorn gives every connection the same)
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     """`WebSocketsSansIOProtocol` that also implements `realtime.wsframe.DirectSocket`."""
 
@@ -54,7 +60,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn.logger = _QuietInfo(self.conn.logger, {})
+        self.conn.logger = _quiet(self.conn.logger)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
