@@ -68,6 +68,7 @@ from aiortc import (
 from aiortc.codecs import get_encoder
 from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint, RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
@@ -94,6 +95,9 @@ log = logging.getLogger("atelier.sfu.peer")
 TRACK_QUEUE_FRAMES = 128
 # Sent packets kept per subscriber track for retransmission on NACK (as aiortc keeps).
 RTP_HISTORY = 128
+# An audio packet this many sequence numbers behind the last one forwarded is late (dropped);
+# further behind, the publisher's stream restarted (aiortc's jitter buffer: MAX_MISORDER).
+AUDIO_MISORDER = 100
 # A packet is resent at most once per round trip (at least RESEND_GAP_MIN, at most
 # RESEND_GAP_MAX apart), as libwebrtc and Janus do: aiortc's receivers NACK every packet still
 # missing at each new gap, so under loss each one would otherwise be resent again and again
@@ -859,6 +863,13 @@ class _SyncRtpHandler:
     `FastReceive` as aiortc would await it. Left out: the sources' last-seen times for
     `getSynchronizationSources()` (a datetime per packet; the SFU never asks) and the debug
     log line. A receiver that still has a bitrate estimator goes through aiortc's coroutine.
+
+    One step differs: audio skips aiortc's jitter buffer. That buffer hands a packet on only
+    once four later ones are in (80 ms of Opus, for a decoder the SFU does not run); each Opus
+    packet is a whole frame, so it goes out as it comes, as any forwarding SFU sends it, and
+    the browser's own jitter buffer orders and paces what it receives. A duplicate or a
+    packet older than one already forwarded (by fewer than `AUDIO_MISORDER`) is dropped;
+    further back is a restarted stream.
     """
 
     def __init__(
@@ -873,6 +884,8 @@ class _SyncRtpHandler:
         # payload type → (its codec, is RTX, depayloader), checked against the receiver's
         # codecs at each packet (a renegotiation may change them)
         self._codecs: dict[int, tuple[Any, bool, Callable[[bytes], bytes]]] = {}
+        self._audio = receiver._RTCRtpReceiver__kind == "audio"  # type: ignore[attr-defined]
+        self._last_audio: int | None = None  # sequence number of the last forwarded packet
 
     def _codec(self, payload_type: int) -> tuple[Any, bool, Callable[[bytes], bytes]] | None:
         codec = self._receiver._RTCRtpReceiver__codecs.get(payload_type)  # type: ignore[attr-defined]
@@ -933,6 +946,9 @@ class _SyncRtpHandler:
             packet._data = depayloader(packet.payload) if packet.payload else b""  # type: ignore[attr-defined]
         except ValueError:
             return
+        if self._audio:
+            self._forward_audio(receiver, codec, packet)
+            return
         pli_flag, encoded_frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)  # type: ignore[attr-defined]
         decoder_error = receiver._RTCRtpReceiver__decoder_error  # type: ignore[attr-defined]
         if decoder_error.is_set():
@@ -945,6 +961,17 @@ class _SyncRtpHandler:
             mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
             encoded_frame.timestamp = mapper.map(encoded_frame.timestamp)
             receiver._RTCRtpReceiver__decoder_queue.put((codec, encoded_frame))  # type: ignore[attr-defined]
+
+    def _forward_audio(self, receiver: RTCRtpReceiver, codec: Any, packet: RtpPacket) -> None:
+        seq = packet.sequence_number
+        last = self._last_audio
+        if last is not None and (last - seq) & 0xFFFF < AUDIO_MISORDER:
+            return  # a duplicate, or late: a newer packet went out already
+        self._last_audio = seq
+        if receiver._RTCRtpReceiver__decoder_thread:  # type: ignore[attr-defined]
+            mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
+            frame = JitterFrame(packet._data, mapper.map(packet.timestamp))  # type: ignore[attr-defined]
+            receiver._RTCRtpReceiver__decoder_queue.put((codec, frame))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -1063,9 +1090,10 @@ class PublisherPeer:
 # --- sending encoded frames ------------------------------------------------------------------
 
 
-def _fast_protect(session: pylibsrtp.Session, rtcp: bool = False) -> Callable[[bytes], bytes]:
+def _fast_protect(session: pylibsrtp.Session, rtcp: bool = False) -> Callable[..., bytes]:
     """`session.protect` (or `protect_rtcp`), the same libsrtp call without pylibsrtp's
-    per-packet allocations.
+    per-packet allocations: `fast(data)`, or `fast(head, payload)` for the packet `head +
+    payload`, copied into libsrtp's buffer piece by piece rather than joined first.
 
     The function holds the session: libsrtp's context is freed with it.
     """
@@ -1078,18 +1106,33 @@ def _fast_protect(session: pylibsrtp.Session, rtcp: bool = False) -> Callable[[b
     limit = len(buffer) - trailer
     ok = _srtp_lib.srtp_err_status_ok
 
-    def fast(data: bytes, session: pylibsrtp.Session = session) -> bytes:
-        size = len(data)
+    def fast(head: bytes, payload: bytes = b"", session: pylibsrtp.Session = session) -> bytes:
+        start = len(head)
+        size = start + len(payload)
         if size > limit:
             raise ValueError("packet is too long")
+        buffer[0:start] = head
+        buffer[start:size] = payload
         length[0] = size
-        buffer[0:size] = data
         status = protect(srtp, cdata, length)
         if status != ok:
             raise pylibsrtp.Error(f"srtp_protect{'_rtcp' * rtcp} failed ({status})")
-        return bytes(buffer[0 : length[0]])
+        return buffer[0 : length[0]]  # type: ignore[no-any-return]
 
     return fast
+
+
+def _joining_protect(protect: Callable[[bytes], bytes]) -> Callable[..., bytes]:
+    """`_fast_protect`'s calling convention for another session object's `protect`."""
+
+    def joined(head: bytes, payload: bytes = b"") -> bytes:
+        return protect(head + payload)
+
+    return joined
+
+
+def _no_send(data: bytes, addr: Any) -> None:
+    """Where a writer sends before it has a route (it looks one up first: never called)."""
 
 
 class ForwardedTrack(MediaStreamTrack):
@@ -1130,7 +1173,8 @@ class RtpWriter:
         self._timestamp_origin = random.getrandbits(32)
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._rtx_payload_type: int | None = None
-        self._history: list[bytes | None] = [None] * RTP_HISTORY
+        # sent packets by sequence number modulo RTP_HISTORY: (header, payload), unprotected
+        self._history: list[tuple[bytes, bytes] | None] = [None] * RTP_HISTORY
         self._resent_at = [0.0] * RTP_HISTORY
         self._extensions = HeaderExtensionsMap()
         self._first_byte = 0x80
@@ -1138,8 +1182,10 @@ class RtpWriter:
         self._ext_head = b""  # extension block up to abs-send-time's 3 bytes (or all of it)
         self._ext_tail = b""
         self._abs_send_time = False
-        self._srtp: pylibsrtp.Session | None = None
-        self._protect: Callable[[bytes], bytes] = bytes
+        # Where packets go, looked up again when the nominated pair or the SRTP session changes:
+        # (pair, session, the pair's socket's sendto, its remote address, protect)
+        self._route: tuple[Any, Any, Callable[[bytes, Any], None], Any, Callable[..., bytes]]
+        self._route = (None, None, _no_send, None, _joining_protect(bytes))
         aiortc_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -1207,16 +1253,12 @@ class RtpWriter:
         sender = self._sender
         dtls = sender.transport
         pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or dtls.state != "connected" or not sender._enabled:
+        if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
             return  # closing or paused: nothing to send to, as aiortc would drop it
-        sendto = pair.protocol.transport.sendto
-        addr = pair.remote_addr
-        srtp = dtls._tx_srtp
-        if srtp is not self._srtp:
-            self._srtp = srtp
-            fast = isinstance(srtp, pylibsrtp.Session)
-            self._protect = _fast_protect(srtp) if fast else srtp.protect
-        protect = self._protect
+        route = self._route
+        if pair is not route[0] or dtls._tx_srtp is not route[1]:
+            route = self._route = self._route_via(pair, dtls._tx_srtp)
+        _, _, sendto, addr, protect = route
         now = time.time() + _NTP_OFFSET
         if self._abs_send_time:
             stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
@@ -1226,6 +1268,7 @@ class RtpWriter:
         timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
         ssrc = sender._ssrc
         first = self._first_byte
+        payload_type = self._payload_type
         history = self._history
         resent_at = self._resent_at
         seq = self._seq
@@ -1234,11 +1277,12 @@ class RtpWriter:
         pack = _RTP_HEADER.pack
         try:
             for i, payload in enumerate(payloads):
-                marker = self._payload_type | (0x80 if i == last else 0)
-                data = pack(first, marker, seq, timestamp, ssrc) + extensions + payload
-                history[seq % RTP_HISTORY] = data
-                resent_at[seq % RTP_HISTORY] = 0.0
-                sendto(protect(data), addr)
+                second = payload_type | 0x80 if i == last else payload_type  # marker: last
+                head = pack(first, second, seq, timestamp, ssrc) + extensions
+                slot = seq % RTP_HISTORY
+                history[slot] = (head, payload)
+                resent_at[slot] = 0.0
+                sendto(protect(head, payload), addr)
                 seq = (seq + 1) & 0xFFFF
         except Exception:  # a transport closing under us: the connection is going away
             log.debug("forwarding to a closing connection failed", exc_info=True)
@@ -1248,6 +1292,15 @@ class RtpWriter:
         sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += frame.size  # type: ignore[attr-defined]
         sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _route_via(
+        pair: Any, srtp: Any
+    ) -> tuple[Any, Any, Callable[[bytes, Any], None], Any, Callable[..., bytes]]:
+        """The pair's socket and address (fixed for a pair) and the session's protection."""
+        fast = isinstance(srtp, pylibsrtp.Session)
+        protect = _fast_protect(srtp) if fast else _joining_protect(srtp.protect)
+        return (pair, srtp, pair.protocol.transport.sendto, pair.remote_addr, protect)
 
     def sender_report(self) -> bytes:
         """The sender's SR (and SDES CNAME), as aiortc's `RTCRtpSender._run_rtcp` makes them;
@@ -1278,7 +1331,7 @@ class RtpWriter:
         data = self.sender_report()
         dtls = self._sender.transport
         pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or dtls.state != "connected":
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
             return  # aiortc's `_send_rtp` would raise ConnectionError, which its sender ignores
         srtp = dtls._tx_srtp
         if srtp is not self._rtcp_srtp:
@@ -1309,9 +1362,10 @@ class RtpWriter:
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
         slot = sequence_number % RTP_HISTORY
-        data = self._history[slot]
-        if data is None or data[2:4] != sequence_number.to_bytes(2, "big"):
+        sent = self._history[slot]
+        if sent is None or sent[0][2:4] != sequence_number.to_bytes(2, "big"):
             return
+        data = sent[0] + sent[1]
         now = time.monotonic()
         rtt = self._sender._RTCRtpSender__rtt or 0.0  # type: ignore[attr-defined]
         if now - self._resent_at[slot] < min(max(rtt, RESEND_GAP_MIN), RESEND_GAP_MAX):

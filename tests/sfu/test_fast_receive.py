@@ -301,18 +301,21 @@ VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=9
 VP8_RTX = RTCRtpCodecParameters(
     mimeType="video/rtx", clockRate=90000, payloadType=97, parameters={"apt": 96}
 )
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
 SSRC, RTX_SSRC = 1234, 4321
 
 
-async def a_receiver(sync: bool) -> tuple[Any, list[EncodedFrame], list[bytes]]:
+async def a_receiver(
+    sync: bool, kind: str = "video"
+) -> tuple[Any, list[EncodedFrame], list[bytes]]:
     """A real `RTCRtpReceiver` on a real (unconnected) DTLS transport, set up as the SFU sets
     up a publisher's, with the RTCP it sends recorded."""
     dtls = RTCDtlsTransport(
         RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
     )
     dtls._rx_srtp = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_INBOUND))
-    receiver = RTCRtpReceiver("video", dtls)
-    receiver._track = RemoteStreamTrack(kind="video")
+    receiver = RTCRtpReceiver(kind, dtls)
+    receiver._track = RemoteStreamTrack(kind=kind)
     frames: list[EncodedFrame] = []
     FrameTap.install(receiver, frames.append)
     _no_bandwidth_estimation(receiver)
@@ -329,17 +332,14 @@ async def a_receiver(sync: bool) -> tuple[Any, list[EncodedFrame], list[bytes]]:
 
     receiver._send_rtcp = send_rtcp
     receiver._set_rtcp_ssrc(5678)
-    await receiver.receive(
-        RTCRtpReceiveParameters(
-            codecs=[VP8, VP8_RTX],
-            muxId="0",
-            encodings=[
-                RTCRtpDecodingParameters(
-                    ssrc=SSRC, payloadType=96, rtx=RTCRtpRtxParameters(ssrc=RTX_SSRC)
-                )
-            ],
+    if kind == "audio":
+        codecs, encoding = [OPUS], RTCRtpDecodingParameters(ssrc=SSRC, payloadType=111)
+    else:
+        codecs = [VP8, VP8_RTX]
+        encoding = RTCRtpDecodingParameters(
+            ssrc=SSRC, payloadType=96, rtx=RTCRtpRtxParameters(ssrc=RTX_SSRC)
         )
-    )
+    await receiver.receive(RTCRtpReceiveParameters(codecs=codecs, muxId="0", encodings=[encoding]))
     return receiver, frames, sent
 
 
@@ -431,3 +431,39 @@ async def test_a_failing_handler_drops_its_packet_and_warns_once(
     assert done == [0, 2, 4]
     levels = [r.levelname for r in caplog.records if "received packet" in r.getMessage()]
     assert levels == ["WARNING", "DEBUG", "DEBUG"]
+
+
+async def test_each_opus_packet_is_forwarded_as_it_arrives_and_late_ones_are_dropped() -> None:
+    """aiortc's audio jitter buffer holds a packet until four later ones are in (80 ms); the
+    SFU's handler hands each Opus packet on at once, in arrival order, without the late
+    ones, and keeps the same receiver statistics (for its receiver reports)."""
+    # seq 65533.. wraps; 65536+3 arrives after 65536+4 (late: dropped), 65536+5 twice; then
+    # the stream restarts 500 numbers back (a new stream, not a late packet: forwarded)
+    order = [65533, 65534, 65535, 65536, 65537, 65538, 65540, 65539, 65541, 65541, 65041, 65042]
+    packets = [
+        RtpPacket(111, 0, n & 0xFFFF, 960 * (n - 65000), SSRC, bytes([n % 251]) * 40) for n in order
+    ]
+    receiver, frames, _ = await a_receiver(sync=True, kind="audio")
+    arrived = []
+    for packet in packets:
+        receiver._sfu_handle_rtp(packet, 0, lambda coro: pytest.fail("nothing to await"))
+        arrived.append(len(frames))
+    assert arrived == [1, 2, 3, 4, 5, 6, 7, 7, 8, 8, 9, 10]  # at once, without the late one
+    kept = [p for i, p in enumerate(packets) if i not in (7, 9)]
+    assert [f.data for f in frames] == [p.payload for p in kept]
+    # timestamps as aiortc maps them: from the first one, across the restart (as a wrap)
+    first = kept[0].timestamp
+    assert [f.timestamp & 0xFFFFFFFF for f in frames] == [
+        (p.timestamp - first) & 0xFFFFFFFF for p in kept
+    ]
+    sync_stats = receiver._RTCRtpReceiver__remote_streams[SSRC]
+    await receiver.stop()
+
+    receiver, frames, _ = await a_receiver(sync=False, kind="audio")
+    for packet in packets:
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+    stats = receiver._RTCRtpReceiver__remote_streams[SSRC]
+    assert len(frames) <= len(kept) - 4  # aiortc's buffer still holds the last ones back
+    for name in ("packets_received", "max_seq", "cycles", "base_seq", "packets_lost"):
+        assert getattr(sync_stats, name) == getattr(stats, name)
+    await receiver.stop()

@@ -8,6 +8,7 @@ import struct
 from datetime import UTC, datetime
 from typing import Any
 
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpHeaderExtensionParameters,
@@ -57,7 +58,7 @@ class FakeSender:
             remote_addr = ("127.0.0.1", 9)
 
         class Dtls:
-            state = "connected"
+            _state = DtlsState.CONNECTED
             _tx_srtp = type("Srtp", (), {"protect": staticmethod(lambda data: data)})()
             transport = type("Ice", (), {"_connection": type("C", (), {"_nominated": {}})()})()
 
@@ -175,8 +176,40 @@ def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
 
     reference, fast = session(), _fast_protect(session())
     for seq in range(50):
-        packet = struct.pack("!BBHII", 0x80, 97, seq, 9000, 1234) + bytes([seq]) * (seq * 25)
-        assert fast(packet) == reference.protect(packet)
+        head = struct.pack("!BBHII", 0x80, 97, seq, 9000, 1234)
+        payload = bytes([seq]) * (seq * 25)
+        if seq % 2:
+            assert fast(head + payload) == reference.protect(head + payload)
+        else:  # header and payload handed over apart, as `RtpWriter` does
+            assert fast(head, payload) == reference.protect(head + payload)
+
+
+def test_a_new_nominated_pair_or_srtp_session_is_used_from_the_next_frame() -> None:
+    sender = FakeSender()
+    writer = RtpWriter(sender)  # type: ignore[arg-type]
+    start(writer, sender, [VP8])
+    writer.write(frame(500))
+    assert len(sender.sent) == 1
+    moved: list[tuple[bytes, Any]] = []
+
+    class Udp:
+        def sendto(self, data: bytes, addr: Any) -> None:
+            moved.append((data, addr))
+
+    class Pair:  # ICE switched to another candidate pair
+        protocol = type("Protocol", (), {"transport": Udp()})()
+        remote_addr = ("127.0.0.2", 10)
+
+    dtls: Any = sender.transport
+    dtls.transport._connection._nominated[1] = Pair()
+    writer.write(frame(500))
+    assert len(sender.sent) == 1 and len(moved) == 1 and moved[0][1] == ("127.0.0.2", 10)
+    dtls._tx_srtp = type("Srtp", (), {"protect": staticmethod(lambda data: b"new key" + data)})()
+    writer.write(frame(500))
+    assert len(moved) == 2 and moved[1][0].startswith(b"new key")
+    dtls._state = DtlsState.CLOSED  # closing: nothing sent, nothing raised
+    writer.write(frame(500))
+    assert len(moved) == 2
 
 
 def test_the_packet_arrival_clock_is_aiortcs_in_milliseconds_since_1900() -> None:
