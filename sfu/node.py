@@ -76,7 +76,11 @@ log = logging.getLogger("atelier.sfu")
 
 SendMessage = Callable[[ServerMessage], None]
 CloseConnection = Callable[[int, str], None]
-TICK_SECONDS = 0.05
+# The room's timer sleeps until the next remembered keyframe request is due, at most this long:
+# once a second it closes members whose media failed or who never answer their offer.
+CHECK_SECONDS = 1.0
+# Shortest sleep of the timer (a request due "now" by a rounding error must not make it spin).
+MIN_SLEEP = 0.01
 ANSWER_TIMEOUT = 15.0
 ANSWER_FIRST = 0.15
 CLOSE_MEDIA_FAILED = 4408
@@ -173,6 +177,7 @@ class RoomRuntime:
         self.keyframes = KeyframeRequests(interval=config.keyframe_interval)
         self.lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._wake_timer = asyncio.Event()  # a keyframe request was remembered
         self._ticker = asyncio.create_task(self._tick(), name=f"sfu-room-{name}")
 
     # -- actions ---------------------------------------------------------------------------
@@ -232,6 +237,8 @@ class RoomRuntime:
     def request_keyframe(self, track_id: str, *, urgent: bool = False) -> None:
         if self.keyframes.request(track_id, self.clock(), urgent=urgent):
             self._send_pli(track_id)
+        elif not urgent:
+            self._wake_timer.set()  # remembered: the timer sends it when it is due
 
     def _send_pli(self, track_id: str) -> None:
         track = self.tracks.get(track_id)
@@ -240,15 +247,24 @@ class RoomRuntime:
             member.publisher.request_keyframe(track.mid)
 
     async def _tick(self) -> None:
-        checked = 0.0
+        """Send remembered keyframe requests when due, and close stuck members once a second.
+
+        It wakes only for those (not on a fixed short tick): an idle room costs nothing."""
+        next_check = time.monotonic() + CHECK_SECONDS
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            self._wake_timer.clear()
+            wait = next_check - time.monotonic()
+            due = self.keyframes.next_due()
+            if due is not None:
+                wait = min(wait, due - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_timer.wait(), max(wait, MIN_SLEEP))
             try:
                 for track_id in self.keyframes.due(self.clock()):
                     self._send_pli(track_id)
                 now = time.monotonic()
-                if now - checked >= 1.0:
-                    checked = now
+                if now >= next_check:
+                    next_check = now + CHECK_SECONDS
                     self._close_stuck(now)
             except Exception:  # the timer must outlive any one bad step
                 log.exception("meeting %s: timer step failed", self.name)

@@ -123,6 +123,26 @@ async def test_a_subscribers_keyframe_requests_reach_the_publisher_coalesced(
     await bob.leave()
 
 
+async def test_the_room_timer_sleeps_while_no_keyframe_request_waits(
+    node: SfuNode, vp8_file: Path
+) -> None:
+    """An idle meeting's timer wakes once a second (stuck members), not 20 times."""
+    alice = await camera_publisher(node, vp8_file)
+    room = node.rooms["room"]
+    woken = 0
+    due = room.keyframes.due
+
+    def counted(now: float) -> list[str]:
+        nonlocal woken
+        woken += 1
+        return due(now)
+
+    room.keyframes.due = counted  # type: ignore[method-assign]
+    await asyncio.sleep(2.5)
+    assert 1 <= woken <= 4
+    await alice.leave()
+
+
 async def test_join_leave_and_screen_share_renegotiate_the_subscriber(
     node: SfuNode, vp8_file: Path
 ) -> None:
