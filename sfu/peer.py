@@ -68,7 +68,7 @@ from aiortc import (
 from aiortc.codecs import get_encoder
 from aiortc.codecs.h264 import H264Encoder, h264_depayload
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
-from aiortc.jitterbuffer import JitterFrame
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsFingerprint, RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
@@ -818,6 +818,55 @@ class FrameTap(queue.Queue[Any]):
         return tap
 
 
+class FrameAssembler(JitterBuffer):
+    """aiortc's video jitter buffer, with a frame complete at its last packet.
+
+    aiortc's buffer knows a frame is complete only when the next frame's first packet is in,
+    which holds every frame back one frame interval (33 ms at 30 fps) at the SFU. Here the
+    packet carrying the marker bit (RFC 7741 and RFC 6184: the frame's last) completes it too,
+    once every packet from the buffer's start to it is in; and when a late packet completes
+    several frames at once, `ready()` hands on the others at once rather than one per later
+    packet (`_SyncRtpHandler` asks for them). Everything else is aiortc's: the
+    next timestamp still completes a frame whose marker was lost, and losses, reordering and
+    overflow are handled the same way (NACK, PLI, dropping to the next frame).
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        origin = self._origin
+        if origin is None:
+            return None  # nothing added yet
+        packets: list[RtpPacket] = []
+        timestamp = None
+        for count in range(self._capacity):
+            packet = self._packets[(origin + count) % self._capacity]
+            if packet is None:
+                return None  # a packet of the first frame is still missing
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:  # the next frame started: the first is whole
+                self.remove(count)
+                return JitterFrame(b"".join([x._data for x in packets]), timestamp)  # type: ignore[attr-defined]
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                return JitterFrame(b"".join([x._data for x in packets]), timestamp)  # type: ignore[attr-defined]
+        return None
+
+    def ready(self) -> JitterFrame | None:
+        """The next frame, if it is whole too (`add` returns the first one only)."""
+        return self._remove_frame(0)
+
+    @classmethod
+    def install(cls, receiver: RTCRtpReceiver) -> None:
+        """Put one on a video receiver before it starts, in place of aiortc's."""
+        name = "_RTCRtpReceiver__jitter_buffer"
+        current = getattr(receiver, name, None)
+        if not isinstance(current, JitterBuffer):
+            raise SfuError("aiortc internals changed: RTCRtpReceiver has no jitter buffer")
+        if current._is_video:
+            setattr(receiver, name, cls(capacity=current.capacity, is_video=True))
+
+
 def _negotiated(transceiver: RTCRtpTransceiver) -> Codec:
     codecs = [c for c in transceiver._codecs if c.mimeType.lower() != f"{transceiver.kind}/rtx"]
     if not codecs:
@@ -949,7 +998,8 @@ class _SyncRtpHandler:
         if self._audio:
             self._forward_audio(receiver, codec, packet)
             return
-        pli_flag, encoded_frame = receiver._RTCRtpReceiver__jitter_buffer.add(packet)  # type: ignore[attr-defined]
+        jitter_buffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+        pli_flag, encoded_frame = jitter_buffer.add(packet)
         decoder_error = receiver._RTCRtpReceiver__decoder_error  # type: ignore[attr-defined]
         if decoder_error.is_set():
             decoder_error.clear()
@@ -957,10 +1007,17 @@ class _SyncRtpHandler:
                 pli_flag = True
         if pli_flag:
             run(receiver._send_rtcp_pli(packet.ssrc))
-        if encoded_frame is not None and receiver._RTCRtpReceiver__decoder_thread:  # type: ignore[attr-defined]
-            mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
+        if encoded_frame is None or not receiver._RTCRtpReceiver__decoder_thread:  # type: ignore[attr-defined]
+            return
+        mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
+        tap = receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+        while encoded_frame is not None:
             encoded_frame.timestamp = mapper.map(encoded_frame.timestamp)
-            receiver._RTCRtpReceiver__decoder_queue.put((codec, encoded_frame))  # type: ignore[attr-defined]
+            tap.put((codec, encoded_frame))
+            # aiortc hands on one frame per packet; after a repaired loss several are whole
+            encoded_frame = (
+                jitter_buffer.ready() if isinstance(jitter_buffer, FrameAssembler) else None
+            )
 
     def _forward_audio(self, receiver: RTCRtpReceiver, codec: Any, packet: RtpPacket) -> None:
         seq = packet.sequence_number
@@ -1010,6 +1067,7 @@ class PublisherPeer:
         receiver = transceiver.receiver
         self._receivers[mid] = receiver
         FrameTap.install(receiver, lambda frame: self._on_frame(mid, frame))
+        FrameAssembler.install(receiver)
         _no_bandwidth_estimation(receiver)
         self._watch_packets(mid, receiver)
 

@@ -25,7 +25,9 @@ from aiortc import (
     RTCRtpReceiver,
     RTCSessionDescription,
 )
+from aiortc.codecs.vpx import vp8_depayload
 from aiortc.contrib.media import MediaPlayer
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import (
     RTCRtpCodecParameters,
     RTCRtpDecodingParameters,
@@ -41,6 +43,7 @@ from sfu.peer import (
     Codec,
     EncodedFrame,
     FastReceive,
+    FrameAssembler,
     FrameTap,
     IceConfig,
     Packetizer,
@@ -467,3 +470,62 @@ async def test_each_opus_packet_is_forwarded_as_it_arrives_and_late_ones_are_dro
     for name in ("packets_received", "max_seq", "cycles", "base_seq", "packets_lost"):
         assert getattr(sync_stats, name) == getattr(stats, name)
     await receiver.stop()
+
+
+def test_a_video_frame_is_forwarded_at_its_last_packet_not_at_the_next_frame(
+    media_file: Path,
+) -> None:
+    """`FrameAssembler` makes the frames aiortc's video jitter buffer makes, from the same
+    packets (with losses repaired late, reordering, duplicates and a jump), each as soon as
+    its marker packet completes it instead of one frame later (or, after a repaired loss, one
+    packet per frame later), with the same PLI flags."""
+    packetizer = Packetizer(Codec("video/VP8", 90000))
+    packets: list[RtpPacket] = []
+    seq = 65400  # wraps
+    for i, data in enumerate(video_packets(media_file)[:120]):
+        payloads = packetizer.pack(data, i * 3000).payloads
+        for j, payload in enumerate(payloads):
+            packet = RtpPacket(96, int(j == len(payloads) - 1), seq & 0xFFFF, i * 3000, SSRC)
+            packet.payload = payload
+            packet._data = vp8_depayload(payload)  # type: ignore[attr-defined]
+            packets.append(packet)
+            seq += 1
+        if i == 90:
+            seq += 700  # a jump neither buffer can hold: both drop and ask for a keyframe
+    arrivals: list[RtpPacket] = []
+    late: list[RtpPacket] = []
+    for n, packet in enumerate(packets):
+        if n % 13 == 4:
+            late.append(packet)  # lost, resent three packets later
+            continue
+        arrivals.append(packet)
+        if n % 19 == 0:
+            arrivals.append(packet)  # duplicate
+        if n % 23 == 0 and len(arrivals) > 2:
+            arrivals[-1], arrivals[-2] = arrivals[-2], arrivals[-1]  # reordered
+        if late and n % 13 == 7:
+            arrivals.append(late.pop(0))
+
+    def run(buffer: JitterBuffer) -> tuple[list[tuple[bytes, int, int]], list[int]]:
+        frames, plis = [], []
+        for at, packet in enumerate(arrivals):
+            pli, frame = buffer.add(packet)
+            if pli:
+                plis.append(at)
+            while frame is not None:  # as `_SyncRtpHandler` asks ours for every whole frame
+                frames.append((frame.data, frame.timestamp, at))
+                frame = buffer.ready() if isinstance(buffer, FrameAssembler) else None
+        return frames, plis
+
+    ours, our_plis = run(FrameAssembler(capacity=512, is_video=True))
+    theirs, their_plis = run(JitterBuffer(capacity=512, is_video=True))
+    assert len(theirs) > 80 and our_plis == their_plis and our_plis
+    # Ours makes every frame sent, in order (every loss was repaired); aiortc's misses the
+    # frames it still held when the jump flushed it, and the last one (it waits for a next).
+    sent = [(data, i * 3000) for i, data in enumerate(video_packets(media_file)[:120])]
+    assert [f[:2] for f in ours] == sent
+    at = {f[:2]: f[2] for f in ours}
+    assert [f[:2] for f in ours if f[:2] in {g[:2] for g in theirs}] == [g[:2] for g in theirs]
+    assert all(at[g[:2]] <= g[2] for g in theirs)
+    earlier = sum(1 for g in theirs if at[g[:2]] < g[2])
+    assert earlier > len(theirs) * 0.9  # nearly all leave at once, not a frame later
