@@ -32,13 +32,16 @@ Servers, each started fresh per scenario on free loopback ports:
 Scenarios (publishers x subscribers; a meeting is everyone publishing and subscribing):
   1x4, 2x8, 4x12, meeting10 (10 people, 90 forwarded video streams), 20 s windows
   (~9 minutes); --quick: 1x4 and meeting10, 8 s windows (~2.5 minutes).
+  --rounds N runs every scenario N times, the servers in alternating order, and ends with
+  each ratio's median over the rounds: on a shared 2-core machine one run's CPU figures move
+  by ±20 %, Janus's as much as Atelier's.
 
 Exit status: 0 when the harness ran, whatever the numbers; 1 when it could not (a server did
 not start, a bot process crashed or printed no result).
 
   .venv/bin/python bench/sfu_bench.py [--quick] [--servers atelier,relay,janus]
       [--scenarios 1x4,2x8,4x12,meeting10] [--window 20] [--no-keyframes]
-      [--bot-rcvbuf BYTES] [--json bench/results/sfu.json]
+      [--bot-rcvbuf BYTES] [--rounds N] [--json bench/results/sfu.json]
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -540,8 +544,8 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                 )
                 if not at or not other or "failed" in at or "failed" in other:
                     continue
-                a, b = at.get("core_pct_per_stream"), other.get("core_pct_per_stream")
-                ratio_cpu = f"{a / b:.2f}" if a and b else "-"
+                cpu = cpu_ratio(results, scn, mine, peer)
+                ratio_cpu = f"{cpu:.2f}" if cpu else "-"
                 a3 = at.get("core_pct_per_full_stream")
                 b3 = other.get("core_pct_per_full_stream")
                 ratio_full = f"{a3 / b3:.2f}" if a3 and b3 else "-"
@@ -551,6 +555,51 @@ def report(results: list[dict[str, Any]], servers: list[str], scenarios: list[st
                     f"{NAMES[mine]}/{NAMES[peer]}: CPU per forwarded stream {ratio_cpu} "
                     f"(per 30 fps stream {ratio_full}), "
                     f"join-to-first-frame p99 {ratio_j}"
+                )
+    return "\n".join(lines)
+
+
+def cpu_ratio(results: list[dict[str, Any]], scn: str, mine: str, peer: str) -> float | None:
+    """`mine`'s CPU per forwarded stream over `peer`'s, for one scenario of one round."""
+    at = next((x for x in results if x["server"] == mine and x["scenario"] == scn), None)
+    other = next((x for x in results if x["server"] == peer and x["scenario"] == scn), None)
+    if not at or not other or "failed" in at or "failed" in other:
+        return None
+    a, b = at.get("core_pct_per_stream"), other.get("core_pct_per_stream")
+    return a / b if a and b else None
+
+
+def median_report(results: list[dict[str, Any]], servers: list[str], scenarios: list[str]) -> str:
+    """Per scenario, Atelier's CPU per forwarded stream over each peer's: every round's ratio
+    and their median; and each server's cores, median over the rounds."""
+    rounds = sorted({r.get("round", 1) for r in results})
+    lines = [f"\nMedians over {len(rounds)} rounds (servers in alternating order):"]
+    for scn in scenarios:
+        cores = []
+        for kind in servers:
+            values = [
+                r["server_cores"]
+                for r in results
+                if r["server"] == kind and r["scenario"] == scn and "failed" not in r
+            ]
+            if values:
+                cores.append(f"{NAMES[kind]} {statistics.median(values):.3f}")
+        lines.append(f"{scn}: server cores, median: " + ", ".join(cores))
+        for mine in ("atelier", "atelier-mb"):
+            for peer in ("janus", "relay"):
+                if mine not in servers or peer not in servers:
+                    continue
+                per_round = [
+                    cpu_ratio([r for r in results if r.get("round", 1) == n], scn, mine, peer)
+                    for n in rounds
+                ]
+                values = [v for v in per_round if v is not None]
+                if not values:
+                    continue
+                listed = ", ".join("-" if v is None else f"{v:.2f}" for v in per_round)
+                lines.append(
+                    f"  {NAMES[mine]}/{NAMES[peer]}: CPU per forwarded stream median "
+                    f"{statistics.median(values):.2f} (rounds: {listed})"
                 )
     return "\n".join(lines)
 
@@ -611,7 +660,15 @@ def main() -> int:
         default=0,
         help="UDP receive buffer (bytes) for the bots' sockets; default: the kernel's",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run everything N times, servers in alternating order; report median ratios",
+    )
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     global NO_KEYFRAMES, BOT_RCVBUF
     NO_KEYFRAMES = args.no_keyframes
     BOT_RCVBUF = args.bot_rcvbuf
@@ -637,33 +694,50 @@ def main() -> int:
     mach = machine()
     results: list[dict[str, Any]] = []
     harness_failed = False
-    for scn in scenarios:
-        for kind in servers:
-            log(f"{NAMES[kind]} / {scn} ...")
-            try:
-                r = run_scenario(kind, SCENARIOS[scn], window_s, settle)
-            except HarnessError as exc:
-                log(f"harness failure: {exc}")
-                harness_failed = True
-                results.append({"server": kind, "scenario": scn, "failed": str(exc)})
-                continue
-            results.append(r)
+    plan = [
+        (n, scn, kind)
+        for n in range(1, args.rounds + 1)
+        for scn in scenarios
+        for kind in (servers if n % 2 else list(reversed(servers)))
+    ]
+    for n, scn, kind in plan:
+        log(f"{NAMES[kind]} / {scn}" + (f" (round {n})" if args.rounds > 1 else "") + " ...")
+        try:
+            r = run_scenario(kind, SCENARIOS[scn], window_s, settle)
+        except HarnessError as exc:
+            log(f"harness failure: {exc}")
+            harness_failed = True
+            results.append({"server": kind, "scenario": scn, "failed": str(exc), "round": n})
+            continue
+        r["round"] = n
+        results.append(r)
+        log(
+            f"  {r['video_streams']}/{r['expected_video']} video streams, server "
+            f"{r['server_cores']:.2f} cores, fps {r['fps_mean']:.1f}, "
+            f"join→frame p99 {fmt(r['j2ff_p99_ms'])} ms"
+            + (" (bots saturated)" if r["bots_saturated"] else "")
+        )
+        if r.get("j2ff_slowest"):
             log(
-                f"  {r['video_streams']}/{r['expected_video']} video streams, server "
-                f"{r['server_cores']:.2f} cores, fps {r['fps_mean']:.1f}, "
-                f"join→frame p99 {fmt(r['j2ff_p99_ms'])} ms"
-                + (" (bots saturated)" if r["bots_saturated"] else "")
-            )
-            if r.get("j2ff_slowest"):
-                log(
-                    "  slowest first frames (ms from join/publish: offer seen, frame): "
-                    + ", ".join(
-                        f"{x['publisher']}→{x['subscriber']} ({x['from']}) "
-                        f"{x['offer_ms']}/{x['j2ff_ms']}"
-                        for x in r["j2ff_slowest"][:3]
-                    )
+                "  slowest first frames (ms from join/publish: offer seen, frame): "
+                + ", ".join(
+                    f"{x['publisher']}→{x['subscriber']} ({x['from']}) "
+                    f"{x['offer_ms']}/{x['j2ff_ms']}"
+                    for x in r["j2ff_slowest"][:3]
                 )
-    text = report(results, servers, scenarios)
+            )
+    if args.rounds == 1:
+        text = report(results, servers, scenarios)
+    else:
+        text = (
+            "\n".join(
+                f"\n#### Round {n} of {args.rounds}\n"
+                + report([r for r in results if r["round"] == n], servers, scenarios)
+                for n in range(1, args.rounds + 1)
+            )
+            + "\n"
+            + median_report(results, servers, scenarios)
+        )
     elapsed = time.monotonic() - started
     header = (
         f"Visio SFU benchmark ({'quick' if args.quick else 'full'}, {window_s:.0f} s windows, "
