@@ -11,6 +11,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 NODE_STAMP := node_modules/.installed
 BUNDLE_STAMP := web/static/build/.built
+NATIVE_STAMP := sfu/_native.stamp
 EDITOR_SOURCES := $(shell find editor -name "*.ts") editor/tsconfig.json
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
@@ -31,6 +32,12 @@ $(DEV_STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The SFU's C sender (sfu/native.py): built with cffi and the C compiler; without one the SFU
+# sends from Python (slower) and says so at start.
+$(NATIVE_STAMP): $(RUN_STAMP) sfu/native.py
+	@$(BIN)/python -m sfu.native
+	@touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -45,15 +52,16 @@ $(BUNDLE_STAMP): $(NODE_STAMP) $(EDITOR_SOURCES) package-lock.json
 
 bundle: $(BUNDLE_STAMP)
 
-setup: $(RUN_STAMP) $(BUNDLE_STAMP)
+setup: $(RUN_STAMP) $(NATIVE_STAMP) $(BUNDLE_STAMP)
 
-setup-dev: $(DEV_STAMP) $(BUNDLE_STAMP) sysdeps
+setup-dev: sysdeps $(DEV_STAMP) $(NATIVE_STAMP) $(BUNDLE_STAMP)
 
 # Debian packages the tests use, installed when missing and we are root (CI is).
 sysdeps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing"; \
@@ -85,7 +93,7 @@ bench-store: $(RUN_STAMP)
 	$(BIN)/python bench/store_bench.py
 
 clean:
-	rm -rf $(VENV) node_modules web/static/build
+	rm -rf $(VENV) node_modules web/static/build sfu/_native*
 
 -include bench/bench.mk
 -include bench/sfu.mk

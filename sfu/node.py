@@ -34,6 +34,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from sfu import native
 from sfu.cluster import (
     BEAT_SECONDS,
     RENEW_SECONDS,
@@ -563,6 +564,12 @@ class SfuNode:
         self._background: list[asyncio.Task[None]] = []
         self._closing = False
         self._next_beat: asyncio.Task[None] | None = None
+        if role != "signaling" and native.LIB is None:
+            log.warning(
+                "visio: the C sender is not built, media is sent from Python (more "
+                "CPU per stream): %s",
+                native.WHY,
+            )
 
     @property
     def participants(self) -> int:

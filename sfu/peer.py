@@ -46,7 +46,7 @@ import types
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import aioice.ice
 import aiortc.clock
@@ -86,6 +86,7 @@ from aiortc.sdp import candidate_from_sdp
 from pylibsrtp._binding import ffi as _srtp_ffi  # type: ignore[import-not-found]
 from pylibsrtp._binding import lib as _srtp_lib
 
+from sfu import native
 from sfu.errors import NegotiationError, SfuError
 
 log = logging.getLogger("atelier.sfu.peer")
@@ -711,12 +712,22 @@ class Codec:
 class PackedFrame:
     """A frame packetised once for every subscriber: RTP payloads and the RTP timestamp."""
 
-    __slots__ = ("payloads", "size", "timestamp")
+    __slots__ = ("_arrays", "payloads", "size", "timestamp")
 
     def __init__(self, payloads: list[bytes], timestamp: int) -> None:
         self.payloads = payloads
         self.timestamp = timestamp
         self.size = sum(len(p) for p in payloads)
+        self._arrays: tuple[Any, Any, Any] | None = None
+
+    def arrays(self) -> tuple[Any, Any]:
+        """The payloads' addresses and sizes as C arrays for `sfu.native`, made once."""
+        if self._arrays is None:
+            ffi = native.FFI
+            held = [ffi.from_buffer(p) for p in self.payloads]  # keeps the buffers alive
+            sizes = ffi.new("int[]", [len(p) for p in self.payloads])
+            self._arrays = (held, ffi.new("const unsigned char *[]", held), sizes)
+        return self._arrays[1], self._arrays[2]
 
 
 # What `EncodedFrame.packet()` returns, under the name the runtime (sfu/node.py) uses.
@@ -1231,19 +1242,19 @@ class RtpWriter:
         self._timestamp_origin = random.getrandbits(32)
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._rtx_payload_type: int | None = None
-        # sent packets by sequence number modulo RTP_HISTORY: (header, payload), unprotected
-        self._history: list[tuple[bytes, bytes] | None] = [None] * RTP_HISTORY
-        self._resent_at = [0.0] * RTP_HISTORY
+        # frames sent, newest last, for retransmission: (first sequence number, RTP
+        # timestamp, extension block, payloads); at least RTP_HISTORY packets
+        self._history: deque[tuple[int, int, bytes, list[bytes]]] = deque(maxlen=RTP_HISTORY)
+        # by sequence number modulo RTP_HISTORY: (sequence number, when last resent)
+        self._resent: list[tuple[int, float]] = [(-1, 0.0)] * RTP_HISTORY
         self._extensions = HeaderExtensionsMap()
         self._first_byte = 0x80
         self._payload_type = 0
         self._ext_head = b""  # extension block up to abs-send-time's 3 bytes (or all of it)
         self._ext_tail = b""
         self._abs_send_time = False
-        # Where packets go, looked up again when the nominated pair or the SRTP session changes:
-        # (pair, session, the pair's socket's sendto, its remote address, protect)
-        self._route: tuple[Any, Any, Callable[[bytes, Any], None], Any, Callable[..., bytes]]
-        self._route = (None, None, _no_send, None, _joining_protect(bytes))
+        # Where packets go, looked up again when the nominated pair or the SRTP session changes
+        self._route = _Route(None, None, _no_send, None, _joining_protect(bytes), None)
         aiortc_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -1314,9 +1325,8 @@ class RtpWriter:
         if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
             return  # closing or paused: nothing to send to, as aiortc would drop it
         route = self._route
-        if pair is not route[0] or dtls._tx_srtp is not route[1]:
-            route = self._route = self._route_via(pair, dtls._tx_srtp)
-        _, _, sendto, addr, protect = route
+        if pair is not route.pair or dtls._tx_srtp is not route.session:
+            route = self._route = _Route.via(pair, dtls._tx_srtp)
         now = time.time() + _NTP_OFFSET
         if self._abs_send_time:
             stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
@@ -1324,41 +1334,68 @@ class RtpWriter:
         else:
             extensions = self._ext_head
         timestamp = (self._timestamp_origin + frame.timestamp) & 0xFFFFFFFF
-        ssrc = sender._ssrc
-        first = self._first_byte
-        payload_type = self._payload_type
-        history = self._history
-        resent_at = self._resent_at
         seq = self._seq
         payloads = frame.payloads
-        last = len(payloads) - 1
-        pack = _RTP_HEADER.pack
+        count = len(payloads)
+        self._history.append((seq, timestamp, extensions, payloads))
         try:
-            for i, payload in enumerate(payloads):
-                second = payload_type | 0x80 if i == last else payload_type  # marker: last
-                head = pack(first, second, seq, timestamp, ssrc) + extensions
-                slot = seq % RTP_HISTORY
-                history[slot] = (head, payload)
-                resent_at[slot] = 0.0
-                sendto(protect(head, payload), addr)
-                seq = (seq + 1) & 0xFFFF
+            if route.native is not None:
+                self._send_native(route.native, frame, seq, timestamp, extensions)
+            else:
+                self._send_python(route, payloads, seq, timestamp, extensions)
         except Exception:  # a transport closing under us: the connection is going away
             log.debug("forwarding to a closing connection failed", exc_info=True)
-        self._seq = seq
+        self._seq = (seq + count) & 0xFFFF
         # The sender's RTCP sender reports read these (aiortc's own sending loop keeps them).
         sender._RTCRtpSender__ntp_timestamp = int(now * 4294967296)  # type: ignore[attr-defined]
         sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count += frame.size  # type: ignore[attr-defined]
-        sender._RTCRtpSender__packet_count += len(payloads)  # type: ignore[attr-defined]
+        sender._RTCRtpSender__packet_count += count  # type: ignore[attr-defined]
 
-    @staticmethod
-    def _route_via(
-        pair: Any, srtp: Any
-    ) -> tuple[Any, Any, Callable[[bytes, Any], None], Any, Callable[..., bytes]]:
-        """The pair's socket and address (fixed for a pair) and the session's protection."""
-        fast = isinstance(srtp, pylibsrtp.Session)
-        protect = _fast_protect(srtp) if fast else _joining_protect(srtp.protect)
-        return (pair, srtp, pair.protocol.transport.sendto, pair.remote_addr, protect)
+    def _send_python(
+        self, route: _Route, payloads: list[bytes], seq: int, timestamp: int, extensions: bytes
+    ) -> None:
+        sendto, addr, protect = route.sendto, route.addr, route.protect
+        first, payload_type, ssrc = self._first_byte, self._payload_type, self._sender._ssrc
+        last = len(payloads) - 1
+        pack = _RTP_HEADER.pack
+        for i, payload in enumerate(payloads):
+            second = payload_type | 0x80 if i == last else payload_type  # marker: last
+            head = pack(first, second, seq, timestamp, ssrc) + extensions
+            sendto(protect(head, payload), addr)
+            seq = (seq + 1) & 0xFFFF
+
+    def _send_native(
+        self, to: _NativeRoute, frame: PackedFrame, seq: int, timestamp: int, extensions: bytes
+    ) -> None:
+        if to.transport.is_closing():
+            return  # its socket is being closed: the descriptor may soon be another socket's
+        addresses, sizes = frame.arrays()
+        count = len(frame.payloads)
+        for start in range(0, count, native.MAX_BATCH):
+            batch = min(native.MAX_BATCH, count - start)
+            sent = native.LIB.atelier_send_frame(
+                to.fd,
+                to.sockaddr,
+                len(to.sockaddr),
+                to.protect,
+                to.session,
+                self._first_byte,
+                self._payload_type,
+                (seq + start) & 0xFFFF,
+                timestamp,
+                self._sender._ssrc,
+                extensions,
+                len(extensions),
+                batch,
+                count - 1 - start,  # the marker's index in this batch (none before the last)
+                addresses + start,
+                sizes + start,
+                _native_buffer(),
+                native.STRIDE,
+            )
+            if sent < batch:
+                log.debug("sendmmsg sent %d of %d packets", sent, batch)
 
     def sender_report(self) -> bytes:
         """The sender's SR (and SDES CNAME), as aiortc's `RTCRtpSender._run_rtcp` makes them;
@@ -1419,16 +1456,17 @@ class RtpWriter:
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A NACKed packet, again: as RTX when negotiated (what `RTCRtpSender` does)."""
+        data = self._sent_packet(sequence_number)
+        if data is None:
+            return  # never sent, or too long ago
         slot = sequence_number % RTP_HISTORY
-        sent = self._history[slot]
-        if sent is None or sent[0][2:4] != sequence_number.to_bytes(2, "big"):
-            return
-        data = sent[0] + sent[1]
         now = time.monotonic()
         rtt = self._sender._RTCRtpSender__rtt or 0.0  # type: ignore[attr-defined]
-        if now - self._resent_at[slot] < min(max(rtt, RESEND_GAP_MIN), RESEND_GAP_MAX):
+        seq, resent_at = self._resent[slot]
+        gap = min(max(rtt, RESEND_GAP_MIN), RESEND_GAP_MAX)
+        if seq == sequence_number and now - resent_at < gap:
             return  # resent less than a round trip ago: that copy is on its way
-        self._resent_at[slot] = now
+        self._resent[slot] = (sequence_number, now)
         if self._rtx_payload_type is not None:
             # RFC 4588: the RTX stream's header (same timestamp, marker and extensions), then
             # the original sequence number and payload.
@@ -1448,6 +1486,96 @@ class RtpWriter:
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         with contextlib.suppress(ConnectionError):
             await self._sender.transport._send_rtp(data)
+
+    def _sent_packet(self, sequence_number: int) -> bytes | None:
+        """The packet `sequence_number` as it was sent (unprotected), from the history."""
+        sent = 0
+        for first, timestamp, extensions, payloads in reversed(self._history):
+            index = (sequence_number - first) & 0xFFFF
+            if index < len(payloads):
+                last = index == len(payloads) - 1
+                second = self._payload_type | 0x80 if last else self._payload_type
+                head = _RTP_HEADER.pack(
+                    self._first_byte, second, sequence_number, timestamp, self._sender._ssrc
+                )
+                return head + extensions + payloads[index]
+            sent += len(payloads)
+            if sent >= RTP_HISTORY:
+                break
+        return None
+
+
+class _NativeRoute(NamedTuple):
+    """What `sfu.native` sends with: the socket, the address, libsrtp's function and session."""
+
+    transport: Any  # asyncio's or uvloop's UDP transport (neither an asyncio.DatagramTransport)
+    fd: int
+    sockaddr: bytes
+    protect: Any  # srtp_protect, as a pointer
+    session: Any  # the srtp_t, as a pointer
+
+
+class _Route(NamedTuple):
+    """A subscriber writer's way out: the nominated pair's socket and address, and the SRTP
+    session's protection, from Python (`sendto`, `protect`) or from C (`native`)."""
+
+    pair: Any
+    session: Any
+    sendto: Callable[[bytes, Any], None]
+    addr: Any
+    protect: Callable[..., bytes]
+    native: _NativeRoute | None
+
+    @classmethod
+    def via(cls, pair: Any, srtp: Any) -> _Route:
+        fast = isinstance(srtp, pylibsrtp.Session)
+        protect = _fast_protect(srtp) if fast else _joining_protect(srtp.protect)
+        transport = pair.protocol.transport
+        addr = pair.remote_addr
+        to = _native_route(transport, addr, srtp) if fast else None
+        return cls(pair, srtp, transport.sendto, addr, protect, to)
+
+
+def _native_route(transport: Any, addr: Any, srtp: pylibsrtp.Session) -> _NativeRoute | None:
+    """How `sfu.native` reaches `addr` through `transport`'s socket, if it is built and the
+    socket and address are plain UDP over IPv4 or IPv6 (not, say, a TURN relay)."""
+    if native.LIB is None or not hasattr(transport, "is_closing"):
+        return None
+    sock = transport.get_extra_info("socket")  # asyncio's and uvloop's UDP transports
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0 or sock.type != socket.SOCK_DGRAM:
+        return None
+    try:
+        ip = ipaddress.ip_address(addr[0])
+    except (ValueError, TypeError, IndexError):
+        return None
+    port = int(addr[1])
+    if ip.version == 4 and sock.family == socket.AF_INET:
+        sockaddr = (
+            struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + ip.packed + bytes(8)
+        )
+    elif ip.version == 6 and sock.family == socket.AF_INET6:
+        flow, scope = (int(addr[2]), int(addr[3])) if len(addr) >= 4 else (0, 0)
+        sockaddr = (
+            struct.pack("=H", socket.AF_INET6)
+            + struct.pack("!HI", port, flow)
+            + ip.packed
+            + struct.pack("=I", scope)
+        )
+    else:
+        return None
+    ffi = native.FFI
+    protect = ffi.cast(
+        "void *", _srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect"))
+    )
+    session = ffi.cast("void *", _srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
+    return _NativeRoute(transport, fd, sockaddr, protect, session)
+
+
+@functools.cache
+def _native_buffer() -> Any:
+    """Where `sfu.native` writes a batch of packets (one per process: the loop is single)."""
+    return native.FFI.new("unsigned char[]", native.MAX_BATCH * native.STRIDE)
 
 
 @dataclass

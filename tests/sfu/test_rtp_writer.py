@@ -133,7 +133,7 @@ def test_a_nacked_packet_is_resent_as_rtx_exactly_as_aiortc_wraps_it() -> None:
     assert sender.resent[0] == expected.serialize(extensions)
     asyncio.run(writer._retransmit(lost.sequence_number))
     assert len(sender.resent) == 1  # NACKed again within a round trip: that copy is on its way
-    writer._resent_at = [0.0] * len(writer._resent_at)  # a round trip later
+    writer._resent = [(-1, 0.0)] * len(writer._resent)  # a round trip later
     asyncio.run(writer._retransmit(lost.sequence_number))
     second = RtpPacket.parse(sender.resent[1], extensions)
     assert second.sequence_number == (rtx.sequence_number + 1) & 0xFFFF
