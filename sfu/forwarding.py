@@ -132,6 +132,10 @@ class KeyframeGate:
     def __init__(self) -> None:
         self._waiting: set[tuple[str, str]] = set()
 
+    def __bool__(self) -> bool:
+        """Whether any (subscriber, track) waits (nearly never outside joins and switches)."""
+        return bool(self._waiting)
+
     def start(self, subscriber: str, track: str) -> None:
         self._waiting.add((subscriber, track))
 

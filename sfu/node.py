@@ -221,7 +221,7 @@ class RoomRuntime:
             member = self.members.get(sub)
             if member is None or member.subscriber is None:
                 continue
-            if video and not self.gate.admit(sub, track_id, keyframe):
+            if video and self.gate and not self.gate.admit(sub, track_id, keyframe):
                 continue
             packet = packet or frame.packet()
             if not member.subscriber.push(track_id, packet) and video:

@@ -1338,11 +1338,38 @@ class RtpWriter:
         payloads = frame.payloads
         count = len(payloads)
         self._history.append((seq, timestamp, extensions, payloads))
+        to = route.native
         try:
-            if route.native is not None:
-                self._send_native(route.native, frame, seq, timestamp, extensions)
-            else:
+            if to is None:
                 self._send_python(route, payloads, seq, timestamp, extensions)
+            elif to.transport.is_closing():
+                pass  # its socket is being closed: the descriptor may soon be another socket's
+            elif count <= native.MAX_BATCH:  # the whole frame in one call
+                addresses, sizes = frame.arrays()
+                sent = native.LIB.atelier_send_frame(
+                    to.fd,
+                    to.sockaddr,
+                    to.addrlen,
+                    to.protect,
+                    to.session,
+                    self._first_byte,
+                    self._payload_type,
+                    seq,
+                    timestamp,
+                    sender._ssrc,
+                    extensions,
+                    len(extensions),
+                    count,
+                    count - 1,  # the marker on the last packet
+                    addresses,
+                    sizes,
+                    to.buffer,
+                    native.STRIDE,
+                )
+                if sent < count:  # the kernel refused some (its buffer full): lost, as UDP
+                    log.debug("sendmmsg sent %d of %d packets", sent, count)
+            else:
+                self._send_batches(to, frame, seq, timestamp, extensions)
         except Exception:  # a transport closing under us: the connection is going away
             log.debug("forwarding to a closing connection failed", exc_info=True)
         self._seq = (seq + count) & 0xFFFF
@@ -1365,11 +1392,10 @@ class RtpWriter:
             sendto(protect(head, payload), addr)
             seq = (seq + 1) & 0xFFFF
 
-    def _send_native(
+    def _send_batches(
         self, to: _NativeRoute, frame: PackedFrame, seq: int, timestamp: int, extensions: bytes
     ) -> None:
-        if to.transport.is_closing():
-            return  # its socket is being closed: the descriptor may soon be another socket's
+        """A frame of more than `native.MAX_BATCH` packets (a large keyframe), in batches."""
         addresses, sizes = frame.arrays()
         count = len(frame.payloads)
         for start in range(0, count, native.MAX_BATCH):
@@ -1377,7 +1403,7 @@ class RtpWriter:
             sent = native.LIB.atelier_send_frame(
                 to.fd,
                 to.sockaddr,
-                len(to.sockaddr),
+                to.addrlen,
                 to.protect,
                 to.session,
                 self._first_byte,
@@ -1391,7 +1417,7 @@ class RtpWriter:
                 count - 1 - start,  # the marker's index in this batch (none before the last)
                 addresses + start,
                 sizes + start,
-                _native_buffer(),
+                to.buffer,
                 native.STRIDE,
             )
             if sent < batch:
@@ -1511,8 +1537,10 @@ class _NativeRoute(NamedTuple):
     transport: Any  # asyncio's or uvloop's UDP transport (neither an asyncio.DatagramTransport)
     fd: int
     sockaddr: bytes
+    addrlen: int
     protect: Any  # srtp_protect, as a pointer
     session: Any  # the srtp_t, as a pointer
+    buffer: Any  # where packets are made (`_native_buffer`)
 
 
 class _Route(NamedTuple):
@@ -1569,7 +1597,7 @@ def _native_route(transport: Any, addr: Any, srtp: pylibsrtp.Session) -> _Native
         "void *", _srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect"))
     )
     session = ffi.cast("void *", _srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
-    return _NativeRoute(transport, fd, sockaddr, protect, session)
+    return _NativeRoute(transport, fd, sockaddr, len(sockaddr), protect, session, _native_buffer())
 
 
 @functools.cache

@@ -68,11 +68,11 @@ def test_keyframes_are_recognised_for_vp8_and_h264() -> None:
 
 def test_the_gate_holds_a_new_track_until_its_first_keyframe() -> None:
     gate = KeyframeGate()
-    assert gate.admit("s", "t", keyframe=False)  # not gated
+    assert gate.admit("s", "t", keyframe=False) and not gate  # not gated; nothing waits
     gate.start("s", "t")
-    assert not gate.admit("s", "t", keyframe=False)
+    assert gate and not gate.admit("s", "t", keyframe=False)
     assert gate.admit("s", "t", keyframe=True)
-    assert gate.admit("s", "t", keyframe=False)
+    assert gate.admit("s", "t", keyframe=False) and not gate
 
 
 def test_recent_frames_replay_from_the_last_keyframe_while_they_are_few() -> None:
