@@ -1344,32 +1344,8 @@ class RtpWriter:
                 self._send_python(route, payloads, seq, timestamp, extensions)
             elif to.transport.is_closing():
                 pass  # its socket is being closed: the descriptor may soon be another socket's
-            elif count <= native.MAX_BATCH:  # the whole frame in one call
-                addresses, sizes = frame.arrays()
-                sent = native.LIB.atelier_send_frame(
-                    to.fd,
-                    to.sockaddr,
-                    to.addrlen,
-                    to.protect,
-                    to.session,
-                    self._first_byte,
-                    self._payload_type,
-                    seq,
-                    timestamp,
-                    sender._ssrc,
-                    extensions,
-                    len(extensions),
-                    count,
-                    count - 1,  # the marker on the last packet
-                    addresses,
-                    sizes,
-                    to.buffer,
-                    native.STRIDE,
-                )
-                if sent < count:  # the kernel refused some (its buffer full): lost, as UDP
-                    log.debug("sendmmsg sent %d of %d packets", sent, count)
             else:
-                self._send_batches(to, frame, seq, timestamp, extensions)
+                self._send_native(to, frame, seq, timestamp, extensions)
         except Exception:  # a transport closing under us: the connection is going away
             log.debug("forwarding to a closing connection failed", exc_info=True)
         self._seq = (seq + count) & 0xFFFF
@@ -1392,13 +1368,15 @@ class RtpWriter:
             sendto(protect(head, payload), addr)
             seq = (seq + 1) & 0xFFFF
 
-    def _send_batches(
+    def _send_native(
         self, to: _NativeRoute, frame: PackedFrame, seq: int, timestamp: int, extensions: bytes
     ) -> None:
-        """A frame of more than `native.MAX_BATCH` packets (a large keyframe), in batches."""
+        """The frame from C: one call (one `sendmmsg`), or one per `native.MAX_BATCH` packets
+        for a large keyframe."""
         addresses, sizes = frame.arrays()
         count = len(frame.payloads)
-        for start in range(0, count, native.MAX_BATCH):
+        start = 0
+        while start < count:
             batch = min(native.MAX_BATCH, count - start)
             sent = native.LIB.atelier_send_frame(
                 to.fd,
@@ -1415,13 +1393,14 @@ class RtpWriter:
                 len(extensions),
                 batch,
                 count - 1 - start,  # the marker's index in this batch (none before the last)
-                addresses + start,
-                sizes + start,
+                addresses + start if start else addresses,
+                sizes + start if start else sizes,
                 to.buffer,
                 native.STRIDE,
             )
-            if sent < batch:
+            if sent < batch:  # the kernel refused some (its buffer full, say): lost, as UDP
                 log.debug("sendmmsg sent %d of %d packets", sent, batch)
+            start += batch
 
     def sender_report(self) -> bytes:
         """The sender's SR (and SDES CNAME), as aiortc's `RTCRtpSender._run_rtcp` makes them;

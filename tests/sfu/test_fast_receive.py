@@ -349,22 +349,32 @@ async def a_receiver(
 KEY = bytes(range(30))
 
 
+def vp8_rtp(
+    path: Path, frames: int, first_seq: int, jump_after: tuple[int, int]
+) -> list[RtpPacket]:
+    """The first `frames` VP8 frames of `path` as a publisher's RTP packets (30 fps), sequence
+    numbers from `first_seq` (mod 2^16), 700 of them skipped after packet `jump_after` =
+    (frame, packet of that frame; -1: its last)."""
+    packetizer = Packetizer(Codec("video/VP8", 90000))
+    packets: list[RtpPacket] = []
+    seq = first_seq
+    for i, data in enumerate(video_packets(path)[:frames]):
+        payloads = packetizer.pack(data, i * 3000).payloads
+        for j, payload in enumerate(payloads):
+            last = j == len(payloads) - 1
+            packets.append(RtpPacket(96, int(last), seq & 0xFFFF, i * 3000, SSRC, payload))
+            seq += 1
+            if i == jump_after[0] and (j == jump_after[1] or (jump_after[1] == -1 and last)):
+                seq += 700
+    return packets
+
+
 def stream_with_trouble(path: Path) -> list[bytes]:
     """A publisher's VP8 packets with losses, some recovered by RTX, reordering, duplicates
     (dropped by SRTP's replay check), a jump past the jitter buffer, RTX from an unknown SSRC
     and RTX too short to unwrap."""
-    packetizer = Packetizer(Codec("video/VP8", 90000))
-    packets: list[RtpPacket] = []
-    seq = 65000  # wraps
-    for i, data in enumerate(video_packets(path)[:150]):
-        payloads = packetizer.pack(data, i * 3000).payloads
-        for j, payload in enumerate(payloads):
-            packets.append(
-                RtpPacket(96, int(j == len(payloads) - 1), seq & 0xFFFF, i * 3000, SSRC, payload)
-            )
-            seq += 1
-            if i == 100 and j == 0:
-                seq += 700  # a jump the jitter buffer cannot hold
+    # with a jump the jitter buffer cannot hold, after frame 100's first packet; seq wraps
+    packets = vp8_rtp(path, frames=150, first_seq=65000, jump_after=(100, 0))  # seq wraps
     rng = random.Random(3)
     out: list[RtpPacket] = []
     lost: list[RtpPacket] = []
@@ -479,19 +489,10 @@ def test_a_video_frame_is_forwarded_at_its_last_packet_not_at_the_next_frame(
     packets (with losses repaired late, reordering, duplicates and a jump), each as soon as
     its marker packet completes it instead of one frame later (or, after a repaired loss, one
     packet per frame later), with the same PLI flags."""
-    packetizer = Packetizer(Codec("video/VP8", 90000))
-    packets: list[RtpPacket] = []
-    seq = 65400  # wraps
-    for i, data in enumerate(video_packets(media_file)[:120]):
-        payloads = packetizer.pack(data, i * 3000).payloads
-        for j, payload in enumerate(payloads):
-            packet = RtpPacket(96, int(j == len(payloads) - 1), seq & 0xFFFF, i * 3000, SSRC)
-            packet.payload = payload
-            packet._data = vp8_depayload(payload)  # type: ignore[attr-defined]
-            packets.append(packet)
-            seq += 1
-        if i == 90:
-            seq += 700  # a jump neither buffer can hold: both drop and ask for a keyframe
+    # a jump after frame 90 neither buffer can hold (both drop and ask for a keyframe); wraps
+    packets = vp8_rtp(media_file, frames=120, first_seq=65400, jump_after=(90, -1))
+    for packet in packets:
+        packet._data = vp8_depayload(packet.payload)  # type: ignore[attr-defined]
     arrivals: list[RtpPacket] = []
     late: list[RtpPacket] = []
     for n, packet in enumerate(packets):
