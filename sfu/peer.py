@@ -1200,10 +1200,6 @@ def _joining_protect(protect: Callable[[bytes], bytes]) -> Callable[..., bytes]:
     return joined
 
 
-def _no_send(data: bytes, addr: Any) -> None:
-    """Where a writer sends before it has a route (it looks one up first: never called)."""
-
-
 class ForwardedTrack(MediaStreamTrack):
     """What a subscriber's sender holds: its id names the forwarded track in the SDP (msid).
 
@@ -1254,7 +1250,7 @@ class RtpWriter:
         self._ext_tail = b""
         self._abs_send_time = False
         # Where packets go, looked up again when the nominated pair or the SRTP session changes
-        self._route = _Route(None, None, _no_send, None, _joining_protect(bytes), None)
+        self._route: _Route | None = None
         aiortc_send = sender.send
 
         async def send(parameters: RTCRtpSendParameters) -> None:
@@ -1325,7 +1321,7 @@ class RtpWriter:
         if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
             return  # closing or paused: nothing to send to, as aiortc would drop it
         route = self._route
-        if pair is not route.pair or dtls._tx_srtp is not route.session:
+        if route is None or pair is not route.pair or dtls._tx_srtp is not route.session:
             route = self._route = _Route.via(pair, dtls._tx_srtp)
         now = time.time() + _NTP_OFFSET
         if self._abs_send_time:
