@@ -9,13 +9,12 @@ import socket
 from typing import Any
 
 import pytest
-from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
 from sfu import native
 from sfu.peer import PackedFrame, RtpWriter
-from tests.sfu.test_rtp_writer import EXTENSIONS, RTX, VP8
+from tests.sfu.test_rtp_writer import EXTENSIONS, RTX, VP8, FakeSender
 
 KEY = bytes(range(28))
 PROFILE = Policy.SRTP_PROFILE_AEAD_AES_128_GCM
@@ -25,33 +24,19 @@ def session(direction: int) -> Session:
     return Session(Policy(key=KEY, ssrc_type=direction, srtp_profile=PROFILE))
 
 
-class Sender:
-    """What `RtpWriter` uses of an `RTCRtpSender`, on a real UDP transport and SRTP session."""
+class Sender(FakeSender):
+    """`test_rtp_writer`'s fake sender, on a real UDP transport and SRTP session."""
 
     def __init__(self, transport: asyncio.DatagramTransport, to: tuple[str, int]) -> None:
-        self._ssrc = 0x01020304
-        self._rtx_ssrc = 0x05060708
-        self._enabled = True
-        self._RTCRtpSender__ntp_timestamp = 0
-        self._RTCRtpSender__rtp_timestamp = 0
-        self._RTCRtpSender__octet_count = 0
-        self._RTCRtpSender__packet_count = 0
-        self._RTCRtpSender__rtt = None
+        super().__init__()
 
         class Pair:
             protocol = type("Protocol", (), {"transport": transport})()
             remote_addr = to
 
-        class Dtls:
-            _state = DtlsState.CONNECTED
-            _tx_srtp = session(Policy.SSRC_ANY_OUTBOUND)
-            transport = type("Ice", (), {"_connection": type("C", (), {"_nominated": {}})()})()
-
-        self.transport = Dtls()
-        self.transport.transport._connection._nominated[1] = Pair()
-
-    async def send(self, parameters: RTCRtpSendParameters) -> None:
-        pass
+        dtls: Any = self.transport
+        dtls._tx_srtp = session(Policy.SSRC_ANY_OUTBOUND)
+        dtls.transport._connection._nominated[1] = Pair()
 
 
 async def received_by_a_subscriber(
