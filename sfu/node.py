@@ -85,9 +85,10 @@ MIN_SLEEP = 0.01
 ANSWER_TIMEOUT = 15.0
 ANSWER_FIRST = 0.15
 CLOSE_MEDIA_FAILED = 4408
-# A participant whose connection found no free UDP port (ATELIER_VISIO_UDP_PORTS): the client
-# retries with back-off, as when no media server is available.
-CLOSE_TRY_AGAIN = 1013
+# A participant whose connection found no free UDP port (ATELIER_VISIO_UDP_PORTS): the meeting
+# server is full for now. The client retries with back-off and, when it gives up, says the server
+# is full rather than absent (1013, no media server at all).
+CLOSE_SERVER_FULL = 4503
 NO_MEDIA_PORT = "no free UDP port for media on the meeting server, retry shortly"
 NODE_CHANNEL = "atelier:sfu:node:"
 ROLES = ("embedded", "signaling", "standalone")
@@ -414,7 +415,7 @@ class RoomRuntime:
             member.id,
             exc,
         )
-        self.perform([Close(member.id, CLOSE_TRY_AGAIN, NO_MEDIA_PORT)])
+        self.perform([Close(member.id, CLOSE_SERVER_FULL, NO_MEDIA_PORT)])
 
     async def locked_update(self, first: SubscriberPeer | None = None) -> None:
         """`update_forwarding` in its own task (after a message, an answer, a new speaker).

@@ -419,8 +419,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "UDP ports the SFU receives media on, `LOW-HIGH` (`40000-40999`, within 1024-65535): "
         "each participant takes two (its publish and subscribe connections) in the SFU process "
-        "that runs its meeting; one that finds none free is refused (close 1013). Empty: the "
-        "kernel's ephemeral ports.",
+        "that runs its meeting; one that finds none free is refused (close 4503; the page "
+        "retries and says the server is full). Empty: the kernel's ephemeral ports.",
         _port_range,
     ),
     Setting(

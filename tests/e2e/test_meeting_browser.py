@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.sfu.test_udp_ports import free_range
 from tests.support import ROOT, AtelierServer
 from tests.web.spaces_http import Person
 from web.accounts.users import create_user
@@ -78,11 +79,15 @@ def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
     return atelier(**LOOPBACK_ENV)
 
 
-@pytest.fixture
-def space(server: AtelierServer) -> Space:
+def seed(server: AtelierServer) -> Space:
     # Playwright's sync API keeps an event loop on this thread: seed from another one.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, _seed(server.data_dir)).result()
+
+
+@pytest.fixture
+def space(server: AtelierServer) -> Space:
+    return seed(server)
 
 
 @pytest.fixture
@@ -422,6 +427,33 @@ def test_participants_rejoin_by_themselves_after_the_server_restarts(
         expect(page.locator(".tile")).to_have_count(2)
     wait_for_videos(alice, 1)
     wait_for_videos(bob, 1)
+
+
+def test_a_full_meeting_server_says_so_retries_and_lets_people_in_once_ports_free_up(
+    browser: Browser, atelier: Callable[..., AtelierServer]
+) -> None:
+    # Two UDP ports: Alice's publish and subscribe connections take both.
+    low, high = free_range(2)
+    server = atelier(**LOOPBACK_ENV, ATELIER_VISIO_UDP_PORTS=f"{low}-{high}")
+    space = seed(server)
+    alice = enter(browser, server, space, "alice@agri.gouv.fr")
+    expect(alice.locator("[data-meeting]")).to_have_attribute("data-published", "true")
+
+    bob = open_meeting(signed_in(browser, server, "bob@agri.gouv.fr"), space.meeting_url)
+    bob.get_by_role("button", name="Rejoindre la réunion").click()
+    meeting = bob.locator("[data-meeting]")
+    expect(meeting).to_have_attribute("data-reconnecting", "true", timeout=MEDIA_TIMEOUT_MS)
+    expect(bob.locator("[data-part=connecting-status]")).to_have_text(
+        "Le serveur de réunion est complet pour le moment : nouvelle tentative…"
+    )
+    expect(bob.get_by_role("status").filter(has_text="complet")).to_be_visible()
+
+    # Alice leaves: her ports are free, and Bob's next attempt gets in by itself.
+    alice.get_by_role("button", name="Quitter").click()
+    expect(meeting).to_have_attribute("data-screen", "room", timeout=MEDIA_TIMEOUT_MS)
+    expect(meeting).to_have_attribute("data-reconnecting", "false")
+    expect(meeting).to_have_attribute("data-published", "true", timeout=MEDIA_TIMEOUT_MS)
+    expect(bob.locator(".tile-name")).to_have_text(["Bob Durand (vous)"])
 
 
 def test_the_meeting_is_in_english_on_request_and_usable_with_the_keyboard(

@@ -18,7 +18,7 @@ from aiortc.contrib.media import MediaPlayer
 
 import sfu.peer
 from sfu.endpoint import sfu_config
-from sfu.node import NO_MEDIA_PORT, SfuConfig, SfuNode
+from sfu.node import CLOSE_SERVER_FULL, NO_MEDIA_PORT, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range, host_addresses
 from tests.sfu.media import write_test_video
 from tests.sfu.peers import LOOPBACK, NodeBot, loopback_pc
@@ -167,12 +167,12 @@ async def test_a_participant_finding_no_free_port_is_refused_and_the_others_go_o
     with caplog.at_level(logging.ERROR, logger="atelier.sfu"):
         # Carol's subscribe connection (offered as she joins) finds no port.
         carol = await NodeBot(node, "a", "Carol").join()
-        assert await carol.wait_for(lambda: carol.closed) == (1013, NO_MEDIA_PORT)
+        assert await carol.wait_for(lambda: carol.closed) == (CLOSE_SERVER_FULL, NO_MEDIA_PORT)
         # Dave, alone in another meeting, finds none for his publish connection.
         dave = await NodeBot(node, "b", "Dave").join()
         dave_player = MediaPlayer(str(vp8_file), decode=False)
         await dave.publish([(dave_player.video, "camera")])
-        assert await dave.wait_for(lambda: dave.closed) == (1013, NO_MEDIA_PORT)
+        assert await dave.wait_for(lambda: dave.closed) == (CLOSE_SERVER_FULL, NO_MEDIA_PORT)
         assert dave.got("publish_answer") == []
     refusals = [
         r.getMessage()

@@ -74,6 +74,14 @@ CLIENT_STRINGS = {
         "Aucun serveur de réunion n’est disponible pour le moment : "
         "réessayez dans quelques minutes."
     ),
+    "endedServerFull": N_(
+        "Le serveur de réunion est complet pour le moment : réessayez dans quelques minutes."
+    ),
+    "retryLost": N_("La connexion à la réunion a été perdue : nouvelle tentative…"),
+    "retryUnavailable": N_(
+        "Aucun serveur de réunion n’est disponible pour le moment : nouvelle tentative…"
+    ),
+    "retryFull": N_("Le serveur de réunion est complet pour le moment : nouvelle tentative…"),
 }
 
 

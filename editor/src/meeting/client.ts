@@ -16,8 +16,11 @@ import { format, type Strings } from "./strings";
 
 const QUALITY_INTERVAL_MS = 2000;
 // Closes after which the client joins again by itself: server stopping, abnormal closure,
-// bad message (an answer the server stopped waiting for), internal error, restart, media failed.
-const RECONNECT_CODES: ReadonlySet<number> = new Set([1001, 1005, 1006, 1008, 1011, 1012, 1013, 4408]);
+// bad message (an answer the server stopped waiting for), internal error, restart, no media
+// server, media failed, media server full (no free UDP port).
+const RECONNECT_CODES: ReadonlySet<number> = new Set([
+  1001, 1005, 1006, 1008, 1011, 1012, 1013, 4408, 4503,
+]);
 const RECONNECT_ATTEMPTS = 6;
 const REACTION_MS = 4000;
 
@@ -202,6 +205,11 @@ export class MeetingClient {
       this.attempts += 1;
       this.resetPeers();
       this.root.dataset.reconnecting = "true";
+      // The waiting screen says why, until the server answers again.
+      const s = this.strings;
+      part(this.root, "connecting-status").textContent =
+        code === 4503 ? s.retryFull : code === 1013 ? s.retryUnavailable : s.retryLost;
+      this.show("connecting");
       window.setTimeout(() => {
         if (!this.finished) this.connect();
       }, delay);
@@ -217,8 +225,9 @@ export class MeetingClient {
       4411: s.endedByHost,
       4429: s.endedFull,
       1013: s.endedUnavailable,
+      4503: s.endedServerFull,
     };
-    if (code !== 1000 && code !== 1001 && code !== 1013 && !(code in reasons)) {
+    if (!(code in reasons)) {
       console.warn("meeting: closed", code, reason);
     }
     this.finish(reasons[code] ?? s.endedLost);

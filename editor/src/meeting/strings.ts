@@ -41,6 +41,10 @@ export const FRENCH_STRINGS = {
   endedLost: "La connexion à la réunion a été perdue.",
   endedStopping: "Le serveur de réunion redémarre : rejoignez à nouveau dans un instant.",
   endedUnavailable: "Aucun serveur de réunion n’est disponible pour le moment : réessayez dans quelques minutes.",
+  endedServerFull: "Le serveur de réunion est complet pour le moment : réessayez dans quelques minutes.",
+  retryLost: "La connexion à la réunion a été perdue : nouvelle tentative…",
+  retryUnavailable: "Aucun serveur de réunion n’est disponible pour le moment : nouvelle tentative…",
+  retryFull: "Le serveur de réunion est complet pour le moment : nouvelle tentative…",
 };
 
 export type Strings = typeof FRENCH_STRINGS;
