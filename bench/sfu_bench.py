@@ -4,7 +4,9 @@
 The same synthetic aiortc participants (bench/sfu/bots.py) join the same scenarios on each
 server, on loopback only. Publishers send a pre-encoded 640x480 30 fps VP8 (~500 kbit/s) + Opus
 file (bench/sfu/media.py, cached under bench/results/), so they never encode; subscribers count
-complete encoded frames and never decode. Per server and scenario the driver reports:
+complete encoded frames and never decode. The bots run on uvloop and take their SRTP straight
+from the socket to aiortc's receivers (`sfu.peer.FastReceive`, the SFU's own receive path), to
+leave the server as much of the machine as they can. Per server and scenario the driver reports:
 
   forwarded video streams  received streams with frames in the window / expected streams
   server CPU               user+system seconds of the server's process tree over the window,
@@ -12,7 +14,9 @@ complete encoded frames and never decode. Per server and scenario the driver rep
                            each video stream comes with its Opus stream)
   fps                      complete video frames received per second per stream (mean, min)
   loss                     frames short of 30 fps over the window (missing streams count as 0)
-                           and RTP packets lost (sequence gaps, after NACK)
+                           and RTP packets lost (sequence gaps, after NACK; RFC 3550's
+                           count, negative when duplicates, such as a retransmission of a
+                           packet that was only late, outnumber the packets never received)
   join-to-first-frame      from the subscriber sending its join (or, for a stream published
                            later, from the publisher getting its answer) to the first complete
                            video frame, p50/p99; and to the first keyframe (the file has one
