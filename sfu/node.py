@@ -30,9 +30,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sfu import native
 from sfu.cluster import (
@@ -47,15 +47,18 @@ from sfu.errors import NegotiationError, SfuError, SignalingError
 from sfu.feedback import KeyframeRequests
 from sfu.forwarding import KeyframeGate, Publication, RecentFrames, is_keyframe
 from sfu.peer import (
+    NTP_OFFSET,
     AvPacket,
     Codec,
     EncodedFrame,
     IceConfig,
     IceServer,
     PublisherPeer,
+    RtpWriter,
     SubscriberPeer,
     UdpPortsExhausted,
     Wanted,
+    fanout,
 )
 from sfu.room import Action, Close, MeetingRoom, Newcomer, Send
 from sfu.signaling import (
@@ -156,6 +159,19 @@ class Track:
     codec: Codec
 
 
+class Fanout(NamedTuple):
+    """A track's subscribers as the room last sorted them: those sent to from C (`dests`, the
+    first `sending`, and their `writers`, held while C may use them) and the `others`. Made
+    again when the room's `epoch` or `routes` change."""
+
+    epoch: int
+    routes: dict[str, set[str]]
+    dests: Any
+    sending: int
+    writers: list[RtpWriter]
+    others: list[str]
+
+
 class RoomRuntime:
     """A meeting room with its media: the core, members' peers, forwarding and feedback."""
 
@@ -173,6 +189,8 @@ class RoomRuntime:
         self.tracks: dict[str, Track] = {}
         self.routes: dict[str, set[str]] = {}  # track id → subscribers receiving it
         self.gate = KeyframeGate()
+        self._fanouts: dict[str, Fanout] = {}
+        self._epoch = 0
         self.recent: RecentFrames[AvPacket] = RecentFrames()
         self._replay: list[tuple[str, str]] = []  # (subscriber, track) to start from recent
         self._fresh: set[tuple[str, str]] = set()  # (subscriber, track) owed a keyframe request
@@ -218,7 +236,19 @@ class RoomRuntime:
         subscribers = self.routes.get(track_id)
         if not subscribers:
             return
-        for sub in subscribers:
+        if native.LIB is not None and not (video and self.gate):
+            # From C to every subscriber whose writer allows it; the others (not yet started
+            # or connected, or without C's route) through their writers, below.
+            fan = self._fanouts.get(track_id)
+            if fan is None or fan.epoch != self._epoch or fan.routes is not self.routes:
+                fan = self._fanouts[track_id] = self._fanout(track_id, subscribers)
+            packet = packet or frame.packet()
+            if fan.sending:
+                fanout(fan.dests, fan.sending, packet, time.time() + NTP_OFFSET)
+            rest: Iterable[str] = fan.others
+        else:
+            rest = subscribers
+        for sub in rest:
             member = self.members.get(sub)
             if member is None or member.subscriber is None:
                 continue
@@ -229,6 +259,27 @@ class RoomRuntime:
                 # Too slow: frames were dropped, so start again from a keyframe.
                 self.gate.start(sub, track_id)
                 self.request_keyframe(track_id)
+
+    def _fanout(self, track_id: str, subscribers: set[str]) -> Fanout:
+        writers: list[RtpWriter] = []
+        dests = []
+        others = []
+        for sub in subscribers:
+            member = self.members.get(sub)
+            writer = member.subscriber.writer(track_id) if member and member.subscriber else None
+            dest = writer.native_dest() if writer is not None else None
+            if writer is None or dest is None:
+                others.append(sub)
+            else:
+                writers.append(writer)
+                dests.append(dest)
+        array = native.FFI.new("atelier_dest *[]", dests) if dests else None
+        return Fanout(self._epoch, self.routes, array, len(dests), writers, others)
+
+    def routes_changed(self) -> None:
+        """Who may be sent to from C changed (a writer's route, an answer, the plan): the
+        fan-outs are made again at their next frame."""
+        self._epoch += 1
 
     def on_audio_level(self, publisher: str, level: int) -> None:
         actions = self.core.audio_level(publisher, level, self.clock())
@@ -268,6 +319,8 @@ class RoomRuntime:
                 if now >= next_check:
                     next_check = now + CHECK_SECONDS
                     self._close_stuck(now)
+                    # Routes checked again once a second (a new nominated pair, say).
+                    self.routes_changed()
             except Exception:  # the timer must outlive any one bad step
                 log.exception("meeting %s: timer step failed", self.name)
 
@@ -325,7 +378,10 @@ class RoomRuntime:
         sub = member.subscriber
         if sub is None or not sub.awaiting_answer or message.revision != sub.revision:
             return False  # an answer to an offer that was replaced: the newer one follows
-        await sub.accept_answer(message.sdp)
+        try:
+            await sub.accept_answer(message.sdp)
+        finally:
+            self.routes_changed()  # senders enabled or paused
         if member.gone:
             return False
         # A new subscriber asks for a fresh keyframe at once, even when it could start from
@@ -357,7 +413,9 @@ class RoomRuntime:
             wanted = [Wanted(t, self.tracks[t].codec) for t in known]
             if member.subscriber is None and wanted:
                 member.subscriber = SubscriberPeer(
-                    self.config.peer_ice(), on_keyframe_request=self.request_keyframe
+                    self.config.peer_ice(),
+                    on_keyframe_request=self.request_keyframe,
+                    on_route_change=self.routes_changed,
                 )
             if member.subscriber is not None:
                 if await self._renegotiate(member, member.subscriber, wanted):
@@ -370,6 +428,8 @@ class RoomRuntime:
                     routes.setdefault(track_id, set()).add(sub)
         # No await from here: the replayed frames and the live ones that follow are contiguous.
         self.routes = routes
+        self._fanouts.clear()
+        self.routes_changed()
         replay, self._replay = self._replay, []
         for sub, track_id in replay:
             self._start_from_recent(sub, track_id)
@@ -441,6 +501,7 @@ class RoomRuntime:
             if self.members.get(member.id) is not member:
                 return
             del self.members[member.id]
+            self.routes_changed()
             self._fresh = {(sub, t) for sub, t in self._fresh if sub != member.id}
             self.perform(self.core.disconnect(member.id, self.clock()))
             for track_id in [t for t, v in self.tracks.items() if v.participant == member.id]:

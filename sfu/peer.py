@@ -35,7 +35,9 @@ import fractions
 import functools
 import gc
 import ipaddress
+import itertools
 import logging
+import os
 import queue
 import random
 import re
@@ -43,6 +45,7 @@ import socket
 import struct
 import time
 import types
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
@@ -108,7 +111,7 @@ RESEND_GAP_MIN = 0.1
 RESEND_GAP_MAX = 0.4
 _RTP_HEADER = struct.Struct("!BBHII")
 _SENDER_REPORT = struct.Struct("!BBHLQLLL")  # RTCP SR without report blocks (RFC 3550 6.4.1)
-_NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
+NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 
 # --- ICE host addresses -------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ RTCCertificate.getFingerprints = _cached_fingerprints  # type: ignore[method-ass
 def _current_ms() -> int:
     """aiortc's `clock.current_ms()` (milliseconds since 1900, the arrival time of every RTP
     packet), from `time.time()` instead of timezone-aware datetime arithmetic."""
-    return int((time.time() + _NTP_OFFSET) * 1000)
+    return int((time.time() + NTP_OFFSET) * 1000)
 
 
 aiortc.clock.current_ms = _current_ms
@@ -710,14 +713,19 @@ class Codec:
 
 
 class PackedFrame:
-    """A frame packetised once for every subscriber: RTP payloads and the RTP timestamp."""
+    """A frame packetised once for every subscriber: RTP payloads and the RTP timestamp.
 
-    __slots__ = ("_arrays", "payloads", "size", "timestamp")
+    `serial` names it in the C writers' retransmission rings; once sent from C, it can be
+    found again by it (`sent_frame`) while its track's packetiser keeps it (`Packetizer.keep`).
+    """
+
+    __slots__ = ("__weakref__", "_arrays", "payloads", "serial", "size", "timestamp")
 
     def __init__(self, payloads: list[bytes], timestamp: int) -> None:
         self.payloads = payloads
         self.timestamp = timestamp
         self.size = sum(len(p) for p in payloads)
+        self.serial = next(_FRAME_SERIALS)
         self._arrays: tuple[Any, Any, Any] | None = None
 
     def arrays(self) -> tuple[Any, Any]:
@@ -727,7 +735,18 @@ class PackedFrame:
             held = [ffi.from_buffer(p) for p in self.payloads]  # keeps the buffers alive
             sizes = ffi.new("int[]", [len(p) for p in self.payloads])
             self._arrays = (held, ffi.new("const unsigned char *[]", held), sizes)
+            _SENT_FRAMES[self.serial] = self
         return self._arrays[1], self._arrays[2]
+
+
+_FRAME_SERIALS = itertools.count(1)
+# Frames sent from C, by serial, while something else holds them (their packetiser's `recent`).
+_SENT_FRAMES: weakref.WeakValueDictionary[int, PackedFrame] = weakref.WeakValueDictionary()
+
+
+def sent_frame(serial: int) -> PackedFrame | None:
+    """A frame sent from C, by its serial, if it is still kept."""
+    return _SENT_FRAMES.get(serial)
 
 
 # What `EncodedFrame.packet()` returns, under the name the runtime (sfu/node.py) uses.
@@ -744,6 +763,8 @@ class Packetizer:
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
         mime = codec.mime_type.lower()
+        # The last frames, kept for the subscribers' retransmissions (`sent_frame`).
+        self.recent: deque[PackedFrame] = deque(maxlen=RTP_HISTORY)
         self._picture_id = random.randint(0, (1 << 15) - 1)
         self._encoder: Any = None
         if mime == "video/vp8":
@@ -786,7 +807,9 @@ class EncodedFrame:
     @functools.cached_property
     def _packed(self) -> PackedFrame:
         packetizer = self.packetizer or Packetizer(self.codec)
-        return packetizer.pack(self.data, self.timestamp)
+        packed = packetizer.pack(self.data, self.timestamp)
+        packetizer.recent.append(packed)
+        return packed
 
     def packet(self) -> PackedFrame:
         """The frame's RTP payloads, made once and shared by every subscriber (read-only)."""
@@ -1234,8 +1257,22 @@ class RtpWriter:
         self._started = False
         self._max_pending = max_pending
         self._pending: list[PackedFrame] | None = []  # None once started and drained
+        # With `sfu.native` built, what C sends with (socket, session, sequence numbers,
+        # counters, retransmission ring), kept here (`_reroute`) and read by `atelier_fanout`.
+        self._dest: Any = None
+        self._one: Any = None  # [self._dest], for one writer's `atelier_fanout`
+        self._dest_fd = -1  # our dup of the route's socket, in self._dest.fd
+        self._closed = False
+        self._py_seq = 0
+        self._py_origin = 0
+        if native.LIB is not None:
+            self._dest = native.FFI.new("atelier_dest *")
+            self._dest.fd = -1
+            self._one = native.FFI.new("atelier_dest *[1]", [self._dest])
         self._seq = random.randint(0, 0xFFFF)
         self._timestamp_origin = random.getrandbits(32)
+        # Called when this writer may start or stop being sendable from C (`native_dest`).
+        self.on_route_change: Callable[[], None] | None = None
         self._rtx_seq = random.randint(0, 0xFFFF)
         self._rtx_payload_type: int | None = None
         # frames sent, newest last, for retransmission: (first sequence number, RTP
@@ -1268,6 +1305,28 @@ class RtpWriter:
     def started(self) -> bool:
         return self._started
 
+    @property
+    def _seq(self) -> int:
+        """The next sequence number (C's, when built: both paths number the same stream)."""
+        return int(self._dest.seq) if self._dest is not None else self._py_seq
+
+    @_seq.setter
+    def _seq(self, value: int) -> None:
+        if self._dest is not None:
+            self._dest.seq = value
+        else:
+            self._py_seq = value
+
+    @property
+    def _timestamp_origin(self) -> int:
+        return self._py_origin
+
+    @_timestamp_origin.setter
+    def _timestamp_origin(self, value: int) -> None:
+        self._py_origin = value
+        if self._dest is not None:
+            self._dest.timestamp_origin = value
+
     def _start(self, parameters: RTCRtpSendParameters) -> None:
         if self._started:
             return  # aiortc calls send() again on every renegotiation; the first one counts
@@ -1294,6 +1353,9 @@ class RtpWriter:
                 self._abs_send_time = True
             else:
                 self._ext_head = block
+        dtls = self._sender.transport
+        if hasattr(dtls, "on"):
+            dtls.on("statechange", self._dtls_changed)
         pending, self._pending = self._pending or [], None
         for frame in pending:
             self._send(frame)
@@ -1320,10 +1382,17 @@ class RtpWriter:
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
             return  # closing or paused: nothing to send to, as aiortc would drop it
+        if self._closed:
+            return
         route = self._route
         if route is None or pair is not route.pair or dtls._tx_srtp is not route.session:
-            route = self._route = _Route.via(pair, dtls._tx_srtp)
-        now = time.time() + _NTP_OFFSET
+            route = self._reroute(pair, dtls._tx_srtp)
+        now = time.time() + NTP_OFFSET
+        to = route.native
+        if to is not None:
+            if not to.transport.is_closing():  # else its connection is going away
+                self._send_native(frame, now)
+            return
         if self._abs_send_time:
             stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
             extensions = self._ext_head + stamp + self._ext_tail
@@ -1334,14 +1403,8 @@ class RtpWriter:
         payloads = frame.payloads
         count = len(payloads)
         self._history.append((seq, timestamp, extensions, payloads))
-        to = route.native
         try:
-            if to is None:
-                self._send_python(route, payloads, seq, timestamp, extensions)
-            elif to.transport.is_closing():
-                pass  # its socket is being closed: the descriptor may soon be another socket's
-            else:
-                self._send_native(to, frame, seq, timestamp, extensions)
+            self._send_python(route, payloads, seq, timestamp, extensions)
         except Exception:  # a transport closing under us: the connection is going away
             log.debug("forwarding to a closing connection failed", exc_info=True)
         self._seq = (seq + count) & 0xFFFF
@@ -1364,43 +1427,108 @@ class RtpWriter:
             sendto(protect(head, payload), addr)
             seq = (seq + 1) & 0xFFFF
 
-    def _send_native(
-        self, to: _NativeRoute, frame: PackedFrame, seq: int, timestamp: int, extensions: bytes
-    ) -> None:
-        """The frame from C: one call (one `sendmmsg`), or one per `native.MAX_BATCH` packets
-        for a large keyframe."""
-        addresses, sizes = frame.arrays()
-        count = len(frame.payloads)
-        start = 0
-        while start < count:
-            batch = min(native.MAX_BATCH, count - start)
-            sent = native.LIB.atelier_send_frame(
-                to.fd,
-                to.sockaddr,
-                to.addrlen,
-                to.protect,
-                to.session,
-                self._first_byte,
-                self._payload_type,
-                (seq + start) & 0xFFFF,
-                timestamp,
-                self._sender._ssrc,
-                extensions,
-                len(extensions),
-                batch,
-                count - 1 - start,  # the marker's index in this batch (none before the last)
-                addresses + start if start else addresses,
-                sizes + start if start else sizes,
-                to.buffer,
-                native.STRIDE,
-            )
-            if sent < batch:  # the kernel refused some (its buffer full, say): lost, as UDP
-                log.debug("sendmmsg sent %d of %d packets", sent, batch)
-            start += batch
+    def _send_native(self, frame: PackedFrame, now: float) -> None:
+        """The frame from C, to this writer alone (`fanout` sends to all of a track's)."""
+        fanout(self._one, 1, frame, now)
+
+    def _reroute(self, pair: Any, srtp: Any) -> _Route:
+        """A new nominated pair or SRTP session: the route from now on, given to C too."""
+        route = self._route = _Route.via(pair, srtp)
+        to = route.native
+        if to is not None and self._dest is not None:
+            dest = self._dest
+            fd = os.dup(to.fd)  # ours: a socket closed meanwhile leaves no number to reuse
+            native.FFI.memmove(dest.addr, to.sockaddr, to.addrlen)
+            dest.addrlen = to.addrlen
+            dest.protect = to.protect
+            dest.session = to.session
+            if self._sync_dest():
+                self._set_dest_fd(fd)
+            else:  # extensions C has no room for: from Python
+                os.close(fd)
+                route = self._route = route._replace(native=None)
+                self._set_dest_fd(-1)
+        else:
+            self._set_dest_fd(-1)
+        if self.on_route_change is not None:
+            self.on_route_change()
+        return route
+
+    def _sync_dest(self) -> bool:
+        """What C writes in every header, as the Python path writes it; False when the
+        extension block is too long for C."""
+        dest = self._dest
+        extensions = self._ext_head + b"\0\0\0" + self._ext_tail
+        if not self._abs_send_time:
+            extensions = self._ext_head
+        if len(extensions) > native.EXT_MAX:
+            return False
+        dest.first = self._first_byte
+        dest.payload_type = self._payload_type
+        dest.ssrc = self._sender._ssrc
+        dest.timestamp_origin = self._py_origin
+        native.FFI.memmove(dest.ext, extensions, len(extensions))
+        dest.ext_len = len(extensions)
+        dest.stamp_at = len(self._ext_head) if self._abs_send_time else -1
+        return True
+
+    def _set_dest_fd(self, fd: int) -> None:
+        """C sends on `fd` (ours) from now on, or nothing (-1); the previous one is closed
+        after C has stopped using it."""
+        old, self._dest_fd = self._dest_fd, fd
+        if self._dest is not None:
+            self._dest.fd = fd
+        if old >= 0:
+            os.close(old)
+
+    def native_dest(self) -> Any:
+        """This writer's `atelier_dest` when frames may go to it from C (`fanout`) without
+        passing through `write()`: started, connected, enabled, and routed from C. None
+        otherwise (its frames go through `write()`)."""
+        if self._dest is None or self._pending is not None or self._closed:
+            return None
+        sender = self._sender
+        dtls = sender.transport
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
+            return None
+        route = self._route
+        if route is None or pair is not route.pair or dtls._tx_srtp is not route.session:
+            route = self._reroute(pair, dtls._tx_srtp)
+        to = route.native
+        if to is None or to.transport.is_closing() or self._dest_fd < 0:
+            return None
+        return self._dest
+
+    def _dtls_changed(self) -> None:
+        if self._sender.transport._state is not DtlsState.CONNECTED:
+            self.close()
+
+    def close(self) -> None:
+        """Send nothing more, and close our socket: the connection is closing."""
+        self._closed = True
+        self._route = None
+        self._set_dest_fd(-1)
+        if self.on_route_change is not None:
+            self.on_route_change()
+
+    def sync_counters(self) -> None:
+        """Add what C sent since last time to the sender's counters (its SR and statistics)."""
+        dest = self._dest
+        if dest is None or not dest.packets:
+            return
+        sender = self._sender
+        sender._RTCRtpSender__packet_count += dest.packets  # type: ignore[attr-defined]
+        sender._RTCRtpSender__octet_count += dest.octets  # type: ignore[attr-defined]
+        dest.packets = dest.octets = 0
+        if dest.last_ntp > sender._RTCRtpSender__ntp_timestamp:  # type: ignore[attr-defined]
+            sender._RTCRtpSender__ntp_timestamp = dest.last_ntp  # type: ignore[attr-defined]
+            sender._RTCRtpSender__rtp_timestamp = dest.last_timestamp  # type: ignore[attr-defined]
 
     def sender_report(self) -> bytes:
         """The sender's SR (and SDES CNAME), as aiortc's `RTCRtpSender._run_rtcp` makes them;
         notes the report's time for the round trip estimate, as it does."""
+        self.sync_counters()
         sender = self._sender
         ntp = sender._RTCRtpSender__ntp_timestamp  # type: ignore[attr-defined]
         data = _SENDER_REPORT.pack(
@@ -1490,6 +1618,10 @@ class RtpWriter:
 
     def _sent_packet(self, sequence_number: int) -> bytes | None:
         """The packet `sequence_number` as it was sent (unprotected), from the history."""
+        if self._dest is not None:
+            packet = self._sent_from_c(sequence_number)
+            if packet is not None:
+                return packet
         sent = 0
         for first, timestamp, extensions, payloads in reversed(self._history):
             index = (sequence_number - first) & 0xFFFF
@@ -1504,6 +1636,61 @@ class RtpWriter:
             if sent >= RTP_HISTORY:
                 break
         return None
+
+    def _sent_from_c(self, sequence_number: int) -> bytes | None:
+        """The packet `sequence_number`, if C sent it: from its ring and the frame kept."""
+        dest = self._dest
+        sent = 0
+        for back in range(1, native.RING + 1):
+            slot = (dest.ring_next - back) % native.RING
+            count = dest.ring_count[slot]
+            if not count:
+                return None
+            index = (sequence_number - dest.ring_seq[slot]) & 0xFFFF
+            if index < count:
+                frame = sent_frame(dest.ring_serial[slot])
+                if frame is None or count != len(frame.payloads):
+                    return None  # no longer kept
+                if self._abs_send_time:
+                    stamp = int(dest.ring_stamp[slot]).to_bytes(3, "big")
+                    extensions = self._ext_head + stamp + self._ext_tail
+                else:
+                    extensions = self._ext_head
+                last = index == count - 1
+                second = self._payload_type | 0x80 if last else self._payload_type
+                head = _RTP_HEADER.pack(
+                    self._first_byte,
+                    second,
+                    sequence_number,
+                    dest.ring_timestamp[slot],
+                    self._sender._ssrc,
+                )
+                packet: bytes = head + extensions + frame.payloads[index]
+                return packet
+            sent += count
+            if sent >= RTP_HISTORY:
+                return None
+        return None
+
+
+def fanout(dests: Any, n: int, frame: PackedFrame, now: float) -> None:
+    """`frame` from C to the first `n` writers' `atelier_dest`s of `dests`, at `now` (seconds
+    since 1900, as the writers' sender reports and abs-send-time count them)."""
+    addresses, sizes = frame.arrays()
+    native.LIB.atelier_fanout(
+        dests,
+        n,
+        frame.serial,
+        frame.timestamp & 0xFFFFFFFF,
+        int(now * 262144) & 0xFFFFFF,  # abs-send-time: 6.18 fixed point
+        int(now * 4294967296),
+        len(frame.payloads),
+        addresses,
+        sizes,
+        frame.size,
+        _native_buffer(),
+        native.STRIDE,
+    )
 
 
 class _NativeRoute(NamedTuple):
@@ -1614,9 +1801,15 @@ class SubscriberPeer:
     leaves its transceiver inactive until another track of the same codec takes it.
     """
 
-    def __init__(self, ice: IceConfig, on_keyframe_request: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        ice: IceConfig,
+        on_keyframe_request: Callable[[str], None],
+        on_route_change: Callable[[], None] | None = None,
+    ) -> None:
         self._ice = ice
         self._on_keyframe_request = on_keyframe_request
+        self._on_route_change = on_route_change
         self.pc = RTCPeerConnection(ice.rtc_configuration())
         self._slots: list[_Slot] = []
         self._by_track: dict[str, RtpWriter] = {}
@@ -1632,6 +1825,10 @@ class SubscriberPeer:
         """Send a frame of `track_id` to this subscriber now; False when it was dropped."""
         writer = self._by_track.get(track_id)
         return writer is not None and writer.write(packet)
+
+    def writer(self, track_id: str) -> RtpWriter | None:
+        """The writer that sends `track_id` to this subscriber (`RtpWriter.native_dest`)."""
+        return self._by_track.get(track_id)
 
     def _redirect_keyframe_requests(self, slot: _Slot) -> None:
         def requested() -> None:
@@ -1672,6 +1869,7 @@ class SubscriberPeer:
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_codec_preferences(want.codec))
                 writer = RtpWriter(transceiver.sender)
+                writer.on_route_change = self._on_route_change
                 slot = _Slot(transceiver, want.codec, writer)
                 self._slots.append(slot)
                 self._redirect_keyframe_requests(slot)
@@ -1717,6 +1915,7 @@ class SubscriberPeer:
     async def close(self) -> None:
         self._answered.set()
         for slot in self._slots:
+            slot.writer.close()  # nothing more from C, and our sockets closed
             if slot.track is not None:
                 slot.track.stop()
         await self.pc.close()

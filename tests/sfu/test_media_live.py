@@ -79,6 +79,9 @@ async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
 
     await bob.wait_for(enough)
     only_loopback_sockets()
+    # They went out from C (`sfu.native`), fanned out to the track's subscribers.
+    fan = node.rooms["room"]._fanouts[video_track]
+    assert (fan.sending, fan.others) == (1, [])
     received = [f.data for f in bob.frames[str(bob.received_track(video_track))]]
     sent = video_packets(vp8_file)
     start = sent.index(received[0])

@@ -1,11 +1,18 @@
-"""`sfu.native`: a subscriber's frames sent from C (one `sendmmsg` per frame) are the bytes the
-Python path sends, on real loopback sockets with real SRTP sessions; it is built by
-`make setup`, and the writer falls back to Python without it."""
+"""`sfu.native`: a subscriber's frames sent from C (one `sendmmsg` per frame), alone or fanned
+out to every writer of a track at once, are the bytes the Python path sends, on real loopback
+sockets with real SRTP sessions; retransmissions and sender reports follow what C sent; a
+closed writer gets nothing more and leaves no socket open. It is built by `make setup`, and
+the writer falls back to Python without it."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,7 +20,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
 from sfu import native
-from sfu.peer import PackedFrame, RtpWriter
+from sfu.peer import NTP_OFFSET, PackedFrame, RtpWriter, fanout
 from tests.sfu.test_rtp_writer import EXTENSIONS, RTX, VP8, FakeSender
 
 KEY = bytes(range(28))
@@ -120,3 +127,143 @@ async def test_nothing_goes_out_on_a_closing_socket() -> None:
 
 async def test_the_python_path_sends_without_the_native_sender(without_native: Any) -> None:
     assert len(await received_by_a_subscriber(frames())) == 154
+
+
+@dataclass
+class Subscriber:
+    writer: RtpWriter
+    sender: Sender
+    inbox: socket.socket
+    transport: Any
+
+    def received(self) -> list[bytes]:
+        """The packets that arrived since last time, decrypted."""
+        rx = session(Policy.SSRC_ANY_INBOUND)
+        packets = []
+        while True:
+            try:
+                packets.append(rx.unprotect(self.inbox.recv(2048)))
+            except BlockingIOError:
+                return packets
+
+
+@asynccontextmanager
+async def subscribers(count: int) -> AsyncIterator[list[Subscriber]]:
+    """`count` started writers, each with its own socket, SRTP session, numbering and
+    timestamp origin, and a loopback inbox (its packets are decrypted with a fresh session,
+    so call `received()` once per writer)."""
+    loop = asyncio.get_running_loop()
+    made: list[Subscriber] = []
+    try:
+        for i in range(count):
+            inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            inbox.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+            inbox.bind(("127.0.0.1", 0))
+            inbox.setblocking(False)
+            transport, _ = await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+            )
+            sender = Sender(transport, inbox.getsockname())
+            sender._ssrc = 0x1000 + i
+            sender._RTCRtpSender__cname = None  # type: ignore[attr-defined]  # no SDES
+            writer = RtpWriter(sender)  # type: ignore[arg-type]
+            writer._seq = 65530 - 1000 * i
+            writer._timestamp_origin = 7 * i
+            made.append(Subscriber(writer, sender, inbox, transport))
+            await sender.send(
+                RTCRtpSendParameters(codecs=[VP8, RTX], headerExtensions=EXTENSIONS, muxId="1")
+            )
+            writer._abs_send_time = False  # the same bytes whatever the clock
+        yield made
+    finally:
+        for sub in made:
+            sub.writer.close()
+            sub.transport.close()
+            sub.inbox.close()
+
+
+def fan_out(subs: list[Subscriber], frame: PackedFrame, now: float = 0.0) -> None:
+    """`frame` from C to every writer of `subs` that may take it, as the room sends it."""
+    writers = [s.writer for s in subs]
+    dests = [w.native_dest() for w in writers]
+    assert all(d is not None for d in dests)
+    fanout(native.FFI.new("atelier_dest *[]", dests), len(dests), frame, now or NTP_OFFSET)
+
+
+async def test_a_frame_fanned_out_from_c_is_each_writers_own_python_bytes() -> None:
+    # Frames alternate between each writer's own path and the fan-out: one numbering.
+    async with subscribers(3) as subs:
+        sent = frames()
+        for sub in subs:
+            sub.writer.write(sent[0])
+        fan_out(subs, sent[1])
+        fan_out(subs, sent[2])
+        await asyncio.sleep(0.05)
+        from_c = [sub.received() for sub in subs]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "LIB", None)
+        async with subscribers(3) as subs:
+            for frame in frames():
+                for sub in subs:
+                    sub.writer.write(frame)
+            await asyncio.sleep(0.05)
+            from_python = [sub.received() for sub in subs]
+    assert [len(p) for p in from_c] == [154, 154, 154]
+    assert from_c == from_python
+    for i, packets in enumerate(from_c):
+        seqs = [int.from_bytes(p[2:4], "big") for p in packets]
+        assert seqs == [(65530 - 1000 * i + k) & 0xFFFF for k in range(154)]
+        assert {int.from_bytes(p[8:12], "big") for p in packets} == {0x1000 + i}
+
+
+async def test_abs_send_time_is_the_fan_outs_clock() -> None:
+    async with subscribers(2) as subs:
+        for sub in subs:
+            sub.writer._abs_send_time = True
+            sub.writer._route = None  # its extensions are given to C again
+        now = NTP_OFFSET + 1_700_000_000.25
+        fan_out(subs, frames()[1], now)
+        await asyncio.sleep(0.05)
+        for sub in subs:
+            packets = sub.received()
+            assert len(packets) == 3
+            stamp = int(now * 262144) & 0xFFFFFF
+            assert all(stamp.to_bytes(3, "big") in p[12:24] for p in packets)
+
+
+async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
+    async with subscribers(2) as subs:
+        sent = frames()
+        fan_out(subs, sent[0])
+        fan_out(subs, sent[1])
+        await asyncio.sleep(0.05)
+        for sub in subs:
+            packets = sub.received()
+            for packet in packets:  # NACKed: the very packet, unprotected
+                assert sub.writer._sent_packet(int.from_bytes(packet[2:4], "big")) == packet
+            report = sub.writer.sender_report()
+            assert int.from_bytes(report[20:24], "big") == 4  # SR packet count
+            assert int.from_bytes(report[24:28], "big") == sent[0].size + sent[1].size
+            assert sub.sender._RTCRtpSender__packet_count == 4
+        # A frame no longer kept cannot be sent again (and is not mistaken for another).
+        first = int.from_bytes(packets[0][2:4], "big")
+        del sent, packets
+        gc.collect()
+        assert subs[1].writer._sent_packet(first) is None
+
+
+async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> None:
+    async with subscribers(2) as subs:
+        leaving = subs[0].writer
+        dests = [s.writer.native_dest() for s in subs]
+        fd = leaving._dest_fd
+        assert fd >= 0 and os.fstat(fd)
+        leaving.close()
+        assert leaving.native_dest() is None
+        with pytest.raises(OSError):
+            os.fstat(fd)  # our dup of its socket is closed
+        # A fan-out made before the close skips it; the other writer still gets the frame.
+        fanout(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
+        await asyncio.sleep(0.05)
+        assert subs[0].received() == []
+        assert len(subs[1].received()) == 3
