@@ -767,6 +767,8 @@ class Packetizer:
         self.recent: deque[PackedFrame] = deque(maxlen=RTP_HISTORY)
         self._picture_id = random.randint(0, (1 << 15) - 1)
         self._encoder: Any = None
+        # VP8 frames that came in RTP go on in the publisher's own payloads (`EncodedFrame`)
+        self.passes_through = mime == "video/vp8"
         if mime == "video/vp8":
             self.pack = self._vp8
         elif mime == "audio/opus":
@@ -803,11 +805,17 @@ class EncodedFrame:
     data: bytes
     timestamp: int
     packetizer: Packetizer | None = field(default=None, compare=False, repr=False)
+    # The RTP payloads the frame came in, when it may be sent on in them (VP8, whose payload
+    # descriptor carries nothing a subscriber's stream must change)
+    payloads: list[bytes] | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def _packed(self) -> PackedFrame:
         packetizer = self.packetizer or Packetizer(self.codec)
-        packed = packetizer.pack(self.data, self.timestamp)
+        if self.payloads and packetizer.passes_through:
+            packed = PackedFrame(self.payloads, self.timestamp)
+        else:
+            packed = packetizer.pack(self.data, self.timestamp)
         packetizer.recent.append(packed)
         return packed
 
@@ -838,7 +846,10 @@ class FrameTap(queue.Queue[Any]):
         if codec is not self._codec or packetizer is None:
             self._codec = codec
             packetizer = self._packetizer = Packetizer(Codec(codec.mimeType, codec.clockRate))
-        self._deliver(EncodedFrame(packetizer.codec, frame.data, frame.timestamp, packetizer))
+        payloads = frame.payloads if isinstance(frame, AssembledFrame) else None
+        self._deliver(
+            EncodedFrame(packetizer.codec, frame.data, frame.timestamp, packetizer, payloads)
+        )
 
     @classmethod
     def install(cls, receiver: RTCRtpReceiver, deliver: Callable[[EncodedFrame], None]) -> FrameTap:
@@ -850,6 +861,15 @@ class FrameTap(queue.Queue[Any]):
         tap = cls(deliver)
         receiver._RTCRtpReceiver__decoder_queue = tap
         return tap
+
+
+class AssembledFrame(JitterFrame):
+    """A frame from `FrameAssembler`: aiortc's `JitterFrame` (the depayloaded frame), with the
+    RTP payloads it came in, which VP8 forwarding sends on as they are (`EncodedFrame`)."""
+
+    def __init__(self, packets: list[RtpPacket], timestamp: int) -> None:
+        super().__init__(b"".join([x._data for x in packets]), timestamp)  # type: ignore[attr-defined]
+        self.payloads = [x.payload for x in packets if x.payload]  # not padding
 
 
 class FrameAssembler(JitterBuffer):
@@ -879,11 +899,11 @@ class FrameAssembler(JitterBuffer):
                 timestamp = packet.timestamp
             elif packet.timestamp != timestamp:  # the next frame started: the first is whole
                 self.remove(count)
-                return JitterFrame(b"".join([x._data for x in packets]), timestamp)  # type: ignore[attr-defined]
+                return AssembledFrame(packets, timestamp)
             packets.append(packet)
             if packet.marker:
                 self.remove(count + 1)
-                return JitterFrame(b"".join([x._data for x in packets]), timestamp)  # type: ignore[attr-defined]
+                return AssembledFrame(packets, timestamp)
         return None
 
     def ready(self) -> JitterFrame | None:

@@ -46,6 +46,7 @@ class Bot:
         self.sub = loopback_pc()
         self.pub_transceivers: dict[str, RTCRtpTransceiver] = {}
         self.frames: dict[str, list[EncodedFrame]] = {}  # subscriber mid → frames received
+        self.payloads: dict[str, list[bytes]] = {}  # subscriber mid → RTP payloads, arrival order
         self.first_frame_at: dict[str, float] = {}
         self.receivers: dict[str, RTCRtpReceiver] = {}
         self.ssrc: dict[str, int] = {}
@@ -102,8 +103,11 @@ class Bot:
         FrameTap.install(receiver, got)
         handle = receiver._handle_rtp_packet
 
+        payloads = self.payloads.setdefault(mid, [])
+
         async def watched(packet: Any, arrival_time_ms: int) -> None:
-            self.ssrc.setdefault(mid, packet.ssrc)
+            if self.ssrc.setdefault(mid, packet.ssrc) == packet.ssrc:  # not RTX
+                payloads.append(packet.payload)
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = watched  # type: ignore[method-assign]

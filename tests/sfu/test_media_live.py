@@ -14,6 +14,8 @@ import psutil
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket, is_rtcp
 
 from sfu.node import Member, RoomRuntime, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
@@ -101,6 +103,34 @@ async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
     for transceiver in publisher.pc.getTransceivers():
         receiver = transceiver.receiver
         assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None  # type: ignore[attr-defined]
+    await alice.leave()
+    await bob.leave()
+
+
+async def test_vp8_goes_on_in_the_publishers_own_rtp_payloads(
+    node: SfuNode, vp8_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What aiortc sends, publisher's packets included (the SFU sends its own otherwise).
+    sent: list[RtpPacket] = []
+    send_rtp = RTCDtlsTransport._send_rtp
+
+    async def recorded(transport: RTCDtlsTransport, data: bytes) -> None:
+        if not is_rtcp(data):
+            sent.append(RtpPacket.parse(data))
+        await send_rtp(transport, data)
+
+    monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", recorded)
+    alice = await camera_publisher(node, vp8_file)
+    bob = await NodeBot(node, "room", "Bob").join()
+    await bob.wait_for(lambda: any(len(f) >= 30 for f in bob.frames.values()))
+    (mid,) = [m for m, f in bob.frames.items() if f]
+    ssrc = alice.pub.getTransceivers()[0].sender._ssrc
+    published = [p.payload for p in sent if p.ssrc == ssrc]
+    received = bob.payloads[mid]
+    # Payload descriptors (picture ids included) and partitions as the publisher made them.
+    start = published.index(received[0])
+    assert len(received) >= 30
+    assert received == published[start : start + len(received)]
     await alice.leave()
     await bob.leave()
 
