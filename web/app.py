@@ -19,7 +19,7 @@ from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, Sync
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from sfu.endpoint import VisioAuthorizer, VisioEndpoint, make_sfu
-from web import logs
+from web import logs, ticks
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
@@ -67,7 +67,9 @@ GC_YOUNG_THRESHOLD = 10_000
 
 
 def serve_app() -> Starlette:
-    """`create_app` for `atelier serve`: the app owns its process (see `tune_gc`)."""
+    """`create_app` for `atelier serve`: the app owns its process (see `tune_gc`, and
+    `web.ticks` for uvicorn's once-a-second housekeeping)."""
+    ticks.install()
     return create_app(tune_gc=True)
 
 
