@@ -48,7 +48,7 @@ import types
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import aioice.ice
@@ -715,17 +715,17 @@ class Codec:
 class PackedFrame:
     """A frame packetised once for every subscriber: RTP payloads and the RTP timestamp.
 
-    `serial` names it in the C writers' retransmission rings; once sent from C, it can be
-    found again by it (`sent_frame`) while its track's packetiser keeps it (`Packetizer.keep`).
+    `serial` names it in the C writers' retransmission rings once its track's packetiser
+    keeps it (`Packetizer.keep`); `sent_frame` finds it again by that while it is kept.
     """
 
-    __slots__ = ("__weakref__", "_arrays", "payloads", "serial", "size", "timestamp")
+    __slots__ = ("_arrays", "payloads", "serial", "size", "timestamp")
 
     def __init__(self, payloads: list[bytes], timestamp: int) -> None:
         self.payloads = payloads
         self.timestamp = timestamp
         self.size = sum(len(p) for p in payloads)
-        self.serial = next(_FRAME_SERIALS)
+        self.serial = 0  # not kept
         self._arrays: tuple[Any, Any, Any] | None = None
 
     def arrays(self) -> tuple[Any, Any]:
@@ -735,18 +735,18 @@ class PackedFrame:
             held = [ffi.from_buffer(p) for p in self.payloads]  # keeps the buffers alive
             sizes = ffi.new("int[]", [len(p) for p in self.payloads])
             self._arrays = (held, ffi.new("const unsigned char *[]", held), sizes)
-            _SENT_FRAMES[self.serial] = self
         return self._arrays[1], self._arrays[2]
 
 
-_FRAME_SERIALS = itertools.count(1)
-# Frames sent from C, by serial, while something else holds them (their packetiser's `recent`).
-_SENT_FRAMES: weakref.WeakValueDictionary[int, PackedFrame] = weakref.WeakValueDictionary()
+_PACKETIZER_IDS = itertools.count(1)
+# Every live packetiser by its id (the high half of its frames' serials).
+_PACKETIZERS: weakref.WeakValueDictionary[int, Packetizer] = weakref.WeakValueDictionary()
 
 
 def sent_frame(serial: int) -> PackedFrame | None:
-    """A frame sent from C, by its serial, if it is still kept."""
-    return _SENT_FRAMES.get(serial)
+    """A frame by its serial, if its packetiser still keeps it."""
+    packetizer = _PACKETIZERS.get(serial >> 32)
+    return packetizer.kept(serial & 0xFFFFFFFF) if packetizer is not None else None
 
 
 # What `EncodedFrame.packet()` returns, under the name the runtime (sfu/node.py) uses.
@@ -765,6 +765,9 @@ class Packetizer:
         mime = codec.mime_type.lower()
         # The last frames, kept for the subscribers' retransmissions (`sent_frame`).
         self.recent: deque[PackedFrame] = deque(maxlen=RTP_HISTORY)
+        self._kept = 0  # frames kept so far (the low half of their serials)
+        self._id = next(_PACKETIZER_IDS)
+        _PACKETIZERS[self._id] = self
         self._picture_id = random.randint(0, (1 << 15) - 1)
         self._encoder: Any = None
         # VP8 frames that came in RTP go on in the publisher's own payloads (`EncodedFrame`)
@@ -780,6 +783,18 @@ class Packetizer:
                 else get_encoder(RTCRtpCodecParameters(codec.mime_type, codec.clock_rate))
             )
             self.pack = self._with_encoder
+
+    def keep(self, packed: PackedFrame) -> None:
+        """Keep `packed` among the last RTP_HISTORY frames, and give it its serial."""
+        self._kept = (self._kept + 1) & 0xFFFFFFFF
+        packed.serial = (self._id << 32) | self._kept
+        self.recent.append(packed)
+
+    def kept(self, number: int) -> PackedFrame | None:
+        """The frame kept as `number` (its serial's low half), if still kept."""
+        recent = self.recent
+        index = len(recent) - 1 - ((self._kept - number) & 0xFFFFFFFF)
+        return recent[index] if 0 <= index < len(recent) else None
 
     def _vp8(self, data: bytes, timestamp: int) -> PackedFrame:
         payloads = Vp8Encoder._packetize(data, self._picture_id)
@@ -797,31 +812,40 @@ class Packetizer:
         return PackedFrame(payloads, rtp_timestamp)
 
 
-@dataclass(frozen=True)
 class EncodedFrame:
-    """One reassembled frame, exactly as the publisher encoded it."""
+    """One reassembled frame, exactly as the publisher encoded it (read-only)."""
 
-    codec: Codec
-    data: bytes
-    timestamp: int
-    packetizer: Packetizer | None = field(default=None, compare=False, repr=False)
-    # The RTP payloads the frame came in, when it may be sent on in them (VP8, whose payload
-    # descriptor carries nothing a subscriber's stream must change)
-    payloads: list[bytes] | None = field(default=None, compare=False, repr=False)
+    __slots__ = ("_packed", "codec", "data", "packetizer", "payloads", "timestamp")
 
-    @functools.cached_property
-    def _packed(self) -> PackedFrame:
-        packetizer = self.packetizer or Packetizer(self.codec)
-        if self.payloads and packetizer.passes_through:
-            packed = PackedFrame(self.payloads, self.timestamp)
-        else:
-            packed = packetizer.pack(self.data, self.timestamp)
-        packetizer.recent.append(packed)
-        return packed
+    def __init__(
+        self,
+        codec: Codec,
+        data: bytes,
+        timestamp: int,
+        packetizer: Packetizer | None = None,
+        payloads: list[bytes] | None = None,
+    ) -> None:
+        self.codec = codec
+        self.data = data
+        self.timestamp = timestamp
+        self.packetizer = packetizer
+        # The RTP payloads the frame came in, when it may be sent on in them (VP8, whose
+        # payload descriptor carries nothing a subscriber's stream must change)
+        self.payloads = payloads
+        self._packed: PackedFrame | None = None
 
     def packet(self) -> PackedFrame:
         """The frame's RTP payloads, made once and shared by every subscriber (read-only)."""
-        return self._packed
+        packed = self._packed
+        if packed is None:
+            packetizer = self.packetizer or Packetizer(self.codec)
+            if self.payloads and packetizer.passes_through:
+                packed = PackedFrame(self.payloads, self.timestamp)
+            else:
+                packed = packetizer.pack(self.data, self.timestamp)
+            packetizer.keep(packed)
+            self._packed = packed
+        return packed
 
 
 class FrameTap(queue.Queue[Any]):

@@ -7,7 +7,6 @@ the writer falls back to Python without it."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -20,7 +19,7 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
 from sfu import native
-from sfu.peer import NTP_OFFSET, PackedFrame, RtpWriter, fanout
+from sfu.peer import NTP_OFFSET, RTP_HISTORY, Codec, PackedFrame, Packetizer, RtpWriter, fanout
 from tests.sfu.test_rtp_writer import EXTENSIONS, RTX, VP8, FakeSender
 
 KEY = bytes(range(28))
@@ -234,6 +233,9 @@ async def test_abs_send_time_is_the_fan_outs_clock() -> None:
 async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
     async with subscribers(2) as subs:
         sent = frames()
+        track = Packetizer(Codec("video/VP8", 90000))  # keeps its track's last frames
+        for frame in sent:
+            track.keep(frame)
         fan_out(subs, sent[0])
         fan_out(subs, sent[1])
         await asyncio.sleep(0.05)
@@ -247,8 +249,8 @@ async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
             assert sub.sender._RTCRtpSender__packet_count == 4
         # A frame no longer kept cannot be sent again (and is not mistaken for another).
         first = int.from_bytes(packets[0][2:4], "big")
-        del sent, packets
-        gc.collect()
+        for _ in range(RTP_HISTORY):
+            track.keep(PackedFrame([b"later"], 0))
         assert subs[1].writer._sent_packet(first) is None
 
 
