@@ -7,14 +7,16 @@ Encoded pass-through, built on aiortc 1.16 internals (pinned; tests fail loudly 
   given to aiortc's router and receivers' handlers, run at once;
 - in: each receiver's private decoder queue gets a stand-in (`FrameTap`) that hands the
   reassembled `(codec, JitterFrame)` to the SFU instead of the decoder thread — no decoding;
-- out: each frame is packetised once per publisher track (`PackedFrame`: RTP payloads, as
-  aiortc's packetisers make them) and every subscriber's `RtpWriter` sends those payloads
-  straight away, synchronously: an RTP header written on bytes, SRTP protection with the
-  sender's session, `sendto` on the ICE pair's socket. aiortc's per-packet sender machinery
-  (a task per sender, `RtpPacket` objects, header-extension maps) stays out of the way; the
+- out: each frame's RTP payloads are made once per publisher track (`PackedFrame`: a VP8
+  frame's own payloads as the publisher sent them, other codecs packetised as aiortc's
+  packetisers do) and sent to every subscriber straight away, synchronously: from C
+  (`fanout`, `sfu.native`) for all the subscribers whose `RtpWriter` allows it, else by the
+  writer itself (an RTP header written on bytes, SRTP protection with the sender's session,
+  `sendto` on the ICE pair's socket). aiortc's per-packet sender machinery (a task per
+  sender, `RtpPacket` objects, header-extension maps) stays out of the way; the
   `RTCRtpSender` still answers RTCP (NACKs are retransmitted as RTX from the writer's
-  history); its once-a-second sender reports are packed, SRTCP-protected and sent the same
-  way, byte for byte aiortc's (only the BYE at the end goes aiortc's way);
+  history or C's ring); its once-a-second sender reports are packed, SRTCP-protected and sent
+  the same way, byte for byte aiortc's (only the BYE at the end goes aiortc's way);
 - keyframes: a sender's `_send_keyframe` (PLI/FIR from the subscriber) is redirected to the
   SFU, which relays it, coalesced, to the publisher's receiver `_send_rtcp_pli`;
 - the audio level header extension is read from each incoming packet for the active speaker.
@@ -1286,10 +1288,12 @@ class RtpWriter:
     """Sends one subscriber transceiver's frames as SRTP, synchronously, from `write()`.
 
     Every frame goes out as the RTP packets aiortc's sender would have made (same header, same
-    `mid` and `abs-send-time` extensions, same payloads), one `sendto` each on the ICE pair's
-    socket. Until aiortc starts the sender (the answer applied, DTLS connected) frames wait
-    here, and go out at once when it has. The sender keeps its RTCP: SR counters are updated
-    here, and its NACK handling retransmits from this writer's history (as RTX when negotiated).
+    `mid` and `abs-send-time` extensions, same payloads), on the ICE pair's socket: from C when
+    `sfu.native` is built (`native_dest`, and the room's `fanout` for all of a track's writers
+    at once), else one `sendto` each. Until aiortc starts the sender (the answer applied, DTLS
+    connected) frames wait here, and go out at once when it has. The sender keeps its RTCP: SR
+    counters are updated here, and its NACK handling retransmits from this writer's history or
+    C's ring (as RTX when negotiated). `close()` stops it for good.
     """
 
     def __init__(
