@@ -1549,8 +1549,8 @@ class RtpWriter:
         return self._dest
 
     def _dtls_changed(self) -> None:
-        if self._sender.transport._state is not DtlsState.CONNECTED:
-            self.close()
+        if self._sender.transport._state in (DtlsState.CLOSED, DtlsState.FAILED):
+            self.close()  # for good: aiortc does not connect a DTLS transport again
 
     def close(self) -> None:
         """Send nothing more, and close our socket: the connection is closing."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
@@ -43,6 +44,8 @@ class Sender(FakeSender):
         dtls: Any = self.transport
         dtls._tx_srtp = session(Policy.SSRC_ANY_OUTBOUND)
         dtls.transport._connection._nominated[1] = Pair()
+        self.dtls_handlers: list[Any] = []  # what the writer listens to ("statechange")
+        dtls.on = lambda event, handler: self.dtls_handlers.append(handler)
 
 
 async def received_by_a_subscriber(
@@ -269,3 +272,17 @@ async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> N
         await asyncio.sleep(0.05)
         assert subs[0].received() == []
         assert len(subs[1].received()) == 3
+
+
+async def test_a_writer_whose_dtls_transport_closes_sends_nothing_more() -> None:
+    async with subscribers(2) as subs:
+        assert all(s.writer.native_dest() is not None for s in subs)
+        fd = subs[0].writer._dest_fd
+        dtls: Any = subs[0].sender.transport
+        dtls._state = DtlsState.CLOSED  # aiortc then emits "statechange"
+        for handler in subs[0].sender.dtls_handlers:
+            handler()
+        assert subs[0].writer.native_dest() is None
+        with pytest.raises(OSError):
+            os.fstat(fd)  # our dup of its socket is closed
+        assert subs[1].writer.native_dest() is not None
