@@ -1750,7 +1750,6 @@ class _NativeRoute(NamedTuple):
     addrlen: int
     protect: Any  # srtp_protect, as a pointer
     session: Any  # the srtp_t, as a pointer
-    buffer: Any  # where packets are made (`_native_buffer`)
 
 
 class _Route(NamedTuple):
@@ -1807,7 +1806,7 @@ def _native_route(transport: Any, addr: Any, srtp: pylibsrtp.Session) -> _Native
         "void *", _srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect"))
     )
     session = ffi.cast("void *", _srtp_ffi.cast("uintptr_t", srtp._srtp[0]))
-    return _NativeRoute(transport, fd, sockaddr, len(sockaddr), protect, session, _native_buffer())
+    return _NativeRoute(transport, fd, sockaddr, len(sockaddr), protect, session)
 
 
 @functools.cache
