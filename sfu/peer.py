@@ -1424,17 +1424,26 @@ class RtpWriter:
         self._send(frame)
         return True
 
-    def _send(self, frame: PackedFrame) -> None:
+    def _current_route(self) -> _Route | None:
+        """Where packets go now (a new pair or SRTP session taken into account), or None
+        when closed, closing or paused: nothing to send to, as aiortc would drop them."""
         sender = self._sender
         dtls = sender.transport
         pair = dtls.transport._connection._nominated.get(1)
         if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
-            return  # closing or paused: nothing to send to, as aiortc would drop it
+            return None
         if self._closed:
-            return
+            return None
         route = self._route
         if route is None or pair is not route.pair or dtls._tx_srtp is not route.session:
             route = self._reroute(pair, dtls._tx_srtp)
+        return route
+
+    def _send(self, frame: PackedFrame) -> None:
+        route = self._current_route()
+        if route is None:
+            return
+        sender = self._sender
         now = time.time() + NTP_OFFSET
         to = route.native
         if to is not None:
@@ -1533,17 +1542,10 @@ class RtpWriter:
         """This writer's `atelier_dest` when frames may go to it from C (`fanout`) without
         passing through `write()`: started, connected, enabled, and routed from C. None
         otherwise (its frames go through `write()`)."""
-        if self._dest is None or self._pending is not None or self._closed:
+        if self._dest is None or self._pending is not None:
             return None
-        sender = self._sender
-        dtls = sender.transport
-        pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or dtls._state is not DtlsState.CONNECTED or not sender._enabled:
-            return None
-        route = self._route
-        if route is None or pair is not route.pair or dtls._tx_srtp is not route.session:
-            route = self._reroute(pair, dtls._tx_srtp)
-        to = route.native
+        route = self._current_route()
+        to = route.native if route is not None else None
         if to is None or to.transport.is_closing() or self._dest_fd < 0:
             return None
         return self._dest
