@@ -15,21 +15,33 @@ NATIVE_STAMP := sfu/_native.stamp
 EDITOR_SOURCES := $(shell find editor -name "*.ts") editor/tsconfig.json
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
-.PHONY: run test setup setup-dev lint types unit sysdeps bundle bench bench-store clean help
+.PHONY: run test setup setup-dev lint types unit sysdeps bundle bench bench-store clean help \
+	lock-check lock upgrade audit
 
 help:
-	@echo "make run   - set everything up and serve on http://$(HOST):$(PORT)"
-	@echo "make test  - set everything up and run lint, types and the whole test suite"
-	@echo "make bench - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make run     - set everything up and serve on http://$(HOST):$(PORT)"
+	@echo "make test    - set everything up and run lint, types and the whole test suite"
+	@echo "make bench   - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make lock    - re-resolve the Python lock after editing pyproject.toml (other pins kept)"
+	@echo "make upgrade - re-resolve every Python package to its newest allowed release, then test"
+	@echo "make audit   - check the locked packages against known vulnerabilities (needs network)"
 
-$(RUN_STAMP): pyproject.toml
+# Python packages come from the lock (requirements/, every file's hash checked), never from
+# a fresh resolution: a new machine installs exactly what was tested. tools/lock.py says more.
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+LOCK_RUN := requirements/run.txt
+LOCK_DEV := requirements/dev.txt
+
+$(RUN_STAMP): $(LOCK_RUN) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_RUN)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check
 	@touch $@
 
-$(DEV_STAMP): pyproject.toml $(RUN_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(DEV_STAMP): $(LOCK_DEV) $(RUN_STAMP)
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
+	$(PIP) check
 	@touch $@
 
 # The SFU's C sender (sfu/native.py): built with cffi and the C compiler; without one the SFU
@@ -73,6 +85,20 @@ sysdeps:
 run: setup
 	exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
 
+# The lock must still satisfy pyproject.toml's ranges (offline; says which command fixes it).
+lock-check: $(DEV_STAMP)
+	$(BIN)/python tools/lock.py check
+
+lock: $(DEV_STAMP)
+	$(BIN)/python tools/lock.py compile
+
+upgrade: $(DEV_STAMP)
+	$(BIN)/python tools/lock.py upgrade
+	$(MAKE) test
+
+audit: $(DEV_STAMP)
+	$(BIN)/python tools/lock.py audit
+
 lint: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -84,7 +110,7 @@ types: $(DEV_STAMP)
 unit: setup-dev
 	$(BIN)/pytest -q
 
-test: setup-dev lint types
+test: setup-dev lock-check lint types
 	$(BIN)/pytest -q -ra
 
 bench: bench-sync bench-store

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -223,14 +223,14 @@ class RedisBus:
                     self._dispatch(message["channel"], message["data"])
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await _close_pubsub(pubsub)
                 raise
             except Exception as exc:
                 self.connected.clear()
                 self._pubsub = None
                 log.warning("bus: lost Redis (%s); reconnecting", type(exc).__name__)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await _close_pubsub(pubsub)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -245,6 +245,12 @@ class RedisBus:
             handler(data[PREFIX_BYTES:])
         except Exception:
             log.exception("bus: handler for %s failed", name)
+
+
+async def _close_pubsub(pubsub: Any) -> None:
+    # redis-py types `PubSub.aclose` in some releases and not in others: reached through Any,
+    # the call type-checks against every one of them.
+    await pubsub.aclose()
 
 
 def make_bus(redis_url: str) -> Bus:
