@@ -9,19 +9,22 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from plumbing.ratelimit import TokenBucket
+from plumbing.sockets import LiveSockets
 from realtime.errors import RealtimeError
-from realtime.ratelimit import TokenBucket
-from realtime.rooms import DocumentRooms
+from realtime.rooms import Connection, DocumentRooms
 from realtime.wsframe import DIRECT_EXTENSION, DirectSocket
 
 log = logging.getLogger("atelier.sync")
 
 # Letters, digits and a few separators; slashes allow names such as "space/page".
 DOCUMENT_NAME = re.compile(r"^[\w][\w.:@/-]{0,511}$")
+# y-websocket never reconnects after a 44xx close: for access that is gone for good.
+ACCESS_ENDED = 4403
 
 
 class Access(enum.Enum):
@@ -42,14 +45,17 @@ class AccessRefused(RealtimeError):
 
 @dataclass(frozen=True)
 class Grant:
-    """The outcome of authorisation: what the connection may do, and on whose behalf.
+    """The outcome of authorisation: what the connection may do, and what that rests on.
 
-    `principal` names who connected ("user:12", "guest-link:5", "token:bot"), so that
-    revoking a link or a session can close exactly the sockets it opened.
+    `tags` name what the access rests on ("session:…", "user:12", "space:3", "guest-link:5"),
+    so that ending a session or lowering a role reaches exactly the sockets it concerns (see
+    `plumbing.sockets`). `recheck` authorises the same connection again when access may have
+    changed: a new grant (write or read-only), None when access is gone, or `AccessRefused`.
     """
 
     access: Access
-    principal: str = ""
+    tags: frozenset[str] = frozenset()
+    recheck: Callable[[], Awaitable[Grant | None]] | None = field(default=None, compare=False)
 
 
 Authorizer = Callable[[WebSocket, str], Awaitable[Grant]]
@@ -64,13 +70,47 @@ class EndpointLimits:
     rate_burst: float = 1500.0
 
 
+class SyncSocket:
+    """A `/sync` connection as the registry of live sockets sees it."""
+
+    def __init__(self, rooms: DocumentRooms, name: str, conn: Connection, grant: Grant) -> None:
+        self.tags = grant.tags | {f"doc:{name}"}
+        self._rooms = rooms
+        self._name = name
+        self._conn = conn
+        self._recheck = grant.recheck
+
+    def close(self, code: int, reason: str) -> None:
+        self._conn.close(code, reason)
+
+    async def recheck(self, reason: str) -> None:
+        if self._recheck is None or self._conn.closing:
+            return
+        try:
+            grant = await self._recheck()
+        except AccessRefused as refused:
+            self.close(refused.code, refused.reason)
+            return
+        if grant is None:
+            self.close(ACCESS_ENDED, reason)
+        else:
+            self._rooms.set_writable(self._name, self._conn, grant.access is Access.WRITE)
+
+
 class SyncEndpoint:
     """An ASGI WebSocket endpoint speaking the y-websocket protocol."""
 
-    def __init__(self, rooms: DocumentRooms, authorize: Authorizer, limits: EndpointLimits):
+    def __init__(
+        self,
+        rooms: DocumentRooms,
+        authorize: Authorizer,
+        limits: EndpointLimits,
+        sockets: LiveSockets | None = None,
+    ):
         self._rooms = rooms
         self._authorize = authorize
         self._limits = limits
+        self._sockets = sockets if sockets is not None else LiveSockets()
 
     async def handle(self, websocket: WebSocket) -> None:
         name = str(websocket.path_params.get("doc", ""))
@@ -85,13 +125,15 @@ class SyncEndpoint:
             return
 
         direct: DirectSocket | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
-        conn = self._rooms.new_connection(
-            websocket.send_bytes, websocket.close, principal=grant.principal, direct=direct
-        )
+        conn = self._rooms.new_connection(websocket.send_bytes, websocket.close, direct=direct)
+        live = SyncSocket(self._rooms, name, conn, grant)
+        # Registered before the (maybe slow) load, so that no access change falls in between.
+        self._sockets.add(live)
         try:
             await self._rooms.join(name, conn, writable=grant.access is Access.WRITE)
         except Exception:
             log.exception("document %s: could not be loaded", name)
+            self._sockets.discard(live)
             await conn.stop()
             with contextlib.suppress(Exception):
                 await websocket.close(1011, "document unavailable; retrying")
@@ -131,6 +173,7 @@ class SyncEndpoint:
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
+            self._sockets.discard(live)
             if conn.closing and not conn.closed.is_set():
                 # Let the writer send the close frame with its code and reason.
                 with contextlib.suppress(TimeoutError):

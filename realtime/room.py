@@ -164,6 +164,22 @@ class DocumentRoom:
             actions.append(Send(conn, bytes(AwarenessMessage(self._awareness.encode()))))
         return actions
 
+    def set_writable(self, conn: ConnId, writable: bool) -> list[Action]:
+        """A connection's access changed while it is open (a role lowered to reader, or raised).
+
+        Losing write access is said to the client at once, so its editor turns read-only
+        before the person types something that would not be saved. Gaining it, the client is
+        asked for what it holds that the room lacks (a sync step 1, as on a reconnect): its
+        later edits build on those, and would wait for them forever otherwise.
+        """
+        connection = self._connections.get(conn)
+        if connection is None or connection.writable == writable:
+            return []
+        connection.writable = writable
+        if writable:
+            return [Send(conn, bytes(SyncStep1(self._doc.get_state())))]
+        return [Send(conn, bytes(PermissionDenied(READ_ONLY_REASON)))]
+
     def disconnect(self, conn: ConnId, now: float) -> list[Action]:
         """A connection left: remove the awareness states it spoke for."""
         connection = self._connections.pop(conn, None)

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
-from realtime.bus import Bus, document_channel
+from plumbing.bus import Bus
 from realtime.room import Action, Broadcast, Close, DocumentRoom, Persist, Publish, Send
 from realtime.store import DocumentStore
 from realtime.wsframe import DirectSocket, binary_frame
@@ -23,7 +23,13 @@ from realtime.wsframe import DirectSocket, binary_frame
 log = logging.getLogger("atelier.rooms")
 
 SendBytes = Callable[[bytes], Awaitable[None]]
+CHANNEL_PREFIX = "atelier:doc:"
 CloseSocket = Callable[[int, str], Awaitable[None]]
+
+
+def document_channel(name: str) -> str:
+    """The bus channel of one document."""
+    return CHANNEL_PREFIX + name
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,9 @@ class Connection:
         close: CloseSocket,
         *,
         max_buffer_bytes: int,
-        principal: str = "",
         direct: DirectSocket | None = None,
     ) -> None:
         self.id = conn_id
-        self.principal = principal
         self.direct = direct
         self._send = send
         self._close = close
@@ -203,7 +207,6 @@ class DocumentRooms:
         send: SendBytes,
         close: CloseSocket,
         *,
-        principal: str = "",
         direct: DirectSocket | None = None,
     ) -> Connection:
         self._next_id += 1
@@ -212,7 +215,6 @@ class DocumentRooms:
             send,
             close,
             max_buffer_bytes=self._limits.send_buffer_bytes,
-            principal=principal,
             direct=direct,
         )
 
@@ -239,6 +241,12 @@ class DocumentRooms:
                 if self._limits.room_idle_seconds <= 0:
                     await self._unload(name)
         await conn.stop()
+
+    def set_writable(self, name: str, conn: Connection, writable: bool) -> None:
+        """Let an open connection write, or stop it from writing, without a reconnect."""
+        loaded = self._rooms.get(name)
+        if loaded is not None and conn.id in loaded.connections:
+            self._run(name, loaded, loaded.room.set_writable(conn.id, writable))
 
     def document_revision(self, name: str) -> int | None:
         """A number that changes whenever document `name` does (None: not loaded here)."""

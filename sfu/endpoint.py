@@ -1,13 +1,9 @@
 """The WebSocket route `/visio/{room}`: authorise, then pump JSON messages to and from the SFU.
 
-Who may join (checked on connect; `VisioAuthorizer`):
-- `space-<id>` rooms: signed-in members of the space (space owners and admins are hosts;
-  other members and agents reading a listed space join directly); a guest whose guest link to
-  that space is live waits in the lobby until a host admits them;
-- `meet-<name>` ad-hoc rooms: any signed-in person who is not a guest, as a host;
-- any room with `?token=` minted by `atelier token --docs visio-...` (bots, benchmarks): a
-  read-write token joins as a host, read-only as a member; `?name=` sets the display name.
-Refusals close with 4401 (no credentials) or 4403 (forbidden), like `/sync`.
+Who may join is the web app's answer (an `Authorizer` giving an `Admission`, as `/sync` takes
+one giving a `Grant`); refusals close with 4401 (no credentials) or 4403 (forbidden). Every
+connection joins the registry of live sockets with its admission's tags, so that ending a
+session or a membership closes it, and a changed role makes it rejoin with the new one.
 With `ATELIER_VISIO_MODE=signaling` and no live SFU node, a join closes with 1013 (retry).
 """
 
@@ -18,24 +14,22 @@ import contextlib
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from realtime.bus import Bus
-from realtime.ratelimit import TokenBucket
+from plumbing.bus import Bus
+from plumbing.ratelimit import TokenBucket
+from plumbing.sockets import LiveSockets
 from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
 from sfu.node import Member, RemoteMember, SfuConfig, SfuNode
 from sfu.peer import IceConfig, IceServer
 from sfu.room import Newcomer
 from sfu.signaling import ServerMessage, parse_client
-from web.auth.current import CurrentUser, current_user
-from web.auth.tokens import TokenError, read_document_token
 from web.config import Settings
-from web.spaces.access import at_least, live_link, space_role, space_role_in, utcnow
 
 log = logging.getLogger("atelier.visio")
 
@@ -43,7 +37,8 @@ ROOM_NAME = re.compile(r"^(space-[1-9][0-9]{0,9}|meet-[a-z0-9][a-z0-9-]{2,62})$"
 SEND_QUEUE = 500
 RATE_MESSAGES = 50.0
 RATE_BURST = 200.0
-ACCESS_WATCH_SECONDS = 5.0
+# Closed with this, the meeting client joins again at once (see RECONNECT_CODES in client.ts).
+ROLE_CHANGED = 4100
 
 
 def sfu_config(settings: Settings) -> SfuConfig:
@@ -91,65 +86,58 @@ class VisioRefused(SfuError):
 
 
 @dataclass(frozen=True)
-class VisioAuthorizer:
-    """Decides who a connection is in a room: a `Newcomer`, or `VisioRefused`."""
+class Admission:
+    """Who a connection is in a meeting, what that rests on, and how to check it again.
 
-    engine: AsyncEngine
-    secret: str
+    `recheck` answers the same question later: the newcomer it would be now, None when access
+    is gone, or `VisioRefused`.
+    """
 
-    async def __call__(self, websocket: WebSocket, room: str) -> Newcomer:
-        user = current_user(websocket)
-        if user is not None:
-            newcomer = await self._user(user, room)
-            if newcomer is not None:
-                return newcomer
-        token = websocket.query_params.get("token")
-        if token:
-            try:
-                grant = read_document_token(self.secret, token, now=time.time())
-            except TokenError as exc:
-                raise VisioRefused(4401, str(exc)) from None
-            if not grant.covers(f"visio-{room}"):
-                raise VisioRefused(4403, "this token does not grant that meeting")
-            name = websocket.query_params.get("name") or grant.name or "bot"
-            role = "host" if grant.writable else "member"
-            return Newcomer(name[:80], role, principal=f"token:{grant.name}")
-        if user is None:
-            raise VisioRefused(4401, "sign in or pass ?token=")
-        raise VisioRefused(4403, "you may not join this meeting")
+    newcomer: Newcomer
+    tags: frozenset[str] = frozenset()
+    recheck: Callable[[], Awaitable[Newcomer | None]] | None = field(default=None, compare=False)
 
-    async def _user(self, user: CurrentUser, room: str) -> Newcomer | None:
-        principal = f"user:{user.id}"
-        if room.startswith("meet-"):
-            if user.is_guest:
-                return None
-            return Newcomer(user.display_name, "host", principal=principal)
-        space_id = int(room.removeprefix("space-"))
-        if user.guest_link_id is not None:
-            async with self.engine.connect() as conn:
-                link = await live_link(conn, user.guest_link_id, utcnow())
-            if link is None or link.space_id != space_id:
-                return None
-            principal = f"guest-link:{link.id}"
-            return Newcomer(user.display_name, "guest", principal=principal, lobby=True)
-        role = await space_role(self.engine, user, space_id)
-        if role is None:
-            return None
-        kind = "host" if at_least(role, "admin") else "member"
-        return Newcomer(user.display_name, kind, principal=principal)
+
+Authorizer = Callable[[WebSocket, str], Awaitable[Admission]]
+
+
+class MeetingSocket:
+    """A `/visio` connection as the registry of live sockets sees it."""
+
+    def __init__(self, member: Member | RemoteMember, room: str, admission: Admission) -> None:
+        self.tags = admission.tags | {f"meeting:{room}"}
+        self._member = member
+        self._role = admission.newcomer.role
+        self._recheck = admission.recheck
+
+    def close(self, code: int, reason: str) -> None:
+        self._member.close(code, reason)
+
+    async def recheck(self, reason: str) -> None:
+        if self._recheck is None:
+            return
+        try:
+            newcomer = await self._recheck()
+        except VisioRefused as refused:
+            self.close(refused.code, refused.reason)
+            return
+        if newcomer is None:
+            self.close(4403, reason)
+        elif newcomer.role != self._role:
+            # Hosts and members differ in what they may do: the client joins again as what
+            # the person is now.
+            self.close(ROLE_CHANGED, "your role changed: joining again")
 
 
 class VisioEndpoint:
     """An ASGI WebSocket endpoint for meeting signaling (protocol in docs/visio.md)."""
 
-    def __init__(self, node: SfuNode, authorize: VisioAuthorizer) -> None:
+    def __init__(
+        self, node: SfuNode, authorize: Authorizer, sockets: LiveSockets | None = None
+    ) -> None:
         self._node = node
         self._authorize = authorize
-        self.connections: dict[Member | RemoteMember, str] = {}
-        # Space meetings' signed-in members, whose membership is checked again while connected.
-        self.members_of: dict[Member | RemoteMember, tuple[int, CurrentUser]] = {}
-        self._access_watch: asyncio.Task[None] | None = None
-        self.access_watch_seconds = ACCESS_WATCH_SECONDS
+        self._sockets = sockets if sockets is not None else LiveSockets()
 
     async def handle(self, websocket: WebSocket) -> None:
         room = str(websocket.path_params.get("room", ""))
@@ -158,7 +146,7 @@ class VisioEndpoint:
             await websocket.close(1008, "invalid meeting name")
             return
         try:
-            newcomer = await self._authorize(websocket, room)
+            admission = await self._authorize(websocket, room)
         except VisioRefused as refused:
             await websocket.close(refused.code, refused.reason)
             return
@@ -181,15 +169,11 @@ class VisioEndpoint:
 
         writer = asyncio.create_task(self._write(websocket, outgoing))
         member: Member | RemoteMember | None = None
+        live: MeetingSocket | None = None
         try:
-            member = await self._node.join(room, newcomer, send, close)
-            self.connections[member] = newcomer.principal
-            user = current_user(websocket)
-            if room.startswith("space-") and user is not None and user.guest_link_id is None:
-                self.members_of[member] = (int(room.removeprefix("space-")), user)
-            watched = newcomer.principal.startswith("guest-link:") or member in self.members_of
-            if watched and (self._access_watch is None or self._access_watch.done()):
-                self._access_watch = asyncio.create_task(self.watch_access())
+            member = await self._node.join(room, admission.newcomer, send, close)
+            live = MeetingSocket(member, room, admission)
+            self._sockets.add(live)
             bucket = TokenBucket(RATE_MESSAGES, RATE_BURST, time.monotonic())
             while not closing.is_set():
                 receive = asyncio.ensure_future(websocket.receive())
@@ -223,9 +207,9 @@ class VisioEndpoint:
             log.exception("meeting %s: unexpected error", room)
             close(1011, "internal error")
         finally:
+            if live is not None:
+                self._sockets.discard(live)
             if member is not None:
-                self.connections.pop(member, None)
-                self.members_of.pop(member, None)
                 await self._node.leave(member)
             close(1000, "")
             with contextlib.suppress(TimeoutError):
@@ -249,40 +233,3 @@ class VisioEndpoint:
                 await websocket.send_text(item.to_json())
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
-
-    async def watch_access(self) -> None:
-        """Close meeting connections within seconds of losing access: a guest link revoked or
-        expired, a member removed from the space (what web/spaces/revocation.py does for
-        `/sync` sockets); runs while such connections are open."""
-        while True:
-            await asyncio.sleep(self.access_watch_seconds)
-            links = {
-                int(owner.removeprefix("guest-link:"))
-                for owner in self.connections.values()
-                if owner.startswith("guest-link:")
-            }
-            members = dict(self.members_of)
-            if not links and not members:
-                return  # started again by the next connection to watch
-            try:
-                engine = self._authorize.engine
-                async with engine.connect() as conn:
-                    dead = [i for i in links if await live_link(conn, i, utcnow()) is None]
-                    gone = [
-                        member
-                        for member, (space_id, user) in members.items()
-                        if await space_role_in(conn, user, space_id, utcnow()) is None
-                    ]
-            except Exception:
-                log.warning("visio: could not check meeting access", exc_info=True)
-                continue
-            for link_id in dead:
-                self.close_principal(f"guest-link:{link_id}", 4403, "your guest link has ended")
-            for member in gone:
-                member.close(4403, "you are no longer a member of this space")
-
-    def close_principal(self, principal: str, code: int = 4403, reason: str = "") -> None:
-        """Cut off every meeting connection opened by `principal` (a revoked link)."""
-        for member, owner in list(self.connections.items()):
-            if owner == principal:
-                member.close(code, reason or "your access was revoked")

@@ -74,7 +74,7 @@ from sfu.turn import turn_credentials
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from realtime.bus import Bus
+    from plumbing.bus import Bus
 
 log = logging.getLogger("atelier.sfu")
 

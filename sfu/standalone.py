@@ -15,7 +15,7 @@ import contextlib
 import logging
 import signal
 
-from realtime.bus import RedisBus
+from plumbing.bus import RedisBus
 from sfu.endpoint import make_sfu
 from web.config import Settings
 

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+SESSION_COOKIE = "atelier_session"  # web.auth.sessions.COOKIE_NAME, as a browser sees it
 
 ROOT = Path(__file__).resolve().parent.parent
 ATELIER = [sys.executable, "-m", "web.cli"]
@@ -255,3 +258,28 @@ def servers(*items: AtelierServer) -> Iterator[tuple[AtelierServer, ...]]:
     finally:
         for item in items:
             item.stop()
+
+
+_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def post(server: AtelierServer, cookie: str, path: str, data: dict[str, str]) -> int:
+    """POST a form as the person whose session cookie this is (with its CSRF token)."""
+    value = cookie.split("=", 1)[1] if cookie else ""
+    jar = {SESSION_COOKIE: value} if value else {}
+    async with httpx.AsyncClient(base_url=server.http_url, cookies=jar) as client:
+        page = await client.get("/compte" if value else "/connexion")
+        match = _META.search(page.text) or _FIELD.search(page.text)
+        assert match, page.text[:300]
+        response = await client.post(path, data={**data, "csrf_token": match.group(1)})
+        return response.status_code
+
+
+async def arrive(bot: Any) -> str | int:
+    """A meeting bot's first answer: its role ("host", "member"), "lobby", or the close code."""
+    await bot.wait_for(lambda: bot.messages or bot.closed)
+    if bot.closed:
+        return bot.closed[0]
+    first = bot.messages[0]
+    return str(first.fields["role"]) if first.type == "welcome" else first.type

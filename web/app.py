@@ -14,25 +14,27 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from realtime.bus import make_bus
+from plumbing.bus import make_bus
+from plumbing.sockets import AccessChanges, LiveSockets
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
-from sfu.endpoint import VisioAuthorizer, VisioEndpoint, make_sfu
+from sfu.endpoint import VisioEndpoint, make_sfu
 from web import logs, ticks
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url
+from web.live_access import watching_expiries
 from web.pages.routes import PageRoutes
 from web.pages.version_routes import VersionRoutes
 from web.pages.versions import VersionKeeper
 from web.search.indexer import search_indexing
 from web.search.routes import search_routes
-from web.spaces import revocation
 from web.spaces.routes import spaces_routes
 from web.spaces.sync_auth import SpacesAuthorizer
 from web.spaces.tree import purge_trash
+from web.visio.access import MeetingAuthorizer
 from web.visio.routes import visio_routes
 
 log = logging.getLogger("atelier.web")
@@ -55,7 +57,16 @@ class TokenAuthorizer:
         if not grant.covers(document):
             raise AccessRefused(4403, "this token does not grant that document")
         access = Access.WRITE if grant.writable else Access.READ
-        return Grant(access, principal=f"token:{grant.name}")
+
+        async def recheck() -> Grant:  # a token that expired meanwhile ends its socket
+            try:
+                read_document_token(self._secret, token, now=time.time())
+            except TokenError as exc:
+                raise AccessRefused(4401, str(exc)) from None
+            return Grant(access, tags, recheck)
+
+        tags = frozenset({f"token:{grant.name}"})
+        return Grant(access, tags, recheck)
 
 
 # Young-generation size for the garbage collector in a server process (CPython's default: 700).
@@ -112,21 +123,26 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             room_idle_seconds=settings.room_idle_seconds,
         ),
     )
+    # Every live socket, by what its access rests on: ending a session, a membership or a link
+    # closes (or narrows) exactly those, here and on the other workers.
+    live_sockets = LiveSockets()
+    access = AccessChanges(live_sockets, bus)
+    accounts = AccountsSetup(settings, engine, secret, access)
     sync = SyncEndpoint(
         rooms,
         # The session user (members, guest-link sessions) first, then `?token=`.
-        SpacesAuthorizer(engine, TokenAuthorizer(secret)),
+        SpacesAuthorizer(accounts.sessions, TokenAuthorizer(secret)),
         EndpointLimits(
             max_message_bytes=settings.max_message_bytes,
             rate_messages=settings.rate_messages,
             rate_burst=settings.rate_burst,
         ),
+        live_sockets,
     )
-    accounts = AccountsSetup(settings, engine, secret)
     # Visio: the SFU runs in this process; with Redis, rooms are leased and signaling relayed;
     # with ATELIER_VISIO_MODE=signaling every meeting runs on `atelier sfu` nodes instead.
     sfu = make_sfu(settings, bus)
-    visio = VisioEndpoint(sfu, VisioAuthorizer(engine, secret))
+    visio = VisioEndpoint(sfu, MeetingAuthorizer(accounts.sessions, secret), live_sockets)
     keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)
     ready = False
 
@@ -140,8 +156,9 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 await rooms.start()
                 await sfu.start()
                 await keeper.start()  # automatic versions of changed pages
-                # Revoked links and removed members lose their sockets on every worker.
-                await revocation.listen(bus, rooms)
+                # Ended sessions, revoked links and removed members lose their sockets on
+                # every worker.
+                await access.listen()
                 try:
                     await purge_trash(engine)
                 except Exception:  # the schema may not be migrated yet
@@ -150,10 +167,15 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                     _freeze_startup_heap()
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
-                # Guests whose link expires while connected are cut off within seconds.
-                async with revocation.watching_guest_links(engine, rooms), search_indexing(app):
+                # Sessions and guest links that expire while connected are cut off within
+                # seconds.
+                async with (
+                    watching_expiries(engine, live_sockets, settings.access_watch_seconds),
+                    search_indexing(app),
+                ):
                     yield
                 ready = False
+                await access.close()
                 await keeper.close()
                 await sfu.close()
                 await rooms.close()
@@ -196,5 +218,6 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app.state.bus = bus
     app.state.store = store
     app.state.sfu = sfu
+    app.state.access = access
     app.state.versions = keeper
     return app

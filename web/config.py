@@ -271,6 +271,15 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1, 366),
     ),
     Setting(
+        "ATELIER_ACCESS_WATCH_SECONDS",
+        "access_watch_seconds",
+        "5",
+        "How often each worker closes the live sockets (documents, meetings) whose session or "
+        "guest link expired. Ending access by hand (signing out, revoking, removing) closes "
+        "them at once.",
+        _float(0.1, 3600),
+    ),
+    Setting(
         "ATELIER_PUBLIC_URL",
         "public_url",
         "",
@@ -483,6 +492,7 @@ class Settings:
     version_interval_minutes: int = 60
     token_ttl_seconds: int = 86400
     guest_link_days: int = 30
+    access_watch_seconds: float = 5.0
     public_url: str = ""
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)

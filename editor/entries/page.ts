@@ -5,7 +5,7 @@
 //   data-locale         fr | en
 //   data-label          accessible name of the editing area
 //   data-task-label     accessible name of a checklist box ("{text}": the item's text)
-//   data-status-*       the status line's texts (syncing, saved, offline, refused)
+//   data-status-*       the status line's texts (syncing, saved, offline, refused, readonly)
 //   data-upload-url     where images are posted (absent: no image button)
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
 //   data-store-key      whose device copy (IndexedDB) this is
@@ -55,6 +55,7 @@ function mount(root: HTMLElement): void {
     },
   });
 
+  const toolbar = document.querySelector<HTMLElement>("[data-editor-toolbar]");
   const labels = statusLabels(root);
   const status = document.querySelector<HTMLElement>("[data-connection-status]");
   shared.onState((state) => {
@@ -62,12 +63,12 @@ function mount(root: HTMLElement): void {
       status.textContent = labels[state];
       status.dataset.state = state;
     }
-    if (state === "refused" && editor.isEditable) {
+    if ((state === "refused" || state === "readonly") && editor.isEditable) {
       editor.setEditable(false);
+      if (toolbar) toolbar.hidden = true;
     }
   });
 
-  const toolbar = document.querySelector<HTMLElement>("[data-editor-toolbar]");
   if (toolbar && writable) {
     const linkDialog = document.querySelector<HTMLDialogElement>("dialog[data-link-dialog]");
     const imageDialog = document.querySelector<HTMLDialogElement>("dialog[data-image-dialog]");

@@ -2,8 +2,9 @@
 // through the stock y-websocket provider, plus the connection state shown to the user.
 import * as Y from "yjs";
 import * as encoding from "lib0/encoding";
+import * as authProtocol from "y-protocols/auth";
 import * as syncProtocol from "y-protocols/sync";
-import { WebsocketProvider, messageSync } from "y-websocket";
+import { WebsocketProvider, messageAuth, messageSync } from "y-websocket";
 import { IndexeddbPersistence } from "y-indexeddb";
 
 /** How long local edits may wait for the server's receipt before the status says "syncing". */
@@ -12,7 +13,7 @@ export const RECEIPT_GRACE_MS = 2000;
 const RECEIPT_DEBOUNCE_MS = 250;
 
 /** What the status line tells the user. */
-export type ConnectionState = "syncing" | "saved" | "offline" | "refused";
+export type ConnectionState = "syncing" | "saved" | "offline" | "refused" | "readonly";
 
 export type StatusLabels = Record<ConnectionState, string>;
 
@@ -21,6 +22,7 @@ export const FRENCH_LABELS: StatusLabels = {
   saved: "Enregistré",
   offline: "Hors ligne — modifications gardées sur cet appareil",
   refused: "Accès refusé par le serveur — rechargez la page",
+  readonly: "Lecture seule : votre accès a changé",
 };
 
 export interface CollabOptions {
@@ -56,6 +58,7 @@ export class SharedDocument {
   private listeners: Listener[] = [];
   private current: ConnectionState = "syncing";
   private lostConnection = false;
+  private readOnly = false;
   private refused = false;
   // y-websocket has no acknowledgements. After local edits we send a sync step 1 and take
   // the server's step 2 answer as the receipt: one socket, in order, so the server has read
@@ -105,6 +108,14 @@ export class SharedDocument {
       const awaited = this.receipts.length > 0;
       handleSync(encoder, decoder, provider, emit, type);
       if (step === syncProtocol.messageYjsSyncStep2 && awaited) this.receiptReceived();
+    };
+    // The server refused a write, or lowered this person's access while the page was open
+    // (a role changed, the space archived): from now on the page is read-only.
+    this.provider.messageHandlers[messageAuth] = (_encoder, decoder) => {
+      authProtocol.readAuthMessage(decoder, this.ydoc, () => {
+        this.readOnly = true;
+        this.update();
+      });
     };
     this.provider.on("closed", () => {
       // 44xx: the server refused this socket (signed out, link revoked); retrying cannot help.
@@ -222,6 +233,7 @@ export class SharedDocument {
 
   private computeState(): ConnectionState {
     if (this.refused) return "refused";
+    if (this.readOnly) return "readonly";
     if (!navigator.onLine || !this.provider.shouldConnect) return "offline";
     if (this.provider.wsconnected && this.provider.synced) {
       const waiting = this.unconfirmedSince !== null ? Date.now() - this.unconfirmedSince : 0;

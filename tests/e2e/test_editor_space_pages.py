@@ -168,3 +168,25 @@ def test_a_guest_link_reader_watches_live_cannot_type_and_is_cut_off_on_revocati
     type_at_end(alice, " Après révocation.")
     guest.wait_for_timeout(500)
     expect(surface(guest)).not_to_contain_text("Après révocation.")
+
+
+def test_an_editor_whose_role_is_lowered_turns_read_only_without_reloading(
+    browser: Browser, server: AtelierServer, space: Space
+) -> None:
+    alice_context = signed_in(browser, server, "alice@agri.gouv.fr")
+    bob = open_page(signed_in(browser, server, "bob@agri.gouv.fr"), space.notes_url)
+    type_at_end(bob, "Écrit par Bob.")
+    expect(bob.get_by_role("status")).to_have_text("Enregistré")
+
+    members = alice_context.new_page()
+    members.goto(f"/espaces/{space.slug}/membres")
+    members.get_by_label("Rôle de Bob Durand").select_option("reader")
+    members.get_by_label("Rôle de Bob Durand").locator("xpath=ancestor::form").locator(
+        "button"
+    ).click()
+
+    # The same page, without a reload: the status says why, typing is no longer possible.
+    expect(bob.get_by_role("status")).to_have_text("Lecture seule : votre accès a changé")
+    expect(surface(bob)).to_have_attribute("aria-readonly", "true")
+    expect(surface(bob)).to_have_attribute("contenteditable", "false")
+    expect(bob.locator("[data-editor-toolbar]")).to_be_hidden()

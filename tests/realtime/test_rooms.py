@@ -12,7 +12,7 @@ import psutil
 import pytest
 from pycrdt import Doc, Text
 
-from realtime.bus import InProcessBus, LocalHub
+from plumbing.bus import InProcessBus, LocalHub
 from realtime.rooms import Connection, DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from web.database import create_engine, database_url, migrate

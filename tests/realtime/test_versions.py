@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from realtime.bus import InProcessBus, LocalHub
+from plumbing.bus import InProcessBus, LocalHub
 from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate, parse_message
 from realtime.room import Broadcast, DocumentRoom, Persist, Publish

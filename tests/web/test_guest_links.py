@@ -7,11 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from realtime.endpoint import Access
 from tests.web.spaces_support import *  # noqa: F403 (fixtures)
 from tests.web.spaces_support import Who, add_user
 from web.spaces import guest_links, services, tree
-from web.spaces.access import document_grant, page_role, space_role, utcnow
+from web.spaces.access import document_role, page_role, space_role, utcnow
 from web.spaces.errors import Forbidden, InvalidInput, NotFound
 
 
@@ -39,10 +38,9 @@ async def test_a_page_link_guest_sees_that_page_only_with_the_link_role(
     assert await page_role(engine, guest, shared.id) == "reader"
     assert await page_role(engine, guest, other.id) is None
     assert await space_role(engine, guest, space_id) is None
-    grant = await document_grant(engine, guest, shared.doc_name)
-    assert grant is not None and grant.access is Access.READ
-    assert grant.principal == f"guest-link:{new.link.id}"
-    assert await document_grant(engine, guest, other.doc_name) is None
+    found = await document_role(engine, guest, shared.doc_name)
+    assert found is not None and not found.writable and found.space_id == space_id
+    assert await document_role(engine, guest, other.doc_name) is None
     assert await guest_links.guest_link_of_user(engine, guest.id) == new.link.id
 
 
@@ -55,9 +53,9 @@ async def test_a_space_link_editor_writes_every_page_of_that_space_only(
     new = await guest_links.create_guest_link(engine, owner, space_id, role="editor")
     guest = await _guest(engine, new.token)
     for page in (shared, other):
-        grant = await document_grant(engine, guest, page.doc_name)
-        assert grant is not None and grant.access is Access.WRITE
-    assert await document_grant(engine, guest, page_elsewhere.doc_name) is None
+        found = await document_role(engine, guest, page.doc_name)
+        assert found is not None and found.writable
+    assert await document_role(engine, guest, page_elsewhere.doc_name) is None
 
 
 async def test_a_revoked_link_cuts_its_guests_off_at_once(engine: AsyncEngine) -> None:
@@ -70,7 +68,7 @@ async def test_a_revoked_link_cuts_its_guests_off_at_once(engine: AsyncEngine) -
     revoked = await guest_links.revoke_guest_link(engine, owner, new.link.id)
     assert revoked.status(utcnow()) == "revoked"
     assert await page_role(engine, guest, shared.id) is None
-    assert await document_grant(engine, guest, shared.doc_name) is None
+    assert await document_role(engine, guest, shared.doc_name) is None
     with pytest.raises(Forbidden, match="révoqué"):
         await guest_links.open_guest_link(engine, new.token, "Quelqu'un")
 

@@ -251,7 +251,7 @@ async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
     assert await titles(db_app, owner, "hippocampe") == []
 
     sink = Sink()
-    conn = rooms.new_connection(sink.send, sink.close, principal="user:test")
+    conn = rooms.new_connection(sink.send, sink.close)
     await rooms.join(page.doc_name, conn, writable=True)
     client_doc = Doc()
     rooms.receive(

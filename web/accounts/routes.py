@@ -24,6 +24,7 @@ from web.auth.forms import client_address, field, redirect
 from web.auth.passwords import password_problem
 from web.auth.throttle import SignInThrottle
 from web.i18n import N_, gettext_for, locale_of
+from web.live_access import recheck, user_tag
 from web.mail import Mailer
 from web.templating import render
 
@@ -262,7 +263,7 @@ async def deactivate(request: Request) -> Response:
             request, error=t("Vous ne pouvez pas désactiver votre propre compte."), status=400
         )
     await accounts.set_status(
-        request.app.state.engine, user.id, "deactivated", reviewed_by=admin.id
+        request.app.state.sessions, user.id, "deactivated", reviewed_by=admin.id
     )
     return redirect("/admin/comptes", "desactive")
 
@@ -270,7 +271,7 @@ async def deactivate(request: Request) -> Response:
 async def reactivate(request: Request) -> Response:
     admin = require_admin(request)
     user = await _target(request)
-    await accounts.set_status(request.app.state.engine, user.id, "active", reviewed_by=admin.id)
+    await accounts.set_status(request.app.state.sessions, user.id, "active", reviewed_by=admin.id)
     return redirect("/admin/comptes", "reactive")
 
 
@@ -288,6 +289,7 @@ async def change_role(request: Request) -> Response:
             request, error=t("L'instance doit garder au moins un administrateur."), status=400
         )
     await accounts.set_role(engine, user.id, role)
+    await recheck(request, user_tag(user.id), reason="instance role changed")
     return redirect("/admin/comptes", "role")
 
 

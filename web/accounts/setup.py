@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from plumbing.sockets import AccessChanges
 from web.accounts.routes import account_admin_routes
 from web.auth.csrf import CSRFMiddleware
 from web.auth.current import CurrentUserMiddleware, SignInRequired, sign_in_url
@@ -53,11 +54,17 @@ DEFAULT_DETAILS = {
 class AccountsSetup:
     """Everything accounts add to the app, built from the settings."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, secret: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        secret: str,
+        changes: AccessChanges | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.secret = secret
-        self.sessions = SessionStore(engine, secret, timedelta(days=settings.session_days))
+        self.sessions = SessionStore(engine, secret, timedelta(days=settings.session_days), changes)
         self.throttle = SignInThrottle(
             engine,
             ThrottleRule(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.auth.passwords import hash_password
-from web.auth.sessions import now_utc, revoke_user_sessions, utc
+from web.auth.sessions import SessionStore, now_utc, utc
 from web.schema import users
 
 ROLES = ("admin", "agent", "guest")
@@ -225,9 +225,11 @@ async def touch_login(engine: AsyncEngine, user_id: int) -> None:
 
 
 async def set_status(
-    engine: AsyncEngine, user_id: int, status: str, *, reviewed_by: int | None = None
+    sessions: SessionStore, user_id: int, status: str, *, reviewed_by: int | None = None
 ) -> None:
-    """Change an account's status; leaving 'active' ends all its sessions at once."""
+    """Change an account's status; leaving 'active' ends all its sessions and live sockets
+    at once."""
+    engine = sessions.engine
     if status not in STATUSES:
         raise AccountError("État de compte inconnu.")
     values: dict[str, object] = {"status": status}
@@ -236,7 +238,7 @@ async def set_status(
     async with engine.begin() as connection:
         await connection.execute(update(users).where(users.c.id == user_id).values(**values))
     if status != "active":
-        await revoke_user_sessions(engine, user_id)
+        await sessions.revoke_all(user_id)
 
 
 async def set_role(engine: AsyncEngine, user_id: int, role: str) -> None:

@@ -77,6 +77,12 @@ async def session_user(
     return None if row is None else _to_user(row)
 
 
+async def user_of_session(store: SessionStore, session_id: str) -> CurrentUser | None:
+    """The user of a session as they are now (role, status), or None once it has ended."""
+    row = await store.live(session_id)
+    return None if row is None else _to_user(row)
+
+
 async def open_session(
     store: SessionStore, user_id: int, user_agent: str = "", *, guest_link_id: int | None = None
 ) -> str:

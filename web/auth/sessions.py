@@ -15,6 +15,8 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from plumbing.sockets import AccessChange, AccessChanges
+from web.live_access import SIGNED_OUT, link_tag, session_tag, user_tag
 from web.schema import sessions, users
 
 COOKIE_NAME = "atelier_session"
@@ -56,10 +58,25 @@ class SessionRow:
 class SessionStore:
     """Sessions of one instance: the engine, the signing key and the sliding lifetime."""
 
-    def __init__(self, engine: AsyncEngine, secret: str, lifetime: timedelta) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secret: str,
+        lifetime: timedelta,
+        changes: AccessChanges | None = None,
+    ) -> None:
         self.engine = engine
         self.lifetime = lifetime
         self._signer = Signer(secret, salt=_SALT)
+        # Ending sessions closes the live sockets opened with them, on every worker.
+        self._changes = changes
+
+    async def _close_sockets(self, *tags: str, reason: str, keep: str | None = None) -> None:
+        if self._changes is not None:
+            kept = frozenset() if keep is None else frozenset({session_tag(keep)})
+            await self._changes.publish(
+                AccessChange(frozenset(tags), reason, close=SIGNED_OUT, keep=kept)
+            )
 
     def _sign(self, secret_part: str) -> str:
         return self._signer.sign(secret_part).decode()
@@ -110,6 +127,13 @@ class SessionStore:
         session_id = self.session_id(cookie_value)
         if session_id is None:
             return None
+        return await self.live(session_id, now, extend=True)
+
+    async def live(
+        self, session_id: str, now: datetime | None = None, *, extend: bool = False
+    ) -> SessionRow | None:
+        """The session `session_id` and its user as they are now, if both are still live
+        (what a socket opened with it checks again when access changes)."""
         now = now or now_utc()
         query = (
             select(
@@ -134,7 +158,7 @@ class SessionStore:
         expires_at = utc(row.expires_at)
         if expires_at <= now:
             return None
-        refreshed = now - utc(row.last_seen_at) >= _REFRESH_EVERY
+        refreshed = extend and now - utc(row.last_seen_at) >= _REFRESH_EVERY
         if refreshed:
             expires_at = now + self.lifetime
             async with self.engine.begin() as connection:
@@ -156,43 +180,46 @@ class SessionStore:
         )
 
     async def revoke(self, session_id: str, now: datetime | None = None) -> None:
-        """End one session (sign out)."""
+        """End one session (sign out), and its live sockets."""
         async with self.engine.begin() as connection:
             await connection.execute(
                 update(sessions)
                 .where(and_(sessions.c.id == session_id, sessions.c.revoked_at.is_(None)))
                 .values(revoked_at=now or now_utc())
             )
+        await self._close_sockets(session_tag(session_id), reason="signed out")
 
     async def revoke_all(
         self, user_id: int, *, keep: str | None = None, now: datetime | None = None
     ) -> int:
-        """End every session of a user (except `keep`); return how many were live."""
-        return await revoke_user_sessions(self.engine, user_id, keep=keep, now=now)
+        """End every session of a user (except `keep`) and their live sockets; return how
+        many sessions were live."""
+        condition = and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
+        if keep is not None:
+            condition = and_(condition, sessions.c.id != keep)
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(sessions).where(condition).values(revoked_at=now or now_utc())
+            )
+        await self._close_sockets(user_tag(user_id), reason="signed out", keep=keep)
+        return int(result.rowcount or 0)
 
-
-async def revoke_user_sessions(
-    engine: AsyncEngine, user_id: int, *, keep: str | None = None, now: datetime | None = None
-) -> int:
-    """End every session of a user (except `keep`); return how many were live."""
-    condition = and_(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
-    if keep is not None:
-        condition = and_(condition, sessions.c.id != keep)
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            update(sessions).where(condition).values(revoked_at=now or now_utc())
-        )
-    return int(result.rowcount or 0)
-
-
-async def revoke_guest_link_sessions(
-    engine: AsyncEngine, guest_link_id: int, now: datetime | None = None
-) -> int:
-    """End every session opened through a guest link (when the link is revoked)."""
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            update(sessions)
-            .where(and_(sessions.c.guest_link_id == guest_link_id, sessions.c.revoked_at.is_(None)))
-            .values(revoked_at=now or now_utc())
-        )
-    return int(result.rowcount or 0)
+    async def revoke_guest_link(self, guest_link_id: int, now: datetime | None = None) -> int:
+        """End every session opened through a guest link (when the link is revoked), and its
+        live sockets."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(sessions)
+                .where(
+                    and_(
+                        sessions.c.guest_link_id == guest_link_id,
+                        sessions.c.revoked_at.is_(None),
+                    )
+                )
+                .values(revoked_at=now or now_utc())
+            )
+        # 4403, not 4401: signing in again will not bring the link back.
+        if self._changes is not None:
+            change = AccessChange(frozenset({link_tag(guest_link_id)}), "guest link revoked", 4403)
+            await self._changes.publish(change)
+        return int(result.rowcount or 0)

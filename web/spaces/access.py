@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from realtime.endpoint import Access, Grant
 from web.spaces.tables import SPACE_ROLES, guest_links, memberships, pages, spaces
 
 ROLE_RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
@@ -48,13 +47,6 @@ def utcnow() -> datetime:
 def aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def principal_of(user: Actor) -> str:
-    """The socket principal of a user: revoking its link or removing it closes these."""
-    if user.guest_link_id is not None:
-        return f"guest-link:{user.guest_link_id}"
-    return f"user:{user.id}"
 
 
 @dataclass(frozen=True)
@@ -167,25 +159,33 @@ async def page_role(
         return await page_role_in(conn, user, page_id, now or utcnow())
 
 
-def access_for(role: str) -> Access:
-    """Readers and commenters see live changes but cannot type; editors and up write."""
-    return Access.WRITE if at_least(role, "editor") else Access.READ
+@dataclass(frozen=True)
+class DocumentRole:
+    """A person's role on a page's realtime document, and the page's space."""
+
+    role: str
+    space_id: int
+
+    @property
+    def writable(self) -> bool:
+        """Readers and commenters see live changes but cannot type; editors and up write."""
+        return at_least(self.role, "editor")
 
 
-async def document_grant(
+async def document_role(
     engine: AsyncEngine, user: Actor, doc_name: str, *, now: datetime | None = None
-) -> Grant | None:
-    """What the user may do with a page's realtime document, or None."""
+) -> DocumentRole | None:
+    """The user's role on the page whose document is `doc_name`, or None."""
     async with engine.connect() as conn:
-        page_id = (
-            await conn.execute(select(pages.c.id).where(pages.c.doc_name == doc_name))
-        ).scalar()
-        if page_id is None:
+        row = (
+            await conn.execute(
+                select(pages.c.id, pages.c.space_id).where(pages.c.doc_name == doc_name)
+            )
+        ).first()
+        if row is None:
             return None
-        role = await page_role_in(conn, user, page_id, now or utcnow())
-    if role is None:
-        return None
-    return Grant(access_for(role), principal=principal_of(user))
+        role = await page_role_in(conn, user, row.id, now or utcnow())
+    return None if role is None else DocumentRole(role, row.space_id)
 
 
 @dataclass(frozen=True)

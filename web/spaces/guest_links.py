@@ -52,11 +52,6 @@ class NewLink:
     token: str  # shown once
 
 
-def principal(link_id: int) -> str:
-    """The socket principal of every connection opened through this link."""
-    return f"guest-link:{link_id}"
-
-
 def _require_not_guest(actor: Actor) -> None:
     # Guests work with what they were given; they do not invite others.
     if actor.role == "guest" or actor.guest_link_id is not None:
@@ -166,13 +161,19 @@ async def list_guest_links(
 
 
 async def revoke_guest_link(
-    engine: AsyncEngine, actor: Actor, link_id: int, *, now: datetime | None = None
+    engine: AsyncEngine,
+    actor: Actor,
+    link_id: int,
+    *,
+    space_id: int | None = None,
+    now: datetime | None = None,
 ) -> GuestLink:
-    """Revoke a link at once (space admins, or the editor who created it)."""
+    """Revoke a link at once (space admins, or the editor who created it); with `space_id`,
+    only a link of that space (a link reached through another space's address is unknown)."""
     now = now or utcnow()
     _require_not_guest(actor)
     found = await _links(engine, guest_links.c.id == link_id)
-    if not found:
+    if not found or (space_id is not None and found[0].space_id != space_id):
         raise NotFound("Lien introuvable.")
     link = found[0]
     async with engine.begin() as conn:

@@ -10,11 +10,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from realtime.bus import Bus
-from realtime.rooms import DocumentRooms
 from web.i18n import gettext_for
 from web.spaces.errors import InvalidInput, NotFound, SpaceError
-from web.spaces.revocation import Revocation, revoke
 from web.templating import render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -24,20 +21,6 @@ MAX_FIELD = 10_000
 def engine_of(request: Request) -> AsyncEngine:
     engine: AsyncEngine = request.app.state.engine
     return engine
-
-
-def rooms_of(request: Request) -> DocumentRooms:
-    rooms: DocumentRooms = request.app.state.rooms
-    return rooms
-
-
-def bus_of(request: Request) -> Bus | None:
-    return getattr(request.app.state, "bus", None)
-
-
-def close_sockets(request: Request, revocation: Revocation) -> int:
-    """Close live sockets that lost access, here and (over the bus) on other workers."""
-    return revoke(rooms_of(request), bus_of(request), revocation)
 
 
 def error_page(request: Request, error: SpaceError) -> Response:

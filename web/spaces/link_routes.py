@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from web.auth.current import start_session
-from web.auth.sessions import revoke_guest_link_sessions
+from web.auth.sessions import SessionStore
 from web.config import Settings
 from web.i18n import gettext_for
 from web.spaces import guest_links, services, tree
@@ -17,7 +17,6 @@ from web.spaces.access import at_least, utcnow
 from web.spaces.errors import InvalidInput, NotFound, SpaceError
 from web.spaces.guest_links import MAX_DAYS
 from web.spaces.http import (
-    close_sockets,
     engine_of,
     handles_errors,
     optional_int,
@@ -27,7 +26,6 @@ from web.spaces.http import (
     text,
 )
 from web.spaces.invitations import base_url
-from web.spaces.revocation import Revocation
 from web.spaces.routes import ROLE_NAMES, common, space_for
 from web.spaces.tables import LINK_ROLES
 from web.templating import render
@@ -115,12 +113,10 @@ async def revoke_link(request: Request) -> Response:
     user, space, _ = await space_for(request, "editor")
     link_id = path_int(request, "link_id")
     engine = engine_of(request)
-    link = await guest_links.revoke_guest_link(engine, user, link_id)
-    if link.space_id != space.id:
-        raise NotFound("Lien introuvable.")
+    await guest_links.revoke_guest_link(engine, user, link_id, space_id=space.id)
     # Sessions opened through the link end, and so do its live sockets, on every worker.
-    await revoke_guest_link_sessions(engine, link_id)
-    close_sockets(request, Revocation("guest link revoked", guest_links.principal(link_id)))
+    sessions: SessionStore = request.app.state.sessions
+    await sessions.revoke_guest_link(link_id)
     return see_other(f"/espaces/{space.slug}/liens")
 
 

@@ -17,11 +17,11 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
+from web.live_access import doc_tag, recheck, space_tag, user_tag
 from web.spaces import directory, services, tree
 from web.spaces.access import LiveLink, at_least, live_link, space_role, utcnow
 from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.http import (
-    close_sockets,
     engine_of,
     handles_errors,
     optional_int,
@@ -32,7 +32,6 @@ from web.spaces.http import (
     text,
 )
 from web.spaces.invitations import invitation_routes, send_invitation
-from web.spaces.revocation import RECONNECT, Revocation
 from web.spaces.services import Space
 from web.spaces.tables import SPACE_KINDS, SPACE_ROLES, VISIBILITIES
 from web.templating import render
@@ -219,21 +218,14 @@ async def update_settings(request: Request) -> Response:
     return see_other(f"/espaces/{space.slug}")
 
 
-async def _space_documents(request: Request, space_id: int) -> tuple[str, ...]:
-    nodes = tree.flatten(await tree.page_tree(engine_of(request), space_id))
-    return tuple(node.doc_name for node, _ in nodes)
-
-
 @handles_errors
 async def archive(request: Request) -> Response:
     user, space, _ = await space_for(request, "admin")
     form = await read_form(request)
     archived = text(form, "archive") == "1"
     await services.set_archived(engine_of(request), user, space.id, archived)
-    if archived:
-        # Open sockets reconnect (not a 44xx close) and get read-only grants.
-        documents = await _space_documents(request, space.id)
-        close_sockets(request, Revocation("space archived", documents=documents, code=RECONNECT))
+    # Open sockets of the space check their access again: read-only once archived.
+    await recheck(request, space_tag(space.id), reason="space archived")
     return see_other(f"/espaces/{space.slug}")
 
 
@@ -329,26 +321,23 @@ async def _change_role(
 ) -> str | None:
     member_id = required_int(form, "user_id", "Personne")
     await services.change_role(engine_of(request), user, space.id, member_id, text(form, "role"))
-    # Their open sockets reconnect and get a grant for the new role.
-    documents = await _space_documents(request, space.id)
-    close_sockets(
-        request, Revocation("role changed", f"user:{member_id}", documents, code=RECONNECT)
-    )
+    # Their open sockets check their access again: a reader's stop writing at once.
+    await recheck(request, user_tag(member_id), space_tag(space.id), reason="role changed")
     return None
 
 
 async def _remove(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
     member_id = required_int(form, "user_id", "Personne")
     await services.remove_member(engine_of(request), user, space.id, member_id)
-    documents = await _space_documents(request, space.id)
-    close_sockets(request, Revocation("removed from the space", f"user:{member_id}", documents))
+    await recheck(
+        request, user_tag(member_id), space_tag(space.id), reason="removed from the space"
+    )
     return None
 
 
 async def _leave(request: Request, user: CurrentUser, space: Space, form: FormData) -> str | None:
     await services.leave_space(engine_of(request), user, space.id)
-    documents = await _space_documents(request, space.id)
-    close_sockets(request, Revocation("left the space", f"user:{user.id}", documents))
+    await recheck(request, user_tag(user.id), space_tag(space.id), reason="left the space")
     return "/espaces"
 
 
@@ -420,7 +409,8 @@ async def shift_page(request: Request) -> Response:
 async def trash_page(request: Request) -> Response:
     user, space, page_id, form = await _tree_target(request)
     documents = await tree.trash_page(engine_of(request), user, page_id)
-    close_sockets(request, Revocation("page moved to the trash", documents=tuple(documents)))
+    for document in documents:
+        await recheck(request, doc_tag(document), reason="page moved to the trash")
     return see_other(_back(space, form))
 
 

@@ -19,7 +19,7 @@ const QUALITY_INTERVAL_MS = 2000;
 // bad message (an answer the server stopped waiting for), internal error, restart, no media
 // server, media failed, media server full (no free UDP port).
 const RECONNECT_CODES: ReadonlySet<number> = new Set([
-  1001, 1005, 1006, 1008, 1011, 1012, 1013, 4408, 4503,
+  1001, 1005, 1006, 1008, 1011, 1012, 1013, 4100, 4408, 4503,
 ]);
 const RECONNECT_ATTEMPTS = 6;
 const REACTION_MS = 4000;

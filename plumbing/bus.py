@@ -24,12 +24,6 @@ log = logging.getLogger("atelier.bus")
 Handler = Callable[[bytes], None]
 ReconnectCallback = Callable[[], Awaitable[None]]
 PREFIX_BYTES = 16
-CHANNEL_PREFIX = "atelier:doc:"
-
-
-def document_channel(name: str) -> str:
-    """The bus channel of one document."""
-    return CHANNEL_PREFIX + name
 
 
 class Bus(Protocol):
