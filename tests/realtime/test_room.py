@@ -187,6 +187,33 @@ def test_read_only_client_cannot_write() -> None:
     assert text_of(net.room) == "" and str(watcher.text) == ""
 
 
+def test_a_writer_lowered_to_reader_is_told_at_once_and_then_refused() -> None:
+    net = Network(DocumentRoom("doc"))
+    writer = net.connect(1)
+    watcher = net.connect(2)
+    net.send(1, writer.type(0, "before "))
+    assert net.room.set_writable(1, False) == [Send(1, bytes(PermissionDenied(READ_ONLY_REASON)))]
+    assert net.room.set_writable(1, False) == []  # already read-only: nothing to say
+    actions = net.send(1, writer.type(7, "after"))
+    assert actions == [Send(1, bytes(PermissionDenied(READ_ONLY_REASON)))]
+    assert text_of(net.room) == "before " == str(watcher.text)
+
+
+def test_a_reader_raised_to_writer_is_asked_for_what_it_holds_and_its_edits_land() -> None:
+    net = Network(DocumentRoom("doc"))
+    reader = net.connect(1, writable=False)
+    watcher = net.connect(2)
+    net.send(1, reader.type(0, "typed while read-only, "))  # refused, kept on the device
+    (ask,) = net.room.set_writable(1, True)
+    assert isinstance(ask, Send) and ask.conn == 1
+    step1 = parse_message(ask.data)
+    assert isinstance(step1, SyncStep1)
+    # The client answers the step 1 with everything the room lacks, then goes on typing.
+    net.send(1, bytes(SyncStep2(reader.doc.get_update(step1.state_vector))))
+    net.send(1, reader.type(len(str(reader.text)), "then saved"))
+    assert text_of(net.room) == "typed while read-only, then saved" == str(watcher.text)
+
+
 def test_read_only_client_empty_step2_is_silently_fine() -> None:
     room = DocumentRoom("doc")
     room.connect(1, writable=False, now=0.0)
