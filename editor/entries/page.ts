@@ -7,6 +7,7 @@
 //   data-task-label     accessible name of a checklist box ("{text}": the item's text)
 //   data-status-*       the status line's texts (syncing, saved, offline, refused, readonly)
 //   data-upload-url     where images are posted (absent: no image button)
+//   data-image-base     where the page's images are served (…/images, no trailing slash)
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
 //   data-store-key      whose device copy (IndexedDB) this is
 import { FRENCH_LABELS, SharedDocument, type ConnectionState, type StatusLabels } from "../src/collab";
@@ -37,6 +38,11 @@ function mount(root: HTMLElement): void {
   const token = new URLSearchParams(window.location.search).get("token");
   const shared = new SharedDocument({ doc, token, storeKey: root.dataset.storeKey });
   const surface = root.querySelector<HTMLElement>("[data-part=surface]") ?? root;
+  const csrf = root.dataset.csrfToken;
+  const csrfHeaders = csrf ? { "X-CSRF-Token": csrf } : undefined;
+  const imageBase = root.dataset.imageBase;
+  // A page opened by token shows its images with that token; it is never stored in the text.
+  const imageQuery = token ? `?token=${encodeURIComponent(token)}` : "";
   let openImage: ((chosen?: File) => void) | null = null;
   const editor = createEditor({
     element: surface,
@@ -48,6 +54,14 @@ function mount(root: HTMLElement): void {
     },
     label: root.dataset.label || "Contenu de la page",
     taskLabel: root.dataset.taskLabel,
+    images: imageBase
+      ? {
+          base: imageBase,
+          query: imageQuery,
+          referencesUrl: writable ? `${imageBase}/references${imageQuery}` : undefined,
+          headers: csrfHeaders,
+        }
+      : undefined,
     onImageFiles: (files, pos) => {
       if (!openImage) return;
       if (pos !== null) editor.commands.setTextSelection(pos);
@@ -74,15 +88,9 @@ function mount(root: HTMLElement): void {
     const imageDialog = document.querySelector<HTMLDialogElement>("dialog[data-image-dialog]");
     const openLink = linkDialog ? bindLinkDialog({ dialog: linkDialog, editor }) : null;
     const uploadUrl = root.dataset.uploadUrl;
-    const csrf = root.dataset.csrfToken;
     openImage =
       imageDialog && uploadUrl
-        ? bindImageDialog({
-            dialog: imageDialog,
-            editor,
-            uploadUrl,
-            headers: csrf ? { "X-CSRF-Token": csrf } : undefined,
-          })
+        ? bindImageDialog({ dialog: imageDialog, editor, uploadUrl, headers: csrfHeaders })
         : null;
     bindToolbar(toolbar, editor, (command) => {
       if (command === "link") openLink?.();

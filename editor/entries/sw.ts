@@ -29,7 +29,11 @@ const CACHE = "atelier-offline-v1";
 /** Page views that may be opened offline: documents by token and pages of spaces. */
 const PAGE_PATHS = [/^\/d\/./, /^\/espaces\/[^/]+\/pages\/[^/]+\/?$/];
 /** Uploaded images, so that pages opened offline show them. */
-const IMAGE_PATHS = [/^\/fichiers\/images\/[0-9a-f]{64}\.\w+$/, /\/pages\/\d+\/images\/[0-9a-f]{64}\.\w+$/];
+const IMAGE_PATHS = [
+  /^\/fichiers\/images\/[0-9a-f]{64}\.\w+$/,
+  /\/pages\/\d+\/images\/[0-9a-f]{64}\.\w+$/,
+  /^\/d\/.+\/images\/[0-9a-f]{64}\.\w+$/,
+];
 
 worker.addEventListener("install", (event) => {
   event.waitUntil(worker.skipWaiting());

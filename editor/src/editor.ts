@@ -5,10 +5,10 @@ import { Plugin } from "@tiptap/pm/state";
 import StarterKit from "@tiptap/starter-kit";
 import Collaboration from "@tiptap/extension-collaboration";
 import CollaborationCaret from "@tiptap/extension-collaboration-caret";
-import Image from "@tiptap/extension-image";
 import { TableKit } from "@tiptap/extension-table";
 import { TaskItem, TaskList } from "@tiptap/extension-list";
 import type { SharedDocument } from "./collab";
+import { pageImage, type ImagePlace } from "./images";
 
 /** Roles that may change a page; readers and commenters see it live but cannot type. */
 export const WRITING_ROLES: ReadonlySet<string> = new Set(["owner", "admin", "editor"]);
@@ -29,6 +29,8 @@ export interface EditorOptions {
   taskLabel?: string;
   /** Image files pasted or dropped in (at `pos` for a drop); they go through the image dialog. */
   onImageFiles?: (files: File[], pos: number | null) => void;
+  /** Where this page's images are served and brought over (see ./images). */
+  images?: ImagePlace;
 }
 
 function imageFiles(data: DataTransfer | null): File[] {
@@ -83,7 +85,7 @@ export function createEditor(options: EditorOptions): Editor {
         },
       }),
       TableKit.configure({ table: { resizable: false } }),
-      Image.configure({ inline: false, allowBase64: false }),
+      pageImage(options.images),
       Collaboration.configure({ document: shared.ydoc, field: "default" }),
       ReadOnlyState,
       CollaborationCaret.configure({

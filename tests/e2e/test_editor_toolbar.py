@@ -138,7 +138,10 @@ def test_an_uploaded_image_appears_for_everyone_with_its_text_alternative(
     expect(dialog).to_be_hidden()
 
     image = surface(viewer).get_by_role("img", name="Schéma du pont")
-    expect(image).to_have_attribute("src", re.compile(r"^/fichiers/images/[0-9a-f]{64}\.png$"))
+    # Shown through the document, with the viewer's own token (never stored in the text).
+    shown = rf"^/d/{doc}/images/[0-9a-f]{{64}}\.png\?token="
+    expect(image).to_have_attribute("src", re.compile(shown))
+    assert "token" not in author.evaluate("window.atelier.editor.getHTML()")
     image.evaluate("img => img.decode()")
     assert image.evaluate("img => img.naturalWidth") == 4
 
@@ -167,4 +170,5 @@ def test_a_pasted_image_goes_through_the_dialog_for_its_text_alternative(
     alt.fill("Capture collée")
     dialog.get_by_role("button", name="Insérer", exact=True).click()
     image = surface(page).get_by_role("img", name="Capture collée")
-    expect(image).to_have_attribute("src", re.compile(r"^/fichiers/images/[0-9a-f]{64}\.png$"))
+    shown = rf"^/d/{doc}/images/[0-9a-f]{{64}}\.png\?token="
+    expect(image).to_have_attribute("src", re.compile(shown))

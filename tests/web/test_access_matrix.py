@@ -11,18 +11,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import ACTORS, LINK_GUESTS, World, add_person, build_world, post
+from tests.web.spaces_http import (
+    ACTORS,
+    LINK_GUESTS,
+    World,
+    add_person,
+    build_world,
+    csrf,
+    post,
+)
+from tests.web.test_pages_routes import png
+from web.pages.image_access import record_images
+from web.pages.images import ImageStore
 from web.spaces import guest_links, services, tree
 from web.spaces.access import ROLE_RANK
 from web.spaces.tables import pages
 
-Request = Callable[[World, str], Awaitable[tuple[str, str, dict[str, str] | None]]]
+# (method, path, data): "POST" sends data as a form, "JSON" as a JSON body (as scripts do).
+Request = Callable[[World, str], Awaitable[tuple[str, str, dict[str, Any] | None]]]
 
 
 def outcome(response: httpx.Response) -> str:
@@ -60,6 +73,7 @@ class Case:
     needed: str | None  # None: not a space route (agents only)
     link_guests: bool = True
     page_guest: str | None = None  # what the one-page guest gets, when not "hidden"
+    anonymous: str | None = None  # what anonymous gets, when not sent to sign in
 
 
 def get(path: str) -> Request:
@@ -156,6 +170,32 @@ async def _create_space(world: World, actor: str) -> tuple[str, str, dict[str, s
     return "POST", "/espaces", data
 
 
+async def _image_of_the_page(world: World) -> str:
+    """An image the shared page holds (as an upload through it leaves it); its name."""
+    folder = world.app.state.settings.data_path / "files" / "images"
+    stored = ImageStore(folder, 2**20).save(png(2, 3))
+    await record_images(world.app.state.engine, world.page.doc_name, [stored.name])
+    return stored.name
+
+
+async def _page_image(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    name = await _image_of_the_page(world)
+    return "GET", f"/espaces/{world.slug}/pages/{world.page.id}/images/{name}", None
+
+
+async def _shared_address_image(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    return "GET", f"/fichiers/images/{await _image_of_the_page(world)}", None
+
+
+async def _bring_images(world: World, actor: str) -> tuple[str, str, dict[str, Any] | None]:
+    name = await _image_of_the_page(world)
+    page = await world.new_page()
+    # The one-page guest may write the shared page only: bring into it from itself.
+    target = world.page if actor == "page_link_editor" else page
+    path = f"/espaces/{world.slug}/pages/{target.id}/images/references"
+    return "JSON", path, {"images": [name]}
+
+
 CASES = [
     Case("list spaces", get("/espaces"), None),
     Case("new space form", get("/espaces/nouveau"), None),
@@ -182,6 +222,15 @@ CASES = [
     Case("remove a member", _remove, "admin"),
     Case("create a guest link", _create_link, "editor"),
     Case("revoke someone else's guest link", _revoke_link, "admin"),
+    Case("an image of a page", _page_image, "reader", page_guest="ok"),
+    Case(
+        "an image at the old shared address",
+        _shared_address_image,
+        "reader",
+        page_guest="ok",
+        anonymous="hidden",
+    ),
+    Case("bring images into a page", _bring_images, "editor", page_guest="ok"),
 ]
 
 
@@ -197,6 +246,9 @@ async def test_every_actor_is_allowed_or_refused_as_its_role_says(
         client = world.clients[actor]
         if method == "GET":
             response = await client.get(path)
+        elif method == "JSON":
+            headers = {"X-CSRF-Token": await csrf(client)}
+            response = await client.post(path, json=data, headers=headers)
         else:
             response = await post(client, path, data)
         assert response.status_code < 500, f"{actor}: {response.status_code} {response.text}"
@@ -207,6 +259,8 @@ async def test_every_actor_is_allowed_or_refused_as_its_role_says(
             wanted[actor] = expected_in_space(actor, case.needed, link_guests=case.link_guests)
         if actor == "page_link_editor" and case.page_guest is not None:
             wanted[actor] = case.page_guest
+        if actor == "anonymous" and case.anonymous is not None:
+            wanted[actor] = case.anonymous
     assert seen == wanted
 
 

@@ -112,7 +112,7 @@ async def test_an_uploaded_image_is_stored_once_and_served_as_an_image(
     assert first.status_code == 201
     again = await upload(client, url, png(), name="copy.png")
     assert again.json()["url"] == first.json()["url"]
-    image = await client.get(first.json()["url"])
+    image = await client.get(first.json()["url"], params={"token": token("notes/")})
     assert image.status_code == 200 and image.content == png()
     assert image.headers["content-type"] == "image/png"
     assert image.headers["x-content-type-options"] == "nosniff"

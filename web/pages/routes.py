@@ -1,4 +1,4 @@
-"""The page view: the live editor for a document, its image uploads and its exports.
+"""The page view: the live editor for a document, its images and its exports.
 
 Two doors to the same editor:
 - `/espaces/{slug}/pages/{page_id}` for signed-in members and guests of a space (their role
@@ -7,11 +7,18 @@ Two doors to the same editor:
 - `/d/{doc}?token=...` opens a document by name for someone holding a signed token
   (scripts, tests, links an administrator hands out); the same token goes on to the sync
   socket, which checks it again.
+
+Images are served only through a document that holds them (`web.pages.image_access`), each
+door checking its own access: `…/pages/{id}/images/{name}` for those who may read the page,
+`/d/{doc}/images/{name}?token=…` for token holders. The old shared address
+`/fichiers/images/{name}` (documents written before images belonged to pages) answers only a
+signed-in person who may read some page holding the image.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from urllib.parse import quote
 
@@ -26,12 +33,20 @@ from realtime.endpoint import DOCUMENT_NAME
 from realtime.extract import ExtractError, document_blocks
 from realtime.rooms import DocumentRooms
 from realtime.store import DocumentStore
-from web.auth.current import CurrentUser, require_user
+from web.auth.current import CurrentUser, current_user, require_user
 from web.auth.tokens import DocumentGrant, TokenError, read_document_token
 from web.config import Settings
 from web.i18n import locale_of
 from web.pages.export import to_html, to_markdown
-from web.pages.images import MEDIA_TYPES, ImageError, ImageStore
+from web.pages.image_access import (
+    covered_document_holds,
+    document_holds,
+    held_by,
+    readable_page_holding,
+    record_images,
+    valid_names,
+)
+from web.pages.images import MEDIA_TYPES, ImageError, ImageStore, StoredImage
 from web.pages.view import Crumb, EditorPage, PageLink, caret_colour
 from web.spaces.access import PageContext, page_context, space_role
 from web.spaces.tree import flatten, page_tree
@@ -39,6 +54,12 @@ from web.templating import STATIC_DIR, render
 
 # Slack over the image limit for the multipart envelope (boundaries, headers, the alt field).
 _MULTIPART_SLACK = 16 * 1024
+# A references request is a short JSON list of names.
+_MAX_REFERENCES_BODY = 16 * 1024
+# Images follow their page's access, which can be withdrawn: browsers keep them briefly and
+# then ask again (a cheap 304 when allowed), never for a year, never in shared caches.
+IMAGE_CACHE_CONTROL = "private, max-age=600"
+_NO_IMAGE = "Cette image n’existe pas ou vous n’y avez pas accès."
 
 
 class PageRoutes:
@@ -63,14 +84,17 @@ class PageRoutes:
         return [
             Route(page, self.space_page, methods=["GET"]),
             Route(page + "/images", self.space_page_upload, methods=["POST"]),
+            Route(page + "/images/references", self.space_page_references, methods=["POST"]),
             Route(page + "/images/{name}", self.space_page_image, methods=["GET"]),
             Route(page + "/export.md", self.space_page_markdown, methods=["GET"]),
             Route(page + "/export.html", self.space_page_html, methods=["GET"]),
             Route("/d/{doc:path}/images", self.token_upload, methods=["POST"]),
+            Route("/d/{doc:path}/images/references", self.token_references, methods=["POST"]),
+            Route("/d/{doc:path}/images/{name}", self.token_image, methods=["GET"]),
             Route("/d/{doc:path}/export.md", self.token_markdown, methods=["GET"]),
             Route("/d/{doc:path}/export.html", self.token_html, methods=["GET"]),
             Route("/d/{doc:path}", self.token_page, methods=["GET"]),
-            Route("/fichiers/images/{name}", self.serve_image, methods=["GET"]),
+            Route("/fichiers/images/{name}", self.shared_address_image, methods=["GET"]),
             Route("/sw.js", service_worker, methods=["GET"]),
         ]
 
@@ -88,7 +112,7 @@ class PageRoutes:
         user, context = await self._context(request)
         space = context.space
         base = f"/espaces/{quote(space.slug)}"
-        here = f"{base}/pages/{context.page_id}"
+        here = _page_url(context)
         crumbs = (
             Crumb(space.name, base),
             *(Crumb(c.title, f"{base}/pages/{c.id}") for c in context.breadcrumbs),
@@ -111,6 +135,7 @@ class PageRoutes:
             user_colour=caret_colour(f"user:{user.id}"),
             store_key=f"u{user.id}",
             upload_url=f"{here}/images" if context.can_edit else "",
+            image_base=f"{here}/images",
             export_markdown_url=f"{here}/export.md",
             export_html_url=f"{here}/export.html",
             history_url=f"{here}/versions",
@@ -123,12 +148,38 @@ class PageRoutes:
         _user, context = await self._context(request)
         if not context.can_edit:
             return JSONResponse({"error": "votre rôle ne permet pas de modifier"}, 403)
-        # Served under the page, so only those who may read the page can fetch it.
-        return await self.receive_image(request, request.url.path + "/")
+        stored = await self.receive_image(request)
+        if isinstance(stored, Response):
+            return stored
+        # The image now belongs to this page: served under it, to those who may read it.
+        await record_images(self.engine, context.doc_name, [stored.name])
+        return JSONResponse({"url": f"{_page_url(context)}/images/{stored.name}"}, 201)
+
+    async def space_page_references(self, request: Request) -> Response:
+        """Bring images this editor can see elsewhere (a copy and paste) into the page."""
+        user, context = await self._context(request)
+        if not context.can_edit:
+            return JSONResponse({"error": "votre rôle ne permet pas de modifier"}, 403)
+        names = await self._reference_names(request)
+        if isinstance(names, Response):
+            return names
+        adopted = await held_by(self.engine, context.doc_name, names)
+        brought = [
+            name
+            for name in names
+            if name not in adopted
+            and self.images.path_of(name) is not None
+            and await readable_page_holding(self.engine, user, name) is not None
+        ]
+        await record_images(self.engine, context.doc_name, brought)
+        return JSONResponse({"images": sorted(adopted.union(brought))})
 
     async def space_page_image(self, request: Request) -> Response:
-        await self._context(request)
-        return self.send_image(request, private=True)
+        _user, context = await self._context(request)
+        name = str(request.path_params["name"])
+        if not await document_holds(self.engine, context.doc_name, name):
+            return _no_image()
+        return self.send_image(request, name)
 
     async def space_page_markdown(self, request: Request) -> Response:
         _user, context = await self._context(request)
@@ -168,6 +219,7 @@ class PageRoutes:
             user_colour=caret_colour(f"token:{grant.name}:{name}"),
             store_key="t" + hashlib.sha256(request.query_params["token"].encode()).hexdigest()[:16],
             upload_url=f"{here}/images{query}" if grant.writable else "",
+            image_base=f"{here}/images",
             export_markdown_url=f"{here}/export.md{query}",
             export_html_url=f"{here}/export.html{query}",
         )
@@ -177,10 +229,42 @@ class PageRoutes:
         return response
 
     async def token_upload(self, request: Request) -> Response:
-        _doc, grant = self._grant(request)
+        doc, grant = self._grant(request)
         if not grant.writable:
             return JSONResponse({"error": "ce jeton est en lecture seule"}, 403)
-        return await self.receive_image(request, "/fichiers/images/")
+        stored = await self.receive_image(request)
+        if isinstance(stored, Response):
+            return stored
+        await record_images(self.engine, doc, [stored.name])
+        # The address does not carry the token (it goes into the document's text); the
+        # editor adds the reader's own token when it shows the image.
+        return JSONResponse({"url": f"/d/{quote(doc)}/images/{stored.name}"}, 201)
+
+    async def token_references(self, request: Request) -> Response:
+        """Bring images held by other documents this token covers into this one."""
+        doc, grant = self._grant(request)
+        if not grant.writable:
+            return JSONResponse({"error": "ce jeton est en lecture seule"}, 403)
+        names = await self._reference_names(request)
+        if isinstance(names, Response):
+            return names
+        adopted = await held_by(self.engine, doc, names)
+        brought = [
+            name
+            for name in names
+            if name not in adopted
+            and self.images.path_of(name) is not None
+            and await covered_document_holds(self.engine, grant.prefix, name)
+        ]
+        await record_images(self.engine, doc, brought)
+        return JSONResponse({"images": sorted(adopted.union(brought))})
+
+    async def token_image(self, request: Request) -> Response:
+        doc, _grant = self._grant(request)
+        name = str(request.path_params["name"])
+        if not await document_holds(self.engine, doc, name):
+            return _no_image()
+        return self.send_image(request, name)
 
     async def token_markdown(self, request: Request) -> Response:
         doc, _grant = self._grant(request)
@@ -217,8 +301,8 @@ class PageRoutes:
 
     # --- images -----------------------------------------------------------------------------
 
-    async def receive_image(self, request: Request, url_prefix: str) -> Response:
-        """Store the `file` of a multipart upload and answer its URL (the caller authorised)."""
+    async def receive_image(self, request: Request) -> StoredImage | Response:
+        """Store the `file` of a multipart upload (the caller authorised); or the refusal."""
         limit = self.images.max_bytes + _MULTIPART_SLACK
         length = request.headers.get("content-length", "")
         if not length.isdigit():
@@ -235,27 +319,64 @@ class PageRoutes:
         except (ValueError, HTTPException) as exc:  # malformed multipart body
             return JSONResponse({"error": f"envoi illisible : {exc}"}, 400)
         try:
-            stored = self.images.save(data)
+            return self.images.save(data)
         except ImageError as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
-        return JSONResponse({"url": url_prefix + stored.name}, 201)
 
-    async def serve_image(self, request: Request) -> Response:
-        """Images uploaded through `/d/{doc}` tokens: anyone with the (unguessable) address."""
-        return self.send_image(request, private=False)
+    async def _reference_names(self, request: Request) -> list[str] | Response:
+        """The image names of a references request: `{"images": ["<sha256>.png", ...]}`."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > _MAX_REFERENCES_BODY:
+            return JSONResponse({"error": "trop d’images en une fois"}, 413)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_REFERENCES_BODY:
+                return JSONResponse({"error": "trop d’images en une fois"}, 413)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        names = valid_names(data.get("images") if isinstance(data, dict) else None)
+        if names is None:
+            message = 'attendu : {"images": ["<sha256>.png", …]} (100 au plus)'
+            return JSONResponse({"error": message}, 422)
+        return names
 
-    def send_image(self, request: Request, *, private: bool) -> Response:
+    async def shared_address_image(self, request: Request) -> Response:
+        """The old shared address: for a signed-in person who may read a page holding it."""
+        user = current_user(request)
         name = str(request.path_params["name"])
+        if user is None or await readable_page_holding(self.engine, user, name) is None:
+            return _no_image()
+        return self.send_image(request, name)
+
+    def send_image(self, request: Request, name: str) -> Response:
+        """The image's bytes (the caller checked access), or a 304 when the browser has them."""
         path = self.images.path_of(name)
         if path is None:
-            raise HTTPException(404, "Cette image n’existe pas.")
-        response = FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]])
-        # Named by content, so it never changes; an access-checked one is asked again daily.
-        response.headers["Cache-Control"] = (
-            "private, max-age=86400" if private else "private, max-age=31536000, immutable"
-        )
-        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
+            return _no_image()
+        # Named by content: the name is a strong validator of the bytes.
+        etag = f'"{name}"'
+        headers = {
+            "Cache-Control": IMAGE_CACHE_CONTROL,
+            "ETag": etag,
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            # Only this site's pages may show it (another site's <img> gets nothing).
+            "Cross-Origin-Resource-Policy": "same-origin",
+        }
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix[1:]], headers=headers)
+
+
+def _page_url(context: PageContext) -> str:
+    return f"/espaces/{quote(context.space.slug)}/pages/{context.page_id}"
+
+
+def _no_image() -> Response:
+    """One answer for an unknown image and one the person may not see; never cached."""
+    return PlainTextResponse(_NO_IMAGE, 404, headers={"Cache-Control": "no-store"})
 
 
 def _file_stem(title: str) -> str:

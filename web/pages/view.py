@@ -53,6 +53,9 @@ class EditorPage:
     # Names this person's copy in the browser's IndexedDB (people may share a browser).
     store_key: str = ""
     upload_url: str = ""
+    # Where the page's images are fetched from: the editor shows every uploaded image it
+    # holds through this address, so that access is checked through the page being read.
+    image_base: str = ""
     export_markdown_url: str = ""
     export_html_url: str = ""
     history_url: str = ""
