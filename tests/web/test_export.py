@@ -337,6 +337,22 @@ def test_table_cell_spans_are_whole_numbers_browsers_honour(span: object, writte
     assert to_markdown(doc) == "| c |\n| --- |\n"
 
 
+# Made with Yjs 13 under node: a heading whose `level` attribute is a Y.Map and whose `data`
+# attribute is a Uint8Array, which the editor never writes but any client may sync.
+YJS_TYPED_ATTRIBUTES = bytes.fromhex(
+    "0107cff3c984050007010764656661756c74030768656164696e672700cff3c9840500056c6576656c0123"
+    "00cff3c984050004646174610201020700cff3c9840500060600cff3c9840503046c696e6b027b7d84cff3"
+    "c984050405546974726586cff3c9840509046c696e6b046e756c6c00"
+)
+
+
+def test_attributes_holding_yjs_types_or_bytes_read_as_nothing() -> None:
+    blocks = document_blocks(YJS_TYPED_ATTRIBUTES)
+    heading = blocks.children[0]
+    assert isinstance(heading, Block) and dict(heading.attrs) == {"level": None, "data": None}
+    assert to_markdown(blocks) == "# Titre\n" and to_html_fragment(blocks) == "<h1>Titre</h1>\n"
+
+
 def test_unknown_nodes_and_marks_with_odd_attributes_keep_their_text() -> None:
     runs = (
         TextRun("a", {"highlight": {"color": [1, 2]}, "link": {}}),
