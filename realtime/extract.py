@@ -18,6 +18,8 @@ from realtime.errors import RealtimeError
 
 # ProseMirror documents nest a few levels in practice; a crafted one could nest thousands.
 MAX_DEPTH = 200
+# Attribute values are small JSON values in practice (a mark's {"href": ..., "title": ...}).
+MAX_VALUE_DEPTH = 16
 
 
 class ExtractError(RealtimeError):
@@ -45,13 +47,24 @@ class Block:
         return "".join(c.text if isinstance(c, TextRun) else c.text() for c in self.children)
 
 
-def _value(value: Any) -> Any:
-    # Yjs numbers arrive as floats; ProseMirror attributes such as `level` are integers.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+def _value(value: Any, depth: int = 0) -> Any:
+    """An attribute value as plain data (text, number, boolean, None, lists and dicts of them).
+
+    A Yjs client may store anything in an attribute: a nested Yjs type or bytes become None,
+    and so does whatever nests deeper than `MAX_VALUE_DEPTH`.
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        # Yjs numbers arrive as floats; ProseMirror attributes such as `level` are integers.
+        return int(value) if value.is_integer() else value
+    if depth >= MAX_VALUE_DEPTH:
+        return None
     if isinstance(value, dict):
-        return {str(k): _value(v) for k, v in value.items()}
-    return value
+        return {str(k): _value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_value(v, depth + 1) for v in value]
+    return None
 
 
 def _mark_name(name: str) -> str:

@@ -13,8 +13,10 @@ from babel.messages.extract import extract_from_file
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from starlette.applications import Starlette
 
-from realtime.extract import document_blocks
+from realtime.extract import MAX_DEPTH, document_blocks
+from tests.web.export_reading import EXPORT_TAGS, html_problems, version_content
 from tests.web.spaces_http import World, build_world, post
+from tests.web.tiptap_documents import Run, document_state, node, paragraph
 from web.i18n import COOKIE_NAME, load_catalog
 from web.pages import versions
 from web.spaces.access import utcnow
@@ -156,6 +158,56 @@ async def test_an_unreadable_version_is_refused_and_the_page_stays_as_it_is(
     assert await text_of(app, world.page.doc_name) == "Intact"
     assert len(await versions.list_versions(app.state.engine, world.page.id)) == 1
     assert (await world.clients["reader"].get(f"{url}/versions/{broken}")).status_code == 200
+
+
+async def test_a_version_with_nonsense_attributes_is_shown_with_its_text(
+    app: Starlette, world: World
+) -> None:
+    state = document_state(
+        node("heading", {"level": "x"}, "Titre"),
+        node("orderedList", {"start": "abc"}, node("listItem", {}, paragraph("un"))),
+        paragraph(Run("piège", {"link": {"href": "https://a.example/\n[x](javascript:x)"}})),
+        node("taskList", {}, node("taskItem", {"checked": "false"}, paragraph("à faire"))),
+        node("codeBlock", {"language": 'js" onclick="alert(1)'}, "x = 1"),
+    )
+    version_id = await versions.save_version(app.state.engine, world.page.id, state, name="v")
+
+    shown = await world.clients["reader"].get(f"{url_of(world)}/versions/{version_id}")
+
+    assert shown.status_code == 200
+    content = version_content(shown.text)
+    assert "<h1>Titre</h1>" in content and "<ol>" in content and "<p>piège</p>" in content
+    assert '<input type="checkbox" disabled=""> <p>à faire</p>' in content
+    assert '<code class="language-js">x = 1</code>' in content
+    assert html_problems(content, EXPORT_TAGS) == []
+
+
+def _nested(depth: int) -> bytes:
+    inner = paragraph("au fond")
+    for _ in range(depth):
+        inner = node("blockquote", {}, inner)
+    return document_state(inner)
+
+
+async def test_a_version_that_cannot_be_read_is_shown_with_a_notice(
+    app: Starlette, world: World
+) -> None:
+    url, engine, page_id = url_of(world), app.state.engine, world.page.id
+    broken = await versions.save_version(engine, page_id, b"\xff\xff\xff", name="cassée")
+    too_deep = await versions.save_version(engine, page_id, _nested(MAX_DEPTH + 1), name="abîme")
+    deepest = await versions.save_version(engine, page_id, _nested(MAX_DEPTH - 1), name="fond")
+    reader = world.clients["reader"]
+    notice = "Le contenu de cette version ne peut pas être affiché"
+
+    for version_id in (broken, too_deep):
+        shown = await reader.get(f"{url}/versions/{version_id}")
+        assert shown.status_code == 200
+        assert notice in version_content(shown.text)
+    shown = await reader.get(f"{url}/versions/{deepest}")
+    assert shown.status_code == 200 and "au fond" in shown.text and notice not in shown.text
+    reader.cookies.set(COOKIE_NAME, "en")
+    shown = await reader.get(f"{url}/versions/{broken}")
+    assert "This version's content cannot be shown" in version_content(shown.text)
 
 
 async def test_a_version_needs_a_name(world: World) -> None:

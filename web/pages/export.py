@@ -1,7 +1,8 @@
 """Export a page as Markdown (GitHub flavour) or as a standalone HTML file.
 
 Works on the nodes `realtime.extract` reads from the pycrdt document; node and mark names
-are TipTap's. Unknown nodes keep their text; unknown marks are dropped.
+are TipTap's. Unknown nodes keep their text; unknown marks are dropped. Every attribute is
+read through `web.pages.document_attrs`, since any editor can sync any value into one.
 """
 
 from __future__ import annotations
@@ -12,83 +13,101 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from realtime.extract import Block, TextRun
+from web.pages.document_attrs import (
+    attribute_text,
+    cell_span,
+    code_language,
+    heading_level,
+    list_start,
+    mark_attr,
+    safe_href,
+    task_checked,
+)
+
+__all__ = ["safe_href", "to_html", "to_html_fragment", "to_markdown"]
 
 Node = Block | TextRun
-
-
-def safe_href(href: object) -> str | None:
-    """Addresses an export may link to: web, mail and paths on the instance."""
-    if not isinstance(href, str):
-        return None
-    value = href.strip()
-    if value.startswith("/") and not value.startswith("//"):
-        return value
-    if re.match(r"^(https?://|mailto:)", value, re.I):
-        return value
-    return None
 
 
 # --- Markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|])")
-_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|[-+](?=\s)|>|=+\s*$)", re.M)
+# "&amp;" or "&#106;" would be decoded by a Markdown renderer: keep them as typed.
+_MD_ENTITY = re.compile(r"&(?=#[0-9]|#[xX][0-9a-fA-F]|[A-Za-z][A-Za-z0-9]*;)")
+_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|[-+](?=\s|$)|>|=+\s*$|-+\s*$)", re.M)
 _MD_ORDERED_START = re.compile(r"^(\s*\d+)([.)])(?=\s|$)", re.M)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What could end a link destination early, split a table row or be read as an entity.
+_MD_URL_UNSAFE = re.compile(r"[ ()<>|]|&(?=#|[A-Za-z][A-Za-z0-9]*;)")
+_MD_TITLE_UNSAFE = re.compile(r'([\\"|])|&(?=#|[A-Za-z][A-Za-z0-9]*;)')
+_HARD_BREAK = "\\\n"
 
 
 def _md_escape(text: str) -> str:
     escaped = _MD_SPECIAL.sub(r"\\\1", text)
+    escaped = _MD_ENTITY.sub(r"\\&", escaped)
     escaped = _MD_ORDERED_START.sub(r"\1\\\2", escaped)
     return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
 
 
-def _md_code_span(text: str) -> str:
+def _md_code_span(text: str, *, in_table: bool = False) -> str:
+    text = _LINE_BREAK.sub(" ", text)
+    if in_table:
+        text = text.replace("|", "\\|")  # GFM splits table rows before reading code spans
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _md_run(run: TextRun) -> str:
+def _md_destination(url: str) -> str:
+    """A link destination that ends where the link does (`url` passed `safe_href`)."""
+    return _MD_URL_UNSAFE.sub(lambda m: f"%{ord(m.group(0)[0]):02X}", url)
+
+
+def _md_title(title: str) -> str:
+    if not title:
+        return ""
+    return ' "' + _MD_TITLE_UNSAFE.sub(lambda m: "\\" + m.group(0), title) + '"'
+
+
+def _md_run(run: TextRun, newline: str, in_table: bool) -> str:
     marks = run.marks
     if "code" in marks:
-        body = _md_code_span(run.text)
+        body = _md_code_span(run.text, in_table=in_table)
     else:
-        body = _md_escape(run.text)
+        body = _md_escape(_LINE_BREAK.sub("\n", run.text))
     # Emphasis must hug its text: keep surrounding spaces outside the delimiters.
     lead = body[: len(body) - len(body.lstrip())]
     trail = body[len(body.rstrip()) :]
     core = body.strip()
-    if not core:
-        return body
-    if "italic" in marks:
-        core = f"*{core}*"
-    if "bold" in marks:
-        core = f"**{core}**"
-    if "strike" in marks:
-        core = f"~~{core}~~"
-    if "underline" in marks:
-        core = f"<u>{core}</u>"
-    href = safe_href(marks.get("link", {}).get("href")) if "link" in marks else None
-    if href is not None:
-        core = f"[{core}]({_md_url(href)})"
-    return lead + core + trail
+    if core:
+        if "italic" in marks:
+            core = f"*{core}*"
+        if "bold" in marks:
+            core = f"**{core}**"
+        if "strike" in marks:
+            core = f"~~{core}~~"
+        if "underline" in marks:
+            core = f"<u>{core}</u>"
+        href = safe_href(mark_attr(marks, "link", "href"))
+        if href is not None:
+            title = attribute_text(mark_attr(marks, "link", "title"))
+            core = f"[{core}]({_md_destination(href)}{_md_title(title)})"
+    return "".join(part.replace("\n", newline) for part in (lead, core, trail))
 
 
-def _md_url(url: str) -> str:
-    return "<" + url.replace("<", "%3C").replace(">", "%3E") + ">" if " " in url else url
-
-
-def _md_inline(nodes: Iterable[Node], *, in_table: bool = False) -> str:
+def _md_inline(nodes: Iterable[Node], *, newline: str = _HARD_BREAK, in_table: bool = False) -> str:
     out: list[str] = []
     for node in nodes:
         if isinstance(node, TextRun):
-            out.append(_md_run(node))
+            out.append(_md_run(node, newline, in_table))
         elif node.type == "hardBreak":
-            out.append("<br>" if in_table else "\\\n")
+            out.append(newline)
         elif node.type == "image":
             out.append(_md_image(node.attrs))
         else:
-            out.append(_md_inline(node.children, in_table=in_table))
+            out.append(_md_inline(node.children, newline=newline, in_table=in_table))
     return "".join(out)
 
 
@@ -96,8 +115,9 @@ def _md_image(attrs: Mapping[str, Any]) -> str:
     src = safe_href(attrs.get("src"))
     if src is None:
         return ""
-    alt = _md_escape(str(attrs.get("alt") or ""))
-    return f"![{alt}]({_md_url(src)})"
+    alt = _md_escape(attribute_text(attrs.get("alt")))
+    title = _md_title(attribute_text(attrs.get("title")))
+    return f"![{alt}]({_md_destination(src)}{title})"
 
 
 def _indent(text: str, prefix: str, first: str | None = None) -> str:
@@ -129,16 +149,15 @@ def _md_item_body(item: Block) -> str:
 
 
 def _md_list(block: Block) -> str:
+    entries = [item for item in block.children if isinstance(item, Block)]
+    number = list_start(block.attrs, len(entries))
     items: list[str] = []
-    number = int(block.attrs.get("start") or 1)
-    for item in block.children:
-        if not isinstance(item, Block):
-            continue
+    for item in entries:
         if block.type == "orderedList":
             marker = f"{number}. "
             number += 1
         elif block.type == "taskList":
-            marker = "- [x] " if item.attrs.get("checked") else "- [ ] "
+            marker = "- [x] " if task_checked(item.attrs) else "- [ ] "
         else:
             marker = "- "
         body = _md_item_body(item)
@@ -154,7 +173,7 @@ def _md_table(block: Block) -> str:
         if isinstance(row, Block):
             cells = [
                 " <br> ".join(
-                    _md_inline(p.children, in_table=True)
+                    _md_inline(p.children, newline="<br>", in_table=True)
                     for p in cell.children
                     if isinstance(p, Block)
                 )
@@ -162,9 +181,9 @@ def _md_table(block: Block) -> str:
                 if isinstance(cell, Block)
             ]
             rows.append(cells)
-    if not rows:
+    width = max((len(r) for r in rows), default=0)
+    if not width:
         return ""
-    width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join([" --- "] * width) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
@@ -174,8 +193,7 @@ def _md_table(block: Block) -> str:
 def _md_block(block: Block) -> str:
     kind = block.type
     if kind == "heading":
-        level = min(max(int(block.attrs.get("level") or 1), 1), 6)
-        return "#" * level + " " + _md_inline(block.children).replace("\\\n", " ")
+        return "#" * heading_level(block.attrs) + " " + _md_inline(block.children, newline=" ")
     if kind == "paragraph":
         return _md_inline(block.children)
     if kind in _LISTS:
@@ -186,8 +204,7 @@ def _md_block(block: Block) -> str:
         code = block.text()
         longest = max((len(m) for m in re.findall(r"`{3,}", code)), default=2)
         fence = "`" * (longest + 1)
-        language = re.sub(r"[^\w+#.-]", "", str(block.attrs.get("language") or ""))
-        return f"{fence}{language}\n{code}\n{fence}"
+        return f"{fence}{code_language(block.attrs)}\n{code}\n{fence}"
     if kind == "table":
         return _md_table(block)
     if kind == "horizontalRule":
@@ -224,6 +241,11 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _title_attr(value: object) -> str:
+    title = attribute_text(value)
+    return f' title="{_esc(title)}"' if title else ""
+
+
 def _html_run(run: TextRun) -> str:
     body = _esc(run.text)
     if "code" in run.marks:
@@ -231,18 +253,18 @@ def _html_run(run: TextRun) -> str:
     for mark, tag in _HTML_MARKS:
         if mark in run.marks:
             body = f"<{tag}>{body}</{tag}>"
-    if "link" in run.marks:
-        href = safe_href(run.marks["link"].get("href"))
-        if href is not None:
-            body = f'<a href="{_esc(href)}">{body}</a>'
+    href = safe_href(mark_attr(run.marks, "link", "href"))
+    if href is not None:
+        title = _title_attr(mark_attr(run.marks, "link", "title"))
+        body = f'<a href="{_esc(href)}"{title}>{body}</a>'
     return body
 
 
 def _span_attrs(attrs: Mapping[str, Any]) -> str:
     out = ""
     for name in ("colspan", "rowspan"):
-        value = attrs.get(name)
-        if isinstance(value, int) and value > 1:
+        value = cell_span(attrs, name)
+        if value > 1:
             out += f' {name}="{value}"'
     return out
 
@@ -256,7 +278,7 @@ def _html_node(node: Node) -> str:
         return _html_run(node)
     kind, attrs = node.type, node.attrs
     if kind == "heading":
-        level = min(max(int(attrs.get("level") or 1), 1), 6)
+        level = heading_level(attrs)
         return f"<h{level}>{_html(node.children)}</h{level}>\n"
     if kind == "hardBreak":
         return "<br>"
@@ -264,20 +286,22 @@ def _html_node(node: Node) -> str:
         return "<hr>\n"
     if kind == "image":
         src = safe_href(attrs.get("src"))
-        alt = _esc(str(attrs.get("alt") or ""))
-        return f'<img src="{_esc(src)}" alt="{alt}">\n' if src else ""
+        if src is None:
+            return ""
+        alt = _esc(attribute_text(attrs.get("alt")))
+        return f'<img src="{_esc(src)}" alt="{alt}"{_title_attr(attrs.get("title"))}>\n'
     if kind == "codeBlock":
-        language = re.sub(r"[^\w+#.-]", "", str(attrs.get("language") or ""))
-        cls = f' class="language-{language}"' if language else ""
+        language = code_language(attrs)
+        cls = f' class="language-{_esc(language)}"' if language else ""
         return f"<pre><code{cls}>{_esc(node.text())}</code></pre>\n"
     if kind == "orderedList":
-        start = int(attrs.get("start") or 1)
+        start = list_start(attrs, sum(isinstance(c, Block) for c in node.children))
         start_attr = f' start="{start}"' if start != 1 else ""
         return f"<ol{start_attr}>\n{_html(node.children)}</ol>\n"
     if kind == "taskList":
         return f'<ul class="task-list">\n{_html(node.children)}</ul>\n'
     if kind == "taskItem":
-        checked = " checked" if attrs.get("checked") else ""
+        checked = " checked" if task_checked(attrs) else ""
         box = f'<input type="checkbox" disabled{checked}> '
         return f'<li class="task-list-item">{box}{_html(node.children)}</li>\n'
     if kind == "table":

@@ -101,6 +101,7 @@ class VersionRoutes:
     async def show(self, request: Request) -> Response:
         _user, context, url = await self._context(request)
         version, state = await self._version(request, context)
+        content = versions.version_html(state)
         t = gettext_for(request).gettext
         if version.name is None:
             label = t("Version automatique")
@@ -117,8 +118,8 @@ class VersionRoutes:
                 "version": version,
                 "label": label,
                 "can_edit": context.can_edit,
-                # Sanitised by nh3 in `version_html`.
-                "content": Markup(versions.version_html(state)),
+                # Sanitised by nh3 in `version_html`; None when the version cannot be read.
+                "content": None if content is None else Markup(content),
             },
         )
 

@@ -178,12 +178,17 @@ async def current_state(rooms: DocumentRooms, store: DocumentStore, doc_name: st
     return state
 
 
-def version_html(state: bytes) -> str:
-    """A version's content as sanitised HTML, for reading."""
+def version_html(state: bytes) -> str | None:
+    """A version's content as sanitised HTML, for reading; None when it cannot be read.
+
+    The exporter reads every attribute with a fallback, so any document that the extractor
+    reads renders; only bytes that are not a document, or one nested past
+    `realtime.extract.MAX_DEPTH`, give None (the version page then says so).
+    """
     try:
         fragment = to_html_fragment(document_blocks(state))
     except ExtractError:
-        return ""
+        return None
     return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES, link_rel="noopener")
 
 
