@@ -306,24 +306,37 @@ SETTINGS: tuple[Setting, ...] = (
         "ATELIER_LOGIN_MAX_FAILURES",
         "login_max_failures",
         "5",
-        "Failed sign-ins allowed per account within the throttle window; past it the account "
-        "is refused (429) until the window has passed.",
+        "Failed sign-ins to one account from one client address, within the window, before "
+        "each further attempt from there waits: 1 s, then 2 s, 4 s... at most 5 minutes (429 "
+        "with Retry-After; the right password waits too). Also how many reset mails one email "
+        "address may be sent, and registrations one client address may make, per 15 minutes.",
         _int(1, 1000),
+    ),
+    Setting(
+        "ATELIER_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        "login_max_failures_per_account",
+        "10",
+        "Failed sign-ins to one account from all addresses, within the window, before the "
+        "addresses that failed for it wait as above. An address that has not failed for the "
+        "account is still let in with the right password.",
+        _int(1, 100_000),
     ),
     Setting(
         "ATELIER_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "login_max_failures_per_address",
-        "20",
-        "Failed sign-ins allowed per client address within the throttle window. Behind a "
-        "reverse proxy on another machine, set uvicorn's FORWARDED_ALLOW_IPS to it so that "
-        "addresses are the clients' and not the proxy's.",
+        "100",
+        "Failed sign-ins from one client address to any accounts, within the window, before "
+        "every sign-in from it waits: 1 s, then 2 s, 4 s... at most 1 minute. High because "
+        "many people may share an address (a NAT); behind a reverse proxy, set uvicorn's "
+        "FORWARDED_ALLOW_IPS (docs/deployment.md) or everyone shares the proxy's address.",
         _int(1, 100_000),
     ),
     Setting(
         "ATELIER_LOGIN_WINDOW_SECONDS",
         "login_window_seconds",
-        "900",
-        "Length of the sign-in throttle window.",
+        "3600",
+        "How long failed sign-ins are remembered (a success forgets those of its own account "
+        "and address). Long enough that waiting between bursts gains an attacker nothing.",
         _int(1, 86400),
     ),
     Setting(
@@ -497,8 +510,9 @@ class Settings:
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)
     login_max_failures: int = 5
-    login_max_failures_per_address: int = 20
-    login_window_seconds: int = 900
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 100
+    login_window_seconds: int = 3600
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: str = "starttls"

@@ -100,12 +100,14 @@ first_admin_tokens = Table(
     Column("used_at", DateTime(timezone=True), nullable=True),
 )
 
-# Failed sign-ins, counted per account and per address over a window; in the database so
-# that the limit holds across workers and machines.
+# Failed sign-ins (kind "sign-in"), reset mails ("reset") and registrations ("signup"),
+# counted per account (or other key) and per address over a window by web/auth/throttle.py;
+# in the database so that the limits hold across workers and machines.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False, server_default="sign-in"),
     Column("account", String(320), nullable=False, index=True),
     Column("address", String(64), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),

@@ -22,7 +22,7 @@ from web.accounts.users import AccountError
 from web.auth.current import current_user, require_admin, start_session
 from web.auth.forms import client_address, field, redirect
 from web.auth.passwords import password_problem
-from web.auth.throttle import SignInThrottle
+from web.auth.throttle import RequestLimit
 from web.i18n import N_, gettext_for, locale_of
 from web.live_access import recheck, user_tag
 from web.mail import Mailer
@@ -72,17 +72,17 @@ async def signup(request: Request) -> Response:
             status=400,
         )
     engine = request.app.state.engine
-    # Registrations count like failed sign-ins of their address: no flood of accounts.
-    throttle: SignInThrottle = request.app.state.throttle
+    # A few registrations per address and window: no flood of accounts.
+    limit: RequestLimit = request.app.state.signup_limit
     address = client_address(request)
-    if await throttle.retry_after("signup:" + address, address):
+    if await limit.retry_after(address, address):
         return _signup_page(
             request,
             error=t("Trop de demandes. Réessayez plus tard."),
             values=values,
             status=429,
         )
-    await throttle.failed("signup:" + address, address)
+    await limit.record(address, address)
     try:
         outcome = await registration.register(
             engine,

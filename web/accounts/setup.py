@@ -2,7 +2,8 @@
 
 `create_app` builds one `AccountsSetup` and passes its `middleware()`, `routes()` and
 `exception_handlers()` to Starlette, then calls `install(app)`. After that, routes find
-`app.state.engine`, `.secret`, `.sessions` (SessionStore), `.throttle`, `.mailer`,
+`app.state.engine`, `.secret`, `.sessions` (SessionStore), `.throttle` (SignInThrottle),
+`.reset_limit` and `.signup_limit` (RequestLimit), `.mailer`,
 `.templates`, `.oidc` (OIDCProvider or None) and `.settings`.
 """
 
@@ -27,7 +28,13 @@ from web.auth.current import CurrentUserMiddleware, SignInRequired, sign_in_url
 from web.auth.oidc import OIDCProvider, oidc_routes
 from web.auth.routes import auth_routes
 from web.auth.sessions import SessionStore
-from web.auth.throttle import SignInThrottle, ThrottleRule
+from web.auth.throttle import (
+    REQUEST_WINDOW,
+    REQUESTS_PER_ADDRESS,
+    RequestLimit,
+    SignInThrottle,
+    ThrottleRule,
+)
 from web.config import Settings
 from web.i18n import N_, LocaleMiddleware, gettext_for
 from web.mail import Mailer, SMTPConfig
@@ -65,13 +72,17 @@ class AccountsSetup:
         self.engine = engine
         self.secret = secret
         self.sessions = SessionStore(engine, secret, timedelta(days=settings.session_days), changes)
-        self.throttle = SignInThrottle(
-            engine,
-            ThrottleRule(
-                max_per_account=settings.login_max_failures,
-                max_per_address=settings.login_max_failures_per_address,
-                window=timedelta(seconds=settings.login_window_seconds),
-            ),
+        rule = ThrottleRule.from_settings(settings)
+        self.throttle = SignInThrottle(engine, rule)
+        self.reset_limit, self.signup_limit = (
+            RequestLimit(
+                engine,
+                kind,
+                per_key=settings.login_max_failures,
+                per_address=REQUESTS_PER_ADDRESS,
+                window=REQUEST_WINDOW,
+            )
+            for kind in ("reset", "signup")
         )
         self.mailer = Mailer(engine, SMTPConfig.from_settings(settings))
         self.oidc = OIDCProvider.from_settings(settings)
@@ -105,6 +116,8 @@ class AccountsSetup:
         app.state.secret = self.secret
         app.state.sessions = self.sessions
         app.state.throttle = self.throttle
+        app.state.reset_limit = self.reset_limit
+        app.state.signup_limit = self.signup_limit
         app.state.mailer = self.mailer
         app.state.oidc = self.oidc
         app.state.templates = make_templates()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +24,7 @@ from web.auth.forms import client_address, field, notice, redirect
 from web.auth.oidc import LOGOUT_COOKIE, provider_logout_url
 from web.auth.passwords import needs_rehash, password_problem, verify_password
 from web.auth.sessions import SessionStore
-from web.auth.throttle import SignInThrottle
+from web.auth.throttle import RequestLimit, SignInThrottle
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.i18n import N_, gettext_for, normalise
 from web.templating import render
@@ -66,6 +67,23 @@ async def sign_in_form(request: Request) -> Response:
     return _sign_in_page(request, next_path=next_path)
 
 
+def _retry_in(request: Request, seconds: int) -> str:
+    """'Too many attempts: try again in N seconds' (in minutes past a minute and a half)."""
+    translations = gettext_for(request)
+    if seconds <= 90:
+        return translations.ngettext(
+            "Trop de tentatives : réessayez dans %(n)d seconde.",
+            "Trop de tentatives : réessayez dans %(n)d secondes.",
+            seconds,
+        ) % {"n": seconds}
+    minutes = math.ceil(seconds / 60)
+    return translations.ngettext(
+        "Trop de tentatives : réessayez dans %(n)d minute.",
+        "Trop de tentatives : réessayez dans %(n)d minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
 async def sign_in(request: Request) -> Response:
     form = await request.form()
     email = accounts.normalise_email(field(form, "email", 320))
@@ -75,24 +93,24 @@ async def sign_in(request: Request) -> Response:
     throttle: SignInThrottle = request.app.state.throttle
     address = client_address(request)
 
-    wait = await throttle.retry_after(email, address)
-    if wait:
-        log.warning("sign-in throttled for %r from %s (%d s left)", email, address, wait)
-        minutes = max(1, (wait + 59) // 60)
-        message = t(
-            "Trop de tentatives de connexion infructueuses. Réessayez dans %(minutes)d minute(s)."
-        ) % {"minutes": minutes}
+    attempt = await throttle.attempt(email, address)
+    if attempt.wait:
+        log.warning("sign-in slowed for %r from %s (%d s left)", email, address, attempt.wait)
         response = _sign_in_page(
-            request, error=message, email=email, next_path=next_path, status=429
+            request,
+            error=_retry_in(request, attempt.wait),
+            email=email,
+            next_path=next_path,
+            status=429,
         )
-        response.headers["Retry-After"] = str(wait)
+        response.headers["Retry-After"] = str(attempt.wait)
         return response
 
     engine = request.app.state.engine
     user = await accounts.find_by_email(engine, email) if email else None
     if not await verify_password(user.password_hash if user else None, password):
         log.info("sign-in refused for %r from %s", email, address)
-        await throttle.failed(email, address)
+        await throttle.failed(attempt)
         return _sign_in_page(
             request,
             error=t("Adresse électronique ou mot de passe incorrect."),
@@ -101,7 +119,7 @@ async def sign_in(request: Request) -> Response:
             status=400,
         )
     assert user is not None and user.password_hash is not None
-    await throttle.succeeded(email)
+    await throttle.succeeded(attempt)
     if not user.is_active:
         message = STATUS_MESSAGES.get(user.status, STATUS_MESSAGES["deactivated"])
         return _sign_in_page(
@@ -234,18 +252,21 @@ async def forgot(request: Request) -> Response:
     form = await request.form()
     email = accounts.normalise_email(field(form, "email", 320))
     engine = request.app.state.engine
-    # Counted like failed sign-ins: nobody floods an inbox with reset mails.
-    throttle: SignInThrottle = request.app.state.throttle
-    key, address = "reset:" + email, client_address(request)
-    if await throttle.retry_after(key, address):
+    # A few per email address and window: nobody floods an inbox with reset mails.
+    limit: RequestLimit = request.app.state.reset_limit
+    address = client_address(request)
+    wait = await limit.retry_after(email, address)
+    if wait:
         t = gettext_for(request).gettext
-        return render(
+        response = render(
             request,
             "auth/mot_de_passe_oublie.html",
             {"sent": False, "email": email, "error": t("Trop de demandes. Réessayez plus tard.")},
             status_code=429,
         )
-    await throttle.failed(key, address)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    await limit.record(email, address)
     user = await accounts.find_by_email(engine, email) if email else None
     # The page says the same whether the account exists or not.
     if user is not None and user.status == "active":
