@@ -23,7 +23,7 @@ from web import logs, ticks
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
-from web.database import create_engine, database_url
+from web.database import create_engine, database_url, prepare_data_dir
 from web.pages.routes import PageRoutes
 from web.pages.version_routes import VersionRoutes
 from web.pages.versions import VersionKeeper
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     settings.check()
     logs.install()  # uvicorn logs each socket's URL, and `?token=` is a credential
     data_dir = settings.data_path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(data_dir)  # 0700, its files 0600
     secret = load_secret_key(settings.secret_key, data_dir)
 
     engine = create_engine(database_url(data_dir, settings.database_url or None))

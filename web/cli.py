@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from web.auth.tokens import load_secret_key, mint_document_token
 from web.config import Settings, SettingsError
-from web.database import database_url, migrate
+from web.database import database_url, migrate, prepare_data_dir
 
 
 def _settings(overrides: dict[str, str | None]) -> Settings:
@@ -25,7 +25,7 @@ def _settings(overrides: dict[str, str | None]) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_path)
     migrate(database_url(settings.data_path, settings.database_url or None))
 
 

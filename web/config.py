@@ -147,7 +147,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ATELIER_DATA_DIR",
         "data_dir",
         "./data",
-        "Folder for the SQLite database, uploaded files and the generated secret key.",
+        "Folder for the SQLite database, uploaded files and the generated secret key; kept "
+        "readable by the server's user only (0700, files 0600; tightened at start).",
         _text,
     ),
     Setting(
