@@ -63,6 +63,15 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"expected true or false, got {raw!r}")
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -280,6 +289,14 @@ SETTINGS: tuple[Setting, ...] = (
         _url("http", "https"),
     ),
     Setting(
+        "ATELIER_SERVE_SOURCE_MAPS",
+        "serve_source_maps",
+        "false",
+        "Serve the editor bundle's source maps (`/static/build/*.map`, the TypeScript "
+        "sources) to anyone; off, they answer 404.",
+        _flag,
+    ),
+    Setting(
         "ATELIER_SESSION_DAYS",
         "session_days",
         "14",
@@ -485,6 +502,7 @@ class Settings:
     token_ttl_seconds: int = 86400
     guest_link_days: int = 30
     public_url: str = ""
+    serve_source_maps: bool = False
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)
     login_max_failures: int = 5
