@@ -52,6 +52,25 @@ async def send_confirm_mail(request: Request, user: User, token: str) -> int:
     )
 
 
+async def send_address_taken_mail(request: Request, user: User) -> int:
+    """Someone tried to register with the address of an existing account: tell its owner."""
+    base = base_url(request)
+    return await _send(
+        request,
+        user,
+        N_("Atelier : une inscription avec votre adresse"),
+        N_(
+            "Bonjour %(name)s,\n\n"
+            "Quelqu'un vient de demander un compte Atelier avec votre adresse, qui a déjà le "
+            "sien. Si c'était vous, connectez-vous :\n%(signin)s\n\n"
+            "Mot de passe oublié ? Choisissez-en un nouveau :\n%(reset)s\n\n"
+            "Si ce n'était pas vous, ignorez ce message : votre compte ne change pas.\n"
+        ),
+        signin=f"{base}/connexion",
+        reset=f"{base}/mot-de-passe-oublie",
+    )
+
+
 async def send_approved_mail(request: Request, user: User) -> int:
     return await _send(
         request,
