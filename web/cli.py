@@ -57,12 +57,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "ATELIER_WORKERS": None if args.workers is None else str(args.workers),
         }
     )
+    settings.check_serving()
     import uvicorn
 
     _raise_open_files_limit()
     _migrate(settings)
     load_secret_key(settings.secret_key, settings.data_path)  # made once, before workers fork
-    print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
+    listening = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"Atelier: {settings.public_base_url}/ (listening on {listening}:{settings.port})",
+        flush=True,
+    )
     _print_first_admin_link(settings)
     uvicorn.run(
         APP_FACTORY,
@@ -91,9 +96,7 @@ def _print_first_admin_link(settings: Settings) -> None:
     from web.accounts.first_admin import first_admin_link
 
     url = database_url(settings.data_path, settings.database_url or None)
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = settings.public_url or f"http://{host}:{settings.port}"
-    link = asyncio.run(first_admin_link(url, base))
+    link = asyncio.run(first_admin_link(url, settings.public_base_url))
     if link:
         print(
             f"No administrator yet. Create the first one (this link works once):\n  {link}",

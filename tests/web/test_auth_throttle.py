@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import update
 from starlette.applications import Starlette
 
-from tests.web.conftest import PASSWORD, page_text, sign_in
+from tests.web.conftest import BASE_URL, PASSWORD, page_text, sign_in
 from web.schema import login_failures
 
 MakeUser = Callable[..., Awaitable[int]]
@@ -41,9 +41,9 @@ async def test_the_lock_holds_for_another_worker_on_the_same_database(
     await make_user("ugo@agri.gouv.fr")
     other_worker = await make_app()
     async with (
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as one,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as one,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other_worker), base_url="http://a"
+            transport=httpx.ASGITransport(app=other_worker), base_url=BASE_URL
         ) as two,
     ):
         for _ in range(5):
@@ -56,7 +56,7 @@ async def test_one_address_guessing_many_accounts_is_stopped(
 ) -> None:
     app = await make_app(login_max_failures_per_address=6)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://a"
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
     ) as client:
         for n in range(6):
             assert (await sign_in(client, f"user{n}@agri.gouv.fr", "guess")).status_code == 400

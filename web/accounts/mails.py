@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from web.accounts.users import User
+from web.config import Settings
 from web.i18n import N_, translations
 from web.mail import Mailer
 
 
 def base_url(request: Request) -> str:
-    """Where links in mails point: ATELIER_PUBLIC_URL, else the address of the request."""
-    configured: str = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+    """Where links in mails point: `Settings.public_base_url`, never the request's Host."""
+    settings: Settings = request.app.state.settings
+    return settings.public_base_url
 
 
 async def _send(request: Request, user: User, subject: str, body: str, **values: str) -> int:
