@@ -81,9 +81,11 @@ sysdeps:
 	  else echo "missing Debian packages:$$missing (tests needing them will skip)"; fi; \
 	fi
 
-# `atelier serve` migrates the database before it listens.
+# `atelier serve` migrates the database before it listens. Links in mails use the address
+# served, unless ATELIER_PUBLIC_URL says another (docs/settings.md).
 run: setup
-	exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
+	ATELIER_PUBLIC_URL="$${ATELIER_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
+	  exec $(BIN)/atelier serve --host $(HOST) --port $(PORT)
 
 # The lock must still satisfy pyproject.toml's ranges (offline; says which command fixes it).
 lock-check: $(DEV_STAMP)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -24,7 +25,8 @@ from web import logs, ticks
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
-from web.database import create_engine, database_url
+from web.database import create_engine, database_url, prepare_data_dir
+from web.hosts import KnownHostMiddleware
 from web.live_access import watching_expiries
 from web.pages.routes import PageRoutes
 from web.pages.version_routes import VersionRoutes
@@ -102,9 +104,10 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     """
     settings = settings or Settings.from_env()
     settings.check()
+    settings.check_serving()
     logs.install()  # uvicorn logs each socket's URL, and `?token=` is a credential
     data_dir = settings.data_path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(data_dir)  # 0700, its files 0600
     secret = load_secret_key(settings.secret_key, data_dir)
 
     engine = create_engine(database_url(data_dir, settings.database_url or None))
@@ -208,7 +211,11 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
             *VersionRoutes(engine, rooms, store).routes(),
         ],
-        middleware=accounts.middleware(),
+        # Outermost: a request naming another host is refused before anything else runs.
+        middleware=[
+            Middleware(KnownHostMiddleware, hosts=settings.accepted_hosts),
+            *accounts.middleware(),
+        ],
         exception_handlers=accounts.exception_handlers(),
         lifespan=lifespan,
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from web.auth.tokens import load_secret_key, mint_document_token
 from web.config import Settings, SettingsError
-from web.database import database_url, migrate
+from web.database import database_url, migrate, prepare_data_dir
 
 
 def _settings(overrides: dict[str, str | None]) -> Settings:
@@ -25,7 +25,7 @@ def _settings(overrides: dict[str, str | None]) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_path)
     migrate(database_url(settings.data_path, settings.database_url or None))
 
 
@@ -57,12 +57,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "ATELIER_WORKERS": None if args.workers is None else str(args.workers),
         }
     )
+    settings.check_serving()
     import uvicorn
 
     _raise_open_files_limit()
     _migrate(settings)
     load_secret_key(settings.secret_key, settings.data_path)  # made once, before workers fork
-    print(f"Atelier: http://{settings.host}:{settings.port}/", flush=True)
+    listening = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"Atelier: {settings.public_base_url}/ (listening on {listening}:{settings.port})",
+        flush=True,
+    )
     _print_first_admin_link(settings)
     uvicorn.run(
         APP_FACTORY,
@@ -91,9 +96,7 @@ def _print_first_admin_link(settings: Settings) -> None:
     from web.accounts.first_admin import first_admin_link
 
     url = database_url(settings.data_path, settings.database_url or None)
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = settings.public_url or f"http://{host}:{settings.port}"
-    link = asyncio.run(first_admin_link(url, base))
+    link = asyncio.run(first_admin_link(url, settings.public_base_url))
     if link:
         print(
             f"No administrator yet. Create the first one (this link works once):\n  {link}",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -61,6 +62,61 @@ def _url(*schemes: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"expected true or false, got {raw!r}")
+
+
+# Addresses a server listens on that no one can open in a browser.
+_UNSPECIFIED = ("0.0.0.0", "::", "[::]")
+_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.?")
+
+
+def _host_name_problem(name: str) -> str | None:
+    """Why `name` is not a host name or IP address, or None when it is one."""
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    if _HOST_NAME.fullmatch(name) is None:
+        return f"{name!r} is not a host name"
+    return None
+
+
+def _public_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value:
+        return ""
+    example = "expected an address such as https://atelier.example.gouv.fr"
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise SettingsError(f"{example}, got {raw!r}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise SettingsError(f"{example}, got {raw!r}")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise SettingsError(f"{example} (no path, query or user), got {raw!r}")
+    if hostname in _UNSPECIFIED or _host_name_problem(hostname):
+        raise SettingsError(f"{example} (a name or address people can open), got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _host_names(raw: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in raw.split(",") if n.strip())
+    for name in names:
+        problem = _host_name_problem(name)
+        if problem:
+            raise SettingsError(f"expected host names separated by commas: {problem}")
+    return tuple(n.strip("[]") for n in names)
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -147,7 +203,8 @@ SETTINGS: tuple[Setting, ...] = (
         "ATELIER_DATA_DIR",
         "data_dir",
         "./data",
-        "Folder for the SQLite database, uploaded files and the generated secret key.",
+        "Folder for the SQLite database, uploaded files and the generated secret key; kept "
+        "readable by the server's user only (0700, files 0600; tightened at start).",
         _text,
     ),
     Setting(
@@ -283,9 +340,28 @@ SETTINGS: tuple[Setting, ...] = (
         "ATELIER_PUBLIC_URL",
         "public_url",
         "",
-        "Address people reach the instance at (`https://atelier.example.gouv.fr`), used in "
-        "links sent by mail; empty means the address of the request.",
-        _url("http", "https"),
+        "Address people reach the instance at (`https://atelier.example.gouv.fr`): every link "
+        "sent by mail or shown in a page starts with it, and requests for another host name "
+        "are refused (400). Needed when HOST is not a loopback address; empty on loopback "
+        "means `http://HOST:PORT`.",
+        _public_url,
+    ),
+    Setting(
+        "ATELIER_ALLOWED_HOSTS",
+        "allowed_hosts",
+        "",
+        "Comma-separated host names accepted besides ATELIER_PUBLIC_URL's (a name a reverse "
+        "proxy or an internal client uses); links still use ATELIER_PUBLIC_URL. On loopback, "
+        "`localhost`, `127.0.0.1` and `::1` are accepted too.",
+        _host_names,
+    ),
+    Setting(
+        "ATELIER_SERVE_SOURCE_MAPS",
+        "serve_source_maps",
+        "false",
+        "Serve the editor bundle's source maps (`/static/build/*.map`, the TypeScript "
+        "sources) to anyone; off, they answer 404.",
+        _flag,
     ),
     Setting(
         "ATELIER_SESSION_DAYS",
@@ -507,6 +583,8 @@ class Settings:
     guest_link_days: int = 30
     access_watch_seconds: float = 5.0
     public_url: str = ""
+    allowed_hosts: tuple[str, ...] = ()
+    serve_source_maps: bool = False
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)
     login_max_failures: int = 5
@@ -553,6 +631,51 @@ class Settings:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def serves_loopback(self) -> bool:
+        """True when the server listens on a loopback address only (tests, a laptop)."""
+        host = self.host.strip("[]").lower()
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def public_base_url(self) -> str:
+        """The address every absolute link starts with (no trailing slash).
+
+        ATELIER_PUBLIC_URL, else on loopback the address served; never a request's headers.
+        """
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host.strip("[]")
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def public_host(self) -> str:
+        """The host name of `public_base_url`, lower case, IPv6 without brackets."""
+        return (urlsplit(self.public_base_url).hostname or "").lower()
+
+    @property
+    def accepted_hosts(self) -> frozenset[str]:
+        """Host names a request may name in its `Host` header (IPv6 without brackets)."""
+        names = {self.public_host, *self.allowed_hosts}
+        if self.serves_loopback:
+            names |= {"localhost", "127.0.0.1", "::1"}
+        return frozenset(names)
+
+    def check_serving(self) -> None:
+        """Refuse to serve HTTP when links in mails would have no trustworthy address."""
+        if not self.public_url and not self.serves_loopback:
+            raise SettingsError(
+                f"HOST={self.host} is not a loopback address, so ATELIER_PUBLIC_URL must say "
+                "where people reach the instance (`ATELIER_PUBLIC_URL=https://atelier.example."
+                "gouv.fr`): links in mails use it and requests for other host names are "
+                "refused. Set it, or listen on 127.0.0.1."
+            )
 
     def check(self) -> None:
         """Refuse combinations that would silently misbehave."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000  # a slow disk or a busy machine must not turn a wait into an error
+# The data folder holds the database, the secret key and uploaded files: its owner's only.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+FILES_FOLDER = "files"
+
+log = logging.getLogger("atelier.data")
 
 _SCHEME_REWRITES = {
     "postgres": "postgresql+asyncpg",
@@ -48,6 +57,50 @@ def database_url(data_dir: Path, url: str | None) -> str:
     return f"{driver}://{rest}"
 
 
+def _tighten(path: Path, mode: int) -> None:
+    """Take group and other permissions away from `path` (never adds any), saying so."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode & 0o777:
+            path.chmod(current & mode)
+            log.info(
+                "tightened the permissions of %s from %04o to %04o", path, current, current & mode
+            )
+    except OSError as exc:  # not ours, or gone meanwhile: say so, do not stop the server
+        log.warning("could not tighten the permissions of %s: %s", path, exc)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data folder and its files folder 0700; tighten what older releases left open.
+
+    The folder's direct entries (database, its -wal and -shm, `secret_key`, `files/`) become
+    0600 (files) and 0700 (folders); anything deeper is out of reach through the folder.
+    """
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    _tighten(data_dir, PRIVATE_DIR_MODE)
+    (data_dir / FILES_FOLDER).mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    for entry in sorted(data_dir.iterdir()):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir():
+            _tighten(entry, PRIVATE_DIR_MODE)
+        elif entry.is_file():
+            _tighten(entry, PRIVATE_FILE_MODE)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty `path` readable by its owner only, unless it exists.
+
+    SQLite gives a database's -wal and -shm files the database file's permissions, so all
+    three stay private; an empty file is a valid new database.
+    """
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+
+
 def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
@@ -70,7 +123,7 @@ def create_engine(url: str) -> AsyncEngine:
 
     path = _sqlite_file(parsed)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(path)
     engine = create_async_engine(parsed, **options)
 
     @event.listens_for(engine.sync_engine, "connect")

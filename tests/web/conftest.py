@@ -47,6 +47,8 @@ def web_settings(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": str(data_dir),
         "secret_key": SECRET,
         "room_idle_seconds": 0.5,
+        # The clients below ask for this host; the app refuses any other.
+        "public_url": BASE_URL,
     }
     values.update(overrides)
     return Settings(**values)

@@ -103,12 +103,12 @@ async def test_a_weak_or_mistyped_new_password_is_refused_and_the_link_still_wor
     assert (await client.get(link)).status_code == 200
 
 
-async def test_the_mail_link_uses_the_public_url_when_set(
+async def test_the_mail_link_uses_the_public_url_when_a_proxy_asks_by_another_name(
     make_app: Callable[..., Awaitable[Starlette]],
 ) -> None:
     from web.accounts.users import create_user
 
-    app = await make_app(public_url="https://atelier.example.gouv.fr")
+    app = await make_app(public_url="https://atelier.example.gouv.fr", allowed_hosts=("internal",))
     await create_user(
         app.state.engine, email="sam@agri.gouv.fr", display_name="Sam", password=PASSWORD
     )

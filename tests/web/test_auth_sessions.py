@@ -100,7 +100,7 @@ async def test_cookies_are_secure_when_the_public_address_is_https(
     from web.accounts.users import create_user
 
     # TLS ends at a proxy: the app itself sees plain HTTP.
-    app = await make_app(public_url="https://atelier.example.gouv.fr")
+    app = await make_app(public_url="https://atelier.example.gouv.fr", allowed_hosts=("internal",))
     await create_user(
         app.state.engine, email="tls@agri.gouv.fr", display_name="Tls", password=PASSWORD
     )

@@ -47,6 +47,15 @@ def test_defaults_are_the_embedded_ones() -> None:
         ("ATELIER_VISIO_UDP_PORTS", "1023-2000", "expected ports from 1024 to 65535"),
         ("ATELIER_VISIO_UDP_PORTS", "60000-65536", "expected ports from 1024 to 65535"),
         ("ATELIER_VISIO_UDP_PORTS", "41000-40000", "the lower one first, got 41000-40000"),
+        ("ATELIER_PUBLIC_URL", "atelier.example.gouv.fr", "expected an address such as https"),
+        ("ATELIER_PUBLIC_URL", "ftp://atelier.example.gouv.fr", "expected an address such as"),
+        ("ATELIER_PUBLIC_URL", "https://atelier.example.gouv.fr/app", "no path, query or user"),
+        ("ATELIER_PUBLIC_URL", "https://a.example?x=1", "no path, query or user"),
+        ("ATELIER_PUBLIC_URL", "http://0.0.0.0:8000", "a name or address people can open"),
+        ("ATELIER_PUBLIC_URL", "http://exa mple.org", "a name or address people can open"),
+        ("ATELIER_PUBLIC_URL", "http://example.org:port", "expected an address such as"),
+        ("ATELIER_ALLOWED_HOSTS", "intra, bad/name", "'bad/name' is not a host name"),
+        ("ATELIER_SERVE_SOURCE_MAPS", "maybe", "expected true or false, got 'maybe'"),
     ],
 )
 def test_a_bad_value_names_the_setting_and_what_it_accepts(
@@ -77,3 +86,40 @@ def test_the_visio_udp_port_range_is_read_as_its_bounds(
     value: str, ports: tuple[int, int] | None
 ) -> None:
     assert Settings.from_env({"ATELIER_VISIO_UDP_PORTS": value}).visio_udp_ports == ports
+
+
+@pytest.mark.parametrize(
+    ("env", "base", "hosts"),
+    [
+        ({}, "http://127.0.0.1:8000", {"127.0.0.1", "localhost", "::1"}),
+        ({"HOST": "::1", "PORT": "9000"}, "http://[::1]:9000", {"127.0.0.1", "localhost", "::1"}),
+        (
+            {"ATELIER_PUBLIC_URL": "https://Atelier.Example.gouv.fr/", "HOST": "0.0.0.0"},
+            "https://atelier.example.gouv.fr",
+            {"atelier.example.gouv.fr"},
+        ),
+        (
+            {
+                "ATELIER_PUBLIC_URL": "https://atelier.example.gouv.fr:8443",
+                "ATELIER_ALLOWED_HOSTS": "intra.local, [fd00::1]",
+                "HOST": "10.1.2.3",
+            },
+            "https://atelier.example.gouv.fr:8443",
+            {"atelier.example.gouv.fr", "intra.local", "fd00::1"},
+        ),
+    ],
+)
+def test_links_start_with_the_public_address_and_only_its_host_is_accepted(
+    env: dict[str, str], base: str, hosts: set[str]
+) -> None:
+    settings = Settings.from_env(env)
+    settings.check_serving()
+    assert settings.public_base_url == base
+    assert settings.accepted_hosts == hosts
+
+
+def test_serving_beyond_loopback_needs_a_public_address() -> None:
+    with pytest.raises(SettingsError, match="ATELIER_PUBLIC_URL must say"):
+        Settings.from_env({"HOST": "0.0.0.0"}).check_serving()
+    # Commands that serve no HTTP (migrate, token, sfu) only run `check`.
+    Settings.from_env({"HOST": "0.0.0.0"}).check()

@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from web.accounts.users import User
+from web.config import Settings
 from web.i18n import N_, translations
 from web.mail import Mailer
 
 
 def base_url(request: Request) -> str:
-    """Where links in mails point: ATELIER_PUBLIC_URL, else the address of the request."""
-    configured: str = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+    """Where links in mails point: `Settings.public_base_url`, never the request's Host."""
+    settings: Settings = request.app.state.settings
+    return settings.public_base_url
 
 
 async def _send(request: Request, user: User, subject: str, body: str, **values: str) -> int:
@@ -49,6 +50,25 @@ async def send_confirm_mail(request: Request, user: User, token: str) -> int:
             "Si vous n'avez pas demandé de compte, ignorez ce message.\n"
         ),
         link=f"{base_url(request)}/inscription/confirmer/{token}",
+    )
+
+
+async def send_address_taken_mail(request: Request, user: User) -> int:
+    """Someone tried to register with the address of an existing account: tell its owner."""
+    base = base_url(request)
+    return await _send(
+        request,
+        user,
+        N_("Atelier : une inscription avec votre adresse"),
+        N_(
+            "Bonjour %(name)s,\n\n"
+            "Quelqu'un vient de demander un compte Atelier avec votre adresse, qui a déjà le "
+            "sien. Si c'était vous, connectez-vous :\n%(signin)s\n\n"
+            "Mot de passe oublié ? Choisissez-en un nouveau :\n%(reset)s\n\n"
+            "Si ce n'était pas vous, ignorez ce message : votre compte ne change pas.\n"
+        ),
+        signin=f"{base}/connexion",
+        reset=f"{base}/mot-de-passe-oublie",
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from web.accounts import users as accounts
 from web.accounts.users import AccountError, User
-from web.auth.passwords import password_problem
+from web.auth.passwords import hash_password, password_problem
 from web.schema import users
 
 
@@ -21,6 +21,10 @@ from web.schema import users
 class Registration:
     user_id: int
     status: str  # 'unconfirmed' (allowed domain: confirm by mail) or 'pending' (approval)
+    # The address already had an account (user_id is its): nothing was created. The page
+    # answers as for a new address and the owner is told by mail, so that the form does not
+    # reveal who has an account.
+    address_taken: bool = False
 
 
 async def register(
@@ -33,23 +37,37 @@ async def register(
     domains: tuple[str, ...],
     locale: str = "fr",
 ) -> Registration:
-    """Create a self-registered account; raise AccountError with the reason when refused."""
+    """Create a self-registered account; raise AccountError with the reason when refused.
+
+    An address that has an account already is not refused (see `Registration.address_taken`).
+    """
     email = accounts.normalise_email(email)
     accounts.check_profile(email, display_name)
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
     status = "unconfirmed" if accounts.domain_allowed(email, domains) else "pending"
-    user_id = await accounts.create_user(
-        engine,
-        email=email,
-        display_name=display_name,
-        password=password,
-        organisation=organisation,
-        status=status,
-        locale=locale,
-    )
-    return Registration(user_id, status)
+    owner = await accounts.find_by_email(engine, email)
+    if owner is None:
+        try:
+            user_id = await accounts.create_user(
+                engine,
+                email=email,
+                display_name=display_name,
+                password=password,
+                organisation=organisation,
+                status=status,
+                locale=locale,
+            )
+        except AccountError:
+            owner = await accounts.find_by_email(engine, email)  # registered meanwhile
+            if owner is None:
+                raise
+        else:
+            return Registration(user_id, status)
+    else:
+        await hash_password(password)  # takes as long as creating an account would
+    return Registration(owner.id, status, address_taken=True)
 
 
 async def _move(engine: AsyncEngine, user_id: int, before: str, after: str, admin: int) -> bool:

@@ -14,6 +14,7 @@ from web.accounts import tokens as account_tokens
 from web.accounts import users as accounts
 from web.accounts.mails import (
     send_account_created_mail,
+    send_address_taken_mail,
     send_approved_mail,
     send_confirm_mail,
     send_refused_mail,
@@ -97,7 +98,10 @@ async def signup(request: Request) -> Response:
         return _signup_page(request, error=t(str(exc)), values=values, status=400)
     user = await accounts.get_user(engine, outcome.user_id)
     assert user is not None
-    if outcome.status == "unconfirmed":
+    if outcome.address_taken:
+        # Same page as for a new address; only the owner learns that someone tried.
+        await send_address_taken_mail(request, user)
+    elif outcome.status == "unconfirmed":
         token = await account_tokens.issue(engine, user.id, "confirm")
         await send_confirm_mail(request, user, token)
     return render(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from plumbing.sockets import AccessChanges
 from web.accounts.routes import account_admin_routes
@@ -56,6 +58,23 @@ DEFAULT_DETAILS = {
     404: N_("Cette page n'existe pas ou plus."),
     405: N_("Cette action n'est pas possible ici."),
 }
+
+
+class PublicStaticFiles(StaticFiles):
+    """`/static`, without the bundle's source maps unless ATELIER_SERVE_SOURCE_MAPS is on.
+
+    A source map carries the editor's TypeScript sources: useful when debugging, not to
+    hand to anyone who asks.
+    """
+
+    def __init__(self, *, directory: Path, serve_source_maps: bool) -> None:
+        super().__init__(directory=directory, check_dir=False)
+        self.serve_source_maps = serve_source_maps
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if not self.serve_source_maps and path.lower().rstrip("/").endswith(".map"):
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
 
 
 class AccountsSetup:
@@ -101,7 +120,13 @@ class AccountsSetup:
             *auth_routes(),
             *oidc_routes(),
             *account_admin_routes(),
-            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+            Mount(
+                "/static",
+                PublicStaticFiles(
+                    directory=STATIC_DIR, serve_source_maps=self.settings.serve_source_maps
+                ),
+                name="static",
+            ),
         ]
 
     def exception_handlers(self) -> dict[Any, Any]:

@@ -192,11 +192,30 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _same_origin_socket(scope: Scope) -> bool:
-    """A browser WebSocket from another site must not ride on the session cookie."""
+    """A browser WebSocket from another site must not ride on the session cookie.
+
+    The page must come from the public address (`Settings.public_base_url`). Serving on
+    loopback, a page opened at another loopback name (localhost for 127.0.0.1) is the same
+    site when it names the very host and port the socket was opened to.
+    """
     origin = _header(scope, b"origin")
     if not origin:
         return True  # not a browser (scripts, node clients)
-    return urlsplit(origin).netloc.lower() == _header(scope, b"host").lower()
+    try:
+        parts = urlsplit(origin.lower())
+    except ValueError:  # a malformed Origin header
+        return False
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    if settings is None:  # an app without settings: the socket's own host is all we know
+        return parts.netloc == _header(scope, b"host").lower()
+    if f"{parts.scheme}://{parts.netloc}" == settings.public_base_url.lower():
+        return True
+    host = _header(scope, b"host").lower()
+    try:
+        loopback_name = urlsplit(f"//{host}").hostname in ("localhost", "127.0.0.1", "::1")
+    except ValueError:  # a malformed Host header
+        return False
+    return bool(settings.serves_loopback) and loopback_name and parts.netloc == host
 
 
 _ANONYMOUS_PATHS = ("/static/", "/healthz")

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from web.auth.current import CurrentUser, start_session
+from web.config import Settings
 from web.i18n import gettext_for
 from web.spaces import services
 from web.spaces.http import engine_of, handles_errors, see_other
@@ -15,10 +16,9 @@ from web.templating import render
 
 
 def base_url(request: Request) -> str:
-    """Where links in mails point: ATELIER_PUBLIC_URL, else the address of the request."""
-    settings = request.app.state.settings
-    configured = str(getattr(settings, "public_url", "") or "")
-    return (configured or str(request.base_url)).rstrip("/")
+    """Where links in mails and pages point: `Settings.public_base_url`, never the Host."""
+    settings: Settings = request.app.state.settings
+    return settings.public_base_url
 
 
 async def send_invitation(

@@ -124,6 +124,12 @@ def _config(request: Request, room: str) -> dict[str, Any]:
     return config
 
 
+def _meeting_url(request: Request) -> str:
+    """The meeting's shareable link: the public address (never the Host header) and path."""
+    base: str = request.app.state.settings.public_base_url
+    return base + request.url.path
+
+
 def _notes_editor(user: CurrentUser, notes: Notes | None) -> EditorPage | None:
     """The page editor's settings for the notes panel (as the page view renders them)."""
     if notes is None:
@@ -162,7 +168,7 @@ async def space_meeting(request: Request) -> Response:
             "title": space.name,
             "room": room,
             "space_url": f"/espaces/{quote(space.slug)}",
-            "meeting_url": str(request.url.replace(query="")),
+            "meeting_url": _meeting_url(request),
             "notes": notes,
             "config": _config(request, room),
             "editor": _notes_editor(user, notes),
@@ -199,7 +205,7 @@ async def join_meeting(request: Request) -> Response:
             "title": t("Réunion {name}").format(name=room.removeprefix("meet-")),
             "room": room,
             "space_url": None,
-            "meeting_url": str(request.url.replace(query="")),
+            "meeting_url": _meeting_url(request),
             "notes": None,
             "config": _config(request, room),
             "editor": None,
