@@ -273,6 +273,8 @@ async def post(server: AtelierServer, cookie: str, path: str, data: dict[str, st
         match = _META.search(page.text) or _FIELD.search(page.text)
         assert match, page.text[:300]
         response = await client.post(path, data={**data, "csrf_token": match.group(1)})
+        if response.status_code >= 500:  # a server error: show what the server said
+            raise AssertionError(f"{path} answered {response.status_code}:\n{server.log[-4000:]}")
         return response.status_code
 
 
