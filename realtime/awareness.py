@@ -42,7 +42,10 @@ OUTDATED_TIMEOUT: Final = 30.0
 """Seconds after which a state that was not renewed is removed (y-protocols' outdatedTimeout)."""
 
 MAX_ENTRIES: Final = 256
-"""Entries accepted in one awareness update (a client normally sends one)."""
+"""Entries accepted in one awareness update beyond the number of clients the table knows.
+
+A client normally sends one, but the stock client sends back every state it receives, all the
+states of the room at once when it joins: so much is always allowed."""
 
 MAX_STATE_BYTES: Final = 16 * 1024
 """UTF-8 size of one client's JSON state (name, colour, cursor: normally well under 1 KiB)."""
@@ -118,13 +121,15 @@ def _encode_entries(entries: Iterable[tuple[int, int, str]]) -> bytes:
     return b"".join(parts)
 
 
-def decode_awareness_update(data: bytes) -> list[tuple[int, int, str]]:
+def decode_awareness_update(
+    data: bytes, max_entries: int = MAX_ENTRIES
+) -> list[tuple[int, int, str]]:
     """Decode an awareness update into (client id, clock, JSON state) entries; strict."""
     reader = _Reader(data)
     count = reader.var_uint()
-    if count > MAX_ENTRIES:
+    if count > max_entries:
         raise ProtocolError(
-            f"awareness update of {count} entries exceeds the limit of {MAX_ENTRIES}"
+            f"awareness update of {count} entries exceeds the limit of {max_entries}"
         )
     entries = []
     for _ in range(count):
@@ -199,7 +204,7 @@ class AwarenessTable:
         or 1009), changing nothing, if the update is malformed or would take `holder` past a
         bound.
         """
-        entries = decode_awareness_update(data)
+        entries = decode_awareness_update(data, MAX_ENTRIES + len(self._meta))
         # What the update would make of each client it touches, before anything is changed.
         clocks: dict[int, int] = {}
         states: dict[int, str | None] = {}

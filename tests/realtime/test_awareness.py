@@ -146,7 +146,7 @@ def test_encode_of_a_removed_client_says_null() -> None:
         entry_update((1, 1, ADA)) + b"\x00",
         entry_update((1, 1, ADA))[:-1],
         write_var_uint(1) + write_var_uint(1) + write_var_uint(1) + b"\x02\xc3\x28",
-        write_var_uint(MAX_ENTRIES + 1),
+        write_var_uint(MAX_ENTRIES + 10),
     ],
 )
 def test_malformed_awareness_update_is_rejected_and_changes_nothing(update: bytes) -> None:

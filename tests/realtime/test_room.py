@@ -375,6 +375,17 @@ def test_an_awareness_flood_reaches_the_others_only_up_to_a_burst_then_closes_th
     assert net.room.awareness.client_ids == frozenset()
 
 
+def test_a_newcomer_sending_back_every_state_of_a_crowded_room_is_not_closed() -> None:
+    room = DocumentRoom("doc")
+    for first in range(0, 400, 200):  # 400 people present, on another worker
+        room.receive_remote(entries(*((i, 1, {"n": i}) for i in range(first, first + 200))), 0)
+    room.connect(1, writable=False, now=0.0)
+    # The stock client sends back, at once, every state it was just sent.
+    echo = bytes(AwarenessMessage(room.awareness.encode()))
+    assert room.receive(1, echo, 0.0) == []
+    assert len(room.awareness) == 400
+
+
 def test_a_remote_update_cannot_change_a_local_connections_presence() -> None:
     room = DocumentRoom("doc")
     room.connect(1, writable=True, now=0.0)
