@@ -7,12 +7,12 @@ every method returns a list of actions for the shell (`rooms.py`) to execute in 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from pycrdt import Doc, TransactionEvent
 
-from .awareness import AwarenessTable
+from .awareness import AwarenessChange, AwarenessTable
 from .errors import CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, ProtocolError
 from .protocol import (
     EMPTY_UPDATE,
@@ -98,7 +98,6 @@ def _close(conn: ConnId, code: int, reason: str) -> Close:
 @dataclass(slots=True)
 class _Connection:
     writable: bool
-    client_ids: set[int] = field(default_factory=set)  # awareness clients it speaks for
 
 
 class DocumentRoom:
@@ -181,11 +180,10 @@ class DocumentRoom:
         return [Send(conn, bytes(PermissionDenied(READ_ONLY_REASON)))]
 
     def disconnect(self, conn: ConnId, now: float) -> list[Action]:
-        """A connection left: remove the awareness states it spoke for."""
-        connection = self._connections.pop(conn, None)
-        if connection is None:
+        """A connection left: remove the awareness states it held (their ids are free again)."""
+        if self._connections.pop(conn, None) is None:
             return []
-        return self._awareness_removal(connection.client_ids, now)
+        return self._awareness_broadcast(self._awareness.release(conn, now))
 
     def receive(self, conn: ConnId, data: bytes, now: float) -> list[Action]:
         """A message from a local connection."""
@@ -199,7 +197,8 @@ class DocumentRoom:
             if isinstance(message, SyncStep1):
                 return [Send(conn, bytes(SyncStep2(self._diff(message.state_vector))))]
             if isinstance(message, AwarenessMessage):
-                return self._receive_awareness(conn, connection, message, data, now)
+                change = self._awareness.apply_update(message.update, now, holder=conn)
+                return self._awareness_broadcast(self._changed_states(change))
             if isinstance(message, QueryAwareness):
                 if not len(self._awareness):
                     return []
@@ -277,29 +276,17 @@ class DocumentRoom:
             actions += [Broadcast(out, exclude=exclude), Publish(out), Persist(change)]
         return actions
 
-    def _receive_awareness(
-        self,
-        conn: ConnId,
-        connection: _Connection,
-        message: AwarenessMessage,
-        data: bytes,
-        now: float,
-    ) -> list[Action]:
-        change = self._awareness.apply_update(message.update, now)
-        if not change.accepted:
-            return []  # stale (the stock client echoes states it received): nothing to tell
-        for client_id in change.accepted:
-            if client_id in change.removed or self._awareness.state(client_id) is None:
-                connection.client_ids.discard(client_id)
-            else:
-                connection.client_ids.add(client_id)
-        return [Broadcast(data, exclude=None), Publish(data)]
+    def _changed_states(self, change: AwarenessChange) -> bytes | None:
+        # Only what was taken goes on: entries dropped as stale or foreign reach nobody.
+        return self._awareness.encode(change.accepted) if change.accepted else None
 
-    def _awareness_removal(self, client_ids: set[int], now: float) -> list[Action]:
-        removal = self._awareness.remove(client_ids, now)
-        if removal is None:
+    def _awareness_broadcast(self, update: bytes | None, *, publish: bool = True) -> list[Action]:
+        # Presence goes to every local connection, the sender included, as y-websocket does.
+        if update is None:
             return []
-        data = bytes(AwarenessMessage(removal))
+        data = bytes(AwarenessMessage(update))
+        if not publish:
+            return [Broadcast(data, exclude=None)]
         return [Broadcast(data, exclude=None), Publish(data)]
 
     # --- other workers and storage --------------------------------------------------------
@@ -324,12 +311,12 @@ class DocumentRoom:
                 return [] if diff == EMPTY_UPDATE else [Publish(bytes(SyncStep2(diff)))]
             if isinstance(message, AwarenessMessage):
                 change = self._awareness.apply_update(message.update, now)
-                return [Broadcast(data, exclude=None)] if change.accepted else []
+                return self._awareness_broadcast(self._changed_states(change), publish=False)
             if isinstance(message, QueryAwareness):
-                owned = [i for c in self._connections.values() for i in sorted(c.client_ids)]
-                if not owned:
+                held = self._awareness.held_locally()
+                if not held:
                     return []
-                return [Publish(bytes(AwarenessMessage(self._awareness.encode(owned))))]
+                return [Publish(bytes(AwarenessMessage(self._awareness.encode(held))))]
             return []
         except ProtocolError:
             return []
@@ -374,14 +361,7 @@ class DocumentRoom:
 
     def tick(self, now: float) -> list[Action]:
         """Expire awareness states not renewed for 30 s."""
-        removal = self._awareness.expire(now)
-        if removal is None:
-            return []
-        present = self._awareness.client_ids
-        for connection in self._connections.values():
-            connection.client_ids &= present
-        data = bytes(AwarenessMessage(removal))
-        return [Broadcast(data, exclude=None), Publish(data)]
+        return self._awareness_broadcast(self._awareness.expire(now))
 
 
 class _ApplyFailed(Exception):

@@ -7,6 +7,8 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
 import * as authProtocol from 'y-protocols/auth'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as encoding from 'lib0/encoding'
 import readline from 'node:readline'
 
 const clients = new Map()
@@ -29,7 +31,7 @@ function socketWithHeaders (headers) {
 
 function open ({ client, url, doc, params = {}, cookie = '', wait = 'synced', timeout = 10 }) {
   const ydoc = new Y.Doc()
-  const events = { closes: [], denied: [], statuses: [] }
+  const events = { closes: [], denied: [], statuses: [], presenceRemoved: [] }
   const provider = new WebsocketProvider(url, doc, ydoc, {
     WebSocketPolyfill: cookie ? socketWithHeaders({ Cookie: cookie }) : WebSocket,
     params,
@@ -40,6 +42,8 @@ function open ({ client, url, doc, params = {}, cookie = '', wait = 'synced', ti
     if (event) events.closes.push({ code: event.code, reason: event.reason })
   })
   provider.on('status', ({ status }) => events.statuses.push(status))
+  // Every presence this client saw disappear (a peer left, timed out, or was removed).
+  provider.awareness.on('change', ({ removed }) => events.presenceRemoved.push(...removed))
   // y-websocket reports permission-denied auth messages through this handler only.
   provider.messageHandlers[2] = (_encoder, decoder) => {
     authProtocol.readAuthMessage(decoder, ydoc, (_ydoc, reason) => events.denied.push(reason))
@@ -63,6 +67,28 @@ function peers (entry) {
     if (id !== entry.ydoc.clientID) out.push({ id, state })
   }
   return out
+}
+
+// An awareness message built by y-protocols itself for the given (client id, clock, state)
+// entries, as a hostile page script holding a real provider could send it.
+function awarenessMessage (entries) {
+  const scratch = new awarenessProtocol.Awareness(new Y.Doc())
+  scratch.destroy() // no renewal timer: only its encoder is used
+  const states = new Map()
+  for (const { id, clock, state } of entries) {
+    scratch.meta.set(id, { clock, lastUpdated: Date.now() })
+    if (state !== null) states.set(id, state)
+  }
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, 1) // messageAwareness
+  encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(scratch, entries.map((e) => e.id), states))
+  return encoding.toUint8Array(encoder)
+}
+
+function sendRaw (entry, message) {
+  const ws = entry.provider.ws
+  if (!ws || ws.readyState !== WebSocket.OPEN) throw new Error('not connected')
+  ws.send(message)
 }
 
 const commands = {
@@ -97,6 +123,46 @@ const commands = {
   },
   async awareness ({ client, state }) { get(client).provider.awareness.setLocalState(state); return {} },
   async peers ({ client }) { return { peers: peers(get(client)) } },
+  async wait_peer_name ({ client, peer, name, timeout = 10 }) {
+    const entry = get(client)
+    const nameOf = () => entry.provider.awareness.getStates().get(peer)?.user?.name
+    await until(() => nameOf() === name, timeout, `${client} to see ${peer} named ${name}`)
+    return { peers: peers(entry) }
+  },
+  async client_id ({ client }) { return { client_id: get(client).ydoc.clientID } },
+  async local_state ({ client }) { return { state: get(client).provider.awareness.getLocalState() } },
+  // Send, over this client's socket, the presence of client `peer`: `state` (null: a removal)
+  // under its id, with the next clock (or the same clock, for a removal), as this client knows it.
+  async forge_awareness ({ client, peer, state }) {
+    const entry = get(client)
+    const meta = entry.provider.awareness.meta.get(peer)
+    if (!meta) throw new Error(`${client} does not know client ${peer}`)
+    const clock = state === null ? meta.clock : meta.clock + 1
+    sendRaw(entry, awarenessMessage([{ id: peer, clock, state }]))
+    return { clock }
+  },
+  // Send `messages` awareness messages of `ids` entries each, every entry a state of about
+  // `bytes` bytes; `fresh` gives every entry a new client id, otherwise the client's own id
+  // is renewed (clock + 1) again and again.
+  async flood_awareness ({ client, messages, ids, bytes, fresh = true }) {
+    const entry = get(client)
+    const own = entry.ydoc.clientID
+    let clock = entry.provider.awareness.meta.get(own)?.clock ?? 0
+    let next = 1_000_000_000
+    let sent = 0
+    for (let m = 0; m < messages; m++) {
+      const entries = []
+      for (let i = 0; i < ids; i++) {
+        const state = { user: { name: `flood ${m}/${i}`, color: '#f00' }, pad: 'x'.repeat(bytes) }
+        entries.push(fresh ? { id: next++, clock: 1, state } : { id: own, clock: ++clock, state })
+      }
+      const message = awarenessMessage(entries)
+      sent += message.length
+      try { sendRaw(entry, message) } catch { break } // closed by the server meanwhile
+      await new Promise((resolve) => setImmediate(resolve)) // let a close from the server in
+    }
+    return { sent }
+  },
   async wait_peers ({ client, count, timeout = 10 }) {
     const entry = get(client)
     await until(() => peers(entry).length === count, timeout, `${client} to see ${count} peers`)

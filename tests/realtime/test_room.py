@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pycrdt
+import pytest
 
+from realtime.awareness import BROADCAST_BURST_BYTES, MAX_CLIENT_IDS_PER_CONNECTION
 from realtime.protocol import (
     EMPTY_UPDATE,
     AwarenessMessage,
@@ -289,6 +291,135 @@ def test_query_awareness_is_answered_with_every_state() -> None:
     assert room.receive(1, bytes(QueryAwareness()), 0.0) == [
         Send(1, bytes(AwarenessMessage(room.awareness.encode())))
     ]
+
+
+def presence_of(room: DocumentRoom, client_id: int) -> object:
+    state = room.awareness.state(client_id)
+    return None if state is None else json.loads(state)
+
+
+def entries(*items: tuple[int, int, object]) -> bytes:
+    update = write_var_uint(len(items))
+    for client_id, clock, state in items:
+        update += write_var_uint(client_id) + write_var_uint(clock)
+        update += write_var_string(json.dumps(state))
+    return bytes(AwarenessMessage(update))
+
+
+ALICE_ADMIN = {"user": {"name": "Alice Admin", "color": "#36c"}}
+
+
+def test_a_reader_shows_its_own_presence_but_cannot_replace_or_remove_an_editors() -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2, writable=False)
+    net.connect(3)
+    net.send(1, awareness(10, 1, ALICE_ADMIN))
+    own = awareness(20, 1, {"user": {"name": "lecteur"}})
+    assert net.send(2, own) == [Broadcast(own, exclude=None), Publish(own)]
+    sent_before = {conn: list(sent) for conn, sent in net.sent.items()}
+
+    assert net.send(2, awareness(10, 2, {"user": {"name": "Mallory"}})) == []
+    assert net.send(2, awareness(10, 1, None)) == []  # a removal at the same clock
+    assert net.send(2, awareness(10, 99, None)) == []
+    assert presence_of(net.room, 10) == ALICE_ADMIN
+    assert net.sent == sent_before and net.closed == []
+    # The editor keeps changing it as before.
+    assert net.send(1, awareness(10, 2, {"user": {"name": "Alice"}}))
+
+
+def test_an_editor_cannot_take_over_another_editors_presence_either() -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2)
+    net.send(1, awareness(10, 1, ALICE_ADMIN))
+    assert net.send(2, awareness(10, 2, {"user": {"name": "Bob"}})) == []
+    assert presence_of(net.room, 10) == ALICE_ADMIN
+
+
+def test_only_the_entries_taken_are_broadcast() -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2)
+    net.send(1, awareness(10, 1, ALICE_ADMIN))
+    mixed = entries((10, 2, {"user": {"name": "Mallory"}}), (20, 1, {"user": {"name": "Bob"}}))
+    own = awareness(20, 1, {"user": {"name": "Bob"}})
+    assert net.send(2, mixed) == [Broadcast(own, exclude=None), Publish(own)]
+    assert presence_of(net.room, 10) == ALICE_ADMIN
+
+
+def test_a_disconnected_connections_client_id_may_be_claimed_by_its_reconnection() -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2)
+    net.send(1, awareness(10, 1, ALICE_ADMIN))
+    net.run(net.room.disconnect(1, now=1.0))
+    net.clients.pop(1)
+    net.connect(3)  # the same tab, on a new socket
+    renewal = awareness(10, 3, ALICE_ADMIN)
+    assert net.send(3, renewal) == [Broadcast(renewal, exclude=None), Publish(renewal)]
+    assert net.room.awareness.held_by(3) == {10}
+
+
+@pytest.mark.parametrize(
+    ("flood", "code"),
+    [
+        ([entries(*((1000 + i, 1, {"n": i}) for i in range(200)))], 1008),
+        ([awareness(10, 2, {"pad": "x" * 20_000})], 1009),
+        ([awareness(11 + i, 1, {"pad": "x" * 12_000}) for i in range(3)], 1009),
+    ],
+    ids=["many fresh ids", "one huge state", "too much held together"],
+)
+def test_presence_past_a_bound_closes_only_its_connection(flood: list[bytes], code: int) -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2)
+    net.send(1, awareness(5, 1, ALICE_ADMIN))
+    net.send(2, awareness(10, 1, {"user": {"name": "Fred"}}))
+    for message in flood:
+        if 2 not in net.clients:
+            break
+        net.send(2, message)
+    assert [(close.conn, close.code) for close in net.closed] == [(2, code)]
+    assert presence_of(net.room, 5) == ALICE_ADMIN
+    assert len(net.room.awareness) <= 1 + MAX_CLIENT_IDS_PER_CONNECTION
+    assert all(len(data) < 32 * 1024 for data in net.sent[1])
+
+
+def test_an_awareness_flood_reaches_the_others_only_up_to_a_burst_then_closes_the_flooder() -> None:
+    net = Network(DocumentRoom("doc"))
+    net.connect(1)
+    net.connect(2)
+    received_before = sum(map(len, net.sent[1]))
+    for clock in range(1, 1001):  # renewals of one's own 12 kB state, all at once
+        if 2 not in net.clients:
+            break
+        net.send(2, awareness(10, clock, {"pad": "x" * 12_000}))
+    assert [(close.conn, close.code) for close in net.closed] == [(2, 1008)]
+    assert sum(map(len, net.sent[1])) - received_before <= BROADCAST_BURST_BYTES
+    # ...and the flooder's presence goes when it does.
+    net.run(net.room.disconnect(2, now=0.0))
+    assert net.room.awareness.client_ids == frozenset()
+
+
+def test_a_newcomer_sending_back_every_state_of_a_crowded_room_is_not_closed() -> None:
+    room = DocumentRoom("doc")
+    for first in range(0, 400, 200):  # 400 people present, on another worker
+        room.receive_remote(entries(*((i, 1, {"n": i}) for i in range(first, first + 200))), 0)
+    room.connect(1, writable=False, now=0.0)
+    # The stock client sends back, at once, every state it was just sent.
+    echo = bytes(AwarenessMessage(room.awareness.encode()))
+    assert room.receive(1, echo, 0.0) == []
+    assert len(room.awareness) == 400
+
+
+def test_a_remote_update_cannot_change_a_local_connections_presence() -> None:
+    room = DocumentRoom("doc")
+    room.connect(1, writable=True, now=0.0)
+    room.receive(1, awareness(10, 1, ALICE_ADMIN), 0.0)
+    assert room.receive_remote(awareness(10, 2, {"user": {"name": "Mallory"}}), 0.0) == []
+    assert room.receive_remote(awareness(10, 1, None), 0.0) == []
+    assert presence_of(room, 10) == ALICE_ADMIN
 
 
 def test_oversize_document_is_refused_and_nothing_applied() -> None:
