@@ -21,9 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
+from plumbing.ratelimit import TokenBucket
+
 from .errors import CLOSE_MESSAGE_TOO_BIG, CLOSE_POLICY_VIOLATION, ProtocolError
 from .protocol import _Reader, write_var_string, write_var_uint
-from .ratelimit import TokenBucket
 
 __all__ = [
     "BROADCAST_BURST_BYTES",

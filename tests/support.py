@@ -274,7 +274,7 @@ async def post(server: AtelierServer, cookie: str, path: str, data: dict[str, st
         assert match, page.text[:300]
         response = await client.post(path, data={**data, "csrf_token": match.group(1)})
         if response.status_code >= 500:  # a server error: show what the server said
-            raise AssertionError(f"{path} answered {response.status_code}:\n{server.log[-4000:]}")
+            raise AssertionError(f"{path} answered {response.status_code}:\n{server.log()[-4000:]}")
         return response.status_code
 
 
