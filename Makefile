@@ -16,7 +16,7 @@ EDITOR_SOURCES := $(shell find editor -name "*.ts") editor/tsconfig.json
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
 .PHONY: run test setup setup-dev lint types unit sysdeps bundle bench bench-store clean help \
-	lock-check lock upgrade audit
+	lock-check lock upgrade audit js-test
 
 help:
 	@echo "make run     - set everything up and serve on http://$(HOST):$(PORT)"
@@ -105,6 +105,16 @@ lint: $(DEV_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	node_modules/.bin/tsc -p editor/tsconfig.json --noEmit
+	node_modules/.bin/tsc -p editor/tests/tsconfig.json --noEmit
+
+# The pure parts of the browser code, under node's own test runner (bundled by esbuild first).
+JS_TEST_OUT := build/js-tests
+js-test: $(NODE_STAMP)
+	@rm -rf $(JS_TEST_OUT)
+	@node_modules/.bin/esbuild editor/tests/*.test.ts --bundle --platform=node --format=esm \
+	  --outdir=$(JS_TEST_OUT) --out-extension:.js=.mjs --log-level=warning \
+	  --banner:js="import { createRequire } from 'module'; const require = createRequire(import.meta.url);"
+	node --test --test-reporter=dot $(JS_TEST_OUT)/
 
 types: $(DEV_STAMP)
 	$(BIN)/mypy
@@ -112,7 +122,7 @@ types: $(DEV_STAMP)
 unit: setup-dev
 	$(BIN)/pytest -q
 
-test: setup-dev lock-check lint types
+test: setup-dev lock-check lint types js-test
 	$(BIN)/pytest -q -ra
 
 bench: bench-sync bench-store

@@ -7,13 +7,11 @@ import * as syncProtocol from "y-protocols/sync";
 import { WebsocketProvider, messageAuth, messageSync } from "y-websocket";
 import { IndexeddbPersistence } from "y-indexeddb";
 
-/** How long local edits may wait for the server's receipt before the status says "syncing". */
-export const RECEIPT_GRACE_MS = 2000;
+import { RECEIPT_GRACE_MS, connectionState, type ConnectionState } from "./connection";
+
+export { RECEIPT_GRACE_MS, type ConnectionState } from "./connection";
 /** Edits are confirmed in bursts: one receipt request per pause this long. */
 const RECEIPT_DEBOUNCE_MS = 250;
-
-/** What the status line tells the user. */
-export type ConnectionState = "syncing" | "saved" | "offline" | "refused" | "readonly";
 
 export type StatusLabels = Record<ConnectionState, string>;
 
@@ -232,16 +230,16 @@ export class SharedDocument {
   }
 
   private computeState(): ConnectionState {
-    if (this.refused) return "refused";
-    if (this.readOnly) return "readonly";
-    if (!navigator.onLine || !this.provider.shouldConnect) return "offline";
-    if (this.provider.wsconnected && this.provider.synced) {
-      const waiting = this.unconfirmedSince !== null ? Date.now() - this.unconfirmedSince : 0;
-      return waiting >= RECEIPT_GRACE_MS ? "syncing" : "saved";
-    }
-    // Retrying after a lost connection: the edits are still only on this device.
-    if (this.lostConnection && !this.provider.wsconnected) return "offline";
-    return "syncing";
+    return connectionState({
+      refused: this.refused,
+      readOnly: this.readOnly,
+      online: navigator.onLine,
+      shouldConnect: this.provider.shouldConnect,
+      connected: this.provider.wsconnected,
+      synced: this.provider.synced,
+      unconfirmedForMs: this.unconfirmedSince === null ? null : Date.now() - this.unconfirmedSince,
+      lostConnection: this.lostConnection,
+    });
   }
 
   private update(): void {

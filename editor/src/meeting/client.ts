@@ -1,5 +1,6 @@
 // The meeting itself: signaling, the two peer connections, and the room's view (tiles,
 // controls, participants, chat, reactions, host controls, lobby, quality).
+import { closeOutcome } from "./closing";
 import { Publisher, Subscriber } from "./media";
 import {
   SignalingSocket,
@@ -15,13 +16,6 @@ import { QualityMeter } from "./quality";
 import { format, type Strings } from "./strings";
 
 const QUALITY_INTERVAL_MS = 2000;
-// Closes after which the client joins again by itself: server stopping, abnormal closure,
-// bad message (an answer the server stopped waiting for), internal error, restart, no media
-// server, media failed, media server full (no free UDP port).
-const RECONNECT_CODES: ReadonlySet<number> = new Set([
-  1001, 1005, 1006, 1008, 1011, 1012, 1013, 4100, 4408, 4503,
-]);
-const RECONNECT_ATTEMPTS = 6;
 const REACTION_MS = 4000;
 
 interface Person {
@@ -198,39 +192,24 @@ export class MeetingClient {
 
   private onClosed(code: number, reason: string): void {
     if (this.finished) return;
-    if (RECONNECT_CODES.has(code) && this.attempts < RECONNECT_ATTEMPTS) {
+    const outcome = closeOutcome(code, this.attempts, this.root.dataset.screen === "lobby");
+    const s = this.strings;
+    if (outcome.retry) {
       // The media connection failed, the server restarted or the network dropped: join again
       // (a guest goes back through the lobby), waiting a little longer each time.
-      const delay = Math.min(1000 * 2 ** this.attempts, 8000);
       this.attempts += 1;
       this.resetPeers();
       this.root.dataset.reconnecting = "true";
       // The waiting screen says why, until the server answers again.
-      const s = this.strings;
-      part(this.root, "connecting-status").textContent =
-        code === 4503 ? s.retryFull : code === 1013 ? s.retryUnavailable : s.retryLost;
+      part(this.root, "connecting-status").textContent = s[outcome.status];
       this.show("connecting");
       window.setTimeout(() => {
         if (!this.finished) this.connect();
-      }, delay);
+      }, outcome.delayMs);
       return;
     }
-    const s = this.strings;
-    const reasons: Record<number, string> = {
-      1000: s.endedLeft,
-      1001: s.endedStopping,
-      4401: s.endedForbidden,
-      4403: this.root.dataset.screen === "lobby" ? s.endedRefused : s.endedForbidden,
-      4410: s.endedRemoved,
-      4411: s.endedByHost,
-      4429: s.endedFull,
-      1013: s.endedUnavailable,
-      4503: s.endedServerFull,
-    };
-    if (!(code in reasons)) {
-      console.warn("meeting: closed", code, reason);
-    }
-    this.finish(reasons[code] ?? s.endedLost);
+    if (outcome.message === "endedLost") console.warn("meeting: closed", code, reason);
+    this.finish(s[outcome.message]);
   }
 
   // -- signaling -----------------------------------------------------------------------------
