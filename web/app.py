@@ -191,7 +191,21 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     async def healthz(request: Request) -> Response:
         if not ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ok", "documents_loaded": len(rooms.loaded)})
+        stats = store.stats
+        # The store's own figures: what durability tests and operators watch (no content).
+        return JSONResponse(
+            {
+                "status": "ok",
+                "documents_loaded": len(rooms.loaded),
+                "store": {
+                    "updates_pending": stats.pending,
+                    "commits": stats.commits,
+                    "slowest_recent_commit_ms": round(
+                        max(stats.commit_seconds, default=0) * 1e3, 1
+                    ),
+                },
+            }
+        )
 
     async def home(request: Request) -> Response:
         # Signed in: straight to one's spaces; otherwise to the sign-in page.
