@@ -182,7 +182,9 @@ class VisioEndpoint:
         writer = asyncio.create_task(self._write(websocket, outgoing))
         member: Member | RemoteMember | None = None
         try:
-            member = await self._node.join(room, newcomer, send, close)
+            # Which ICE candidates it may give depends on where it connects from.
+            address = websocket.client.host if websocket.client else None
+            member = await self._node.join(room, newcomer, send, close, address=address)
             self.connections[member] = newcomer.principal
             user = current_user(websocket)
             if room.startswith("space-") and user is not None and user.guest_link_id is None:
