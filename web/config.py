@@ -73,6 +73,13 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+        raise SettingsError(f"expected true or false, got {raw!r}")
+    return value in ("true", "yes", "1", "on")
+
+
 def _secret(raw: str) -> str:
     value = raw.strip()
     if value and len(value) < 32:
@@ -374,6 +381,17 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
     ),
     Setting(
+        "ATELIER_OIDC_TRUST_EMAIL",
+        "oidc_trust_email",
+        "false",
+        "`true`: take the OpenID Connect provider's addresses as verified when its claims "
+        "carry no `email_verified`; only for a provider that verifies every address itself "
+        "(ProConnect is reported to send no such claim: check yours). `false`: an identity "
+        "seen for the first time gets an account, or is linked to the account of its address, "
+        "only with `email_verified: true`.",
+        _flag,
+    ),
+    Setting(
         "ATELIER_VISIO_HOST_ADDRESSES",
         "visio_host_addresses",
         "",
@@ -500,6 +518,7 @@ class Settings:
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid email profile"
     oidc_label: str = "ProConnect"
+    oidc_trust_email: bool = False
     visio_host_addresses: str = ""
     visio_ice_servers: str = ""
     visio_turn_username: str = ""
