@@ -278,6 +278,16 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1, 366),
     ),
     Setting(
+        "ATELIER_GUEST_ACCOUNTS_PER_ADDRESS",
+        "guest_accounts_per_address",
+        "30",
+        "Guest accounts that guest links may create for one client address within an hour; "
+        "past it a first opening of a link is refused (429) until the hour has passed (a "
+        "browser that opened a link before gets its account back and is not counted). "
+        "Generous because a ministry or a company puts many people behind one address.",
+        _int(1, 100_000),
+    ),
+    Setting(
         "ATELIER_PUBLIC_URL",
         "public_url",
         "",
@@ -501,6 +511,7 @@ class Settings:
     version_interval_minutes: int = 60
     token_ttl_seconds: int = 86400
     guest_link_days: int = 30
+    guest_accounts_per_address: int = 30
     public_url: str = ""
     session_days: int = 14
     signup_domains: tuple[str, ...] = ("gouv.fr",)
