@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 
 from tests.web.spaces_http import ACTORS, LINK_GUESTS, World, add_person, build_world, post
 from web.spaces import guest_links, services, tree
-from web.spaces.access import ROLE_RANK
+from web.spaces.access import ROLE_RANK, utcnow
 from web.spaces.tables import pages
+from web.visio.notes import find_notes_page
 
 Request = Callable[[World, str], Awaitable[tuple[str, str, dict[str, str] | None]]]
 
@@ -151,6 +152,15 @@ async def _revoke_link(world: World, actor: str) -> tuple[str, str, dict[str, st
     return "POST", f"/espaces/{world.slug}/liens/{new.link.id}/revoquer", {}
 
 
+async def _meeting_notes(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    # Each actor finds no notes page today, so each one tries to create it.
+    engine = world.app.state.engine
+    found = await find_notes_page(engine, world.space_id, utcnow().date())
+    if found is not None:
+        await tree.trash_page(engine, world.owner, found)
+    return "POST", f"/espaces/{world.slug}/reunion/notes", {}
+
+
 async def _create_space(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
     data = {"name": f"Espace de {actor}", "kind": "project", "visibility": "private"}
     return "POST", "/espaces", data
@@ -182,6 +192,7 @@ CASES = [
     Case("remove a member", _remove, "admin"),
     Case("create a guest link", _create_link, "editor"),
     Case("revoke someone else's guest link", _revoke_link, "admin"),
+    Case("create the day's meeting notes", _meeting_notes, "editor"),
 ]
 
 

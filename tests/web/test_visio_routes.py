@@ -94,7 +94,9 @@ async def test_the_first_editor_to_join_creates_the_meeting_notes_page_everyone_
     title = notes_title(utcnow().date())
     assert title.startswith("Notes de réunion — ")
     # A reader joining first cannot create it.
-    assert (await open_notes(world.clients["reader"], world.slug)).status_code == 404
+    refused = await open_notes(world.clients["reader"], world.slug)
+    assert refused.status_code == 403
+    assert "créées par une personne qui écrit dans l’espace" in refused.text
     assert await notes_pages(app, world.space_id) == []
     opened = await open_notes(world.clients["editor"], world.slug)
     assert opened.status_code == 200

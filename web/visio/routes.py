@@ -32,6 +32,9 @@ from web.templating import render
 from web.visio.notes import find_notes_page, may_create_notes, notes_title, open_notes_page
 
 NOT_FOUND = N_("Cette réunion n’existe pas ou vous n’y avez pas accès.")
+NOTES_FOR_WRITERS = N_(
+    "Les notes de réunion du jour sont créées par une personne qui écrit dans l’espace."
+)
 
 # Texts of the meeting client, translated into the visitor's language (src/meeting/strings.ts).
 CLIENT_STRINGS = {
@@ -197,11 +200,15 @@ async def open_space_notes(request: Request) -> Response:
     """The day's notes page of a space's meeting, created if missing by someone who may write
     there (the meeting client posts this on joining): JSON for the editor beside the video."""
     user = require_user(request)
+    engine = engine_of(request)
     space = await _space_of(request, user)
-    page_id = await open_notes_page(engine_of(request), user, space.id, utcnow().date())
+    page_id = await open_notes_page(engine, user, space.id, utcnow().date())
     notes = await _day_notes(request, user, space, page_id)
-    if notes is None:  # a reader before anyone wrote, a guest of another page
-        raise HTTPException(404, gettext_for(request).gettext(NOT_FOUND))
+    if notes is None:
+        t = gettext_for(request).gettext
+        if await space_role(engine, user, space.id) is not None:  # a reader, before anyone wrote
+            raise HTTPException(403, t(NOTES_FOR_WRITERS))
+        raise HTTPException(404, t(NOT_FOUND))  # a guest of another page of the space
     return JSONResponse(
         {"doc": notes.doc, "url": notes.url, "title": notes.title, "role": notes.role}
     )
