@@ -171,7 +171,9 @@ class VisioEndpoint:
         member: Member | RemoteMember | None = None
         live: MeetingSocket | None = None
         try:
-            member = await self._node.join(room, admission.newcomer, send, close)
+            # Which ICE candidates it may give depends on where it connects from.
+            address = websocket.client.host if websocket.client else None
+            member = await self._node.join(room, admission.newcomer, send, close, address=address)
             live = MeetingSocket(member, room, admission)
             self._sockets.add(live)
             bucket = TokenBucket(RATE_MESSAGES, RATE_BURST, time.monotonic())

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sfu import native
+from sfu.candidates import candidate_allowed, without_refused_candidates
 from sfu.cluster import (
     BEAT_SECONDS,
     RENEW_SECONDS,
@@ -150,6 +151,9 @@ class Member:
     publisher: PublisherPeer | None = None
     subscriber: SubscriberPeer | None = None
     gone: bool = False
+    # The address its signaling connection comes from (None: unknown): which ICE candidates
+    # it may give (sfu/candidates.py).
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -346,7 +350,8 @@ class RoomRuntime:
                 on_audio_level=lambda mid, level: self.on_audio_level(pid, level),
             )
         try:
-            answer, sending = await member.publisher.answer(message.sdp)
+            offer = self._own_candidates(member, message.sdp)
+            answer, sending = await member.publisher.answer(offer)
         except UdpPortsExhausted as exc:
             self._no_media_port(member, exc)
             return
@@ -379,7 +384,7 @@ class RoomRuntime:
         if sub is None or not sub.awaiting_answer or message.revision != sub.revision:
             return False  # an answer to an offer that was replaced: the newer one follows
         try:
-            await sub.accept_answer(message.sdp)
+            await sub.accept_answer(self._own_candidates(member, message.sdp))
         finally:
             self.routes_changed()  # senders enabled or paused
         if member.gone:
@@ -392,9 +397,25 @@ class RoomRuntime:
                 self.request_keyframe(track_id, urgent=True)
         return True
 
+    def _own_candidates(self, member: Member, sdp: str) -> str:
+        """The SDP without the candidates this member may not give (sfu/candidates.py)."""
+        kept = without_refused_candidates(sdp, member.address)
+        if kept != sdp:
+            log.debug("meeting %s: %s: ICE candidates of its SDP ignored", self.name, member.id)
+        return kept
+
     async def candidate(self, member: Member, message: Candidate) -> None:
         peer = member.publisher if message.pc == "publish" else member.subscriber
         if peer is None:
+            return
+        if not candidate_allowed(message.candidate, member.address):
+            # Not an error: browsers offer every address they have; this one is not for us.
+            log.debug(
+                "meeting %s: %s: ICE candidate ignored: %s",
+                self.name,
+                member.id,
+                message.candidate[:200],
+            )
             return
         try:
             await peer.add_candidate(message.candidate, message.sdp_mid, message.sdp_mline_index)
@@ -544,13 +565,20 @@ class RelayedConnection:
     """On the owner: a connection that reached another worker, driven by relayed messages."""
 
     def __init__(
-        self, node: SfuNode, origin: str, conn: str, room: str, newcomer: Newcomer
+        self,
+        node: SfuNode,
+        origin: str,
+        conn: str,
+        room: str,
+        newcomer: Newcomer,
+        address: str | None = None,
     ) -> None:
         self.node = node
         self.origin = origin
         self.conn = conn
         self.room = room
         self.newcomer = newcomer
+        self.address = address
         self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"sfu-relayed-{conn}")
 
@@ -570,7 +598,9 @@ class RelayedConnection:
                 # The lease names another live node now: the client reconnects and lands there.
                 self._close(CLOSE_MEDIA_FAILED, "the meeting moved to another server")
                 return
-            member = await self.node.join_local(self.room, self.newcomer, self._send, self._close)
+            member = await self.node.join_local(
+                self.room, self.newcomer, self._send, self._close, address=self.address
+            )
             while (text := await self.inbox.get()) is not None:
                 try:
                     await self.node.handle(member, parse_client(text))
@@ -750,8 +780,14 @@ class SfuNode:
             return
         if op == "join":
             newcomer = Newcomer(**payload["newcomer"])
+            address = payload.get("address")
             self.relayed[conn] = RelayedConnection(
-                self, str(payload["from"]), conn, str(payload["room"]), newcomer
+                self,
+                str(payload["from"]),
+                conn,
+                str(payload["room"]),
+                newcomer,
+                address if isinstance(address, str) else None,
             )
         elif op in ("message", "leave") and conn in self.relayed:
             self.relayed[conn].inbox.put_nowait(payload.get("text") if op == "message" else None)
@@ -765,22 +801,30 @@ class SfuNode:
     # -- the endpoint's calls ----------------------------------------------------------------
 
     async def join(
-        self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
+        self,
+        room: str,
+        newcomer: Newcomer,
+        send: SendMessage,
+        close: CloseConnection,
+        *,
+        address: str | None = None,
     ) -> Member | RemoteMember:
         """Connect a participant: it joins, waits in the lobby or is closed at once.
+        `address`: where its signaling connection comes from (None: unknown).
 
         MediaServerUnavailable (close 1013) when no live node can take the room."""
         if self._closing:
             raise SfuError("the meeting server is stopping")
         if self.role == "signaling":
-            return self._relay_join(await self._place(room), room, newcomer, send, close)
+            placed = await self._place(room)
+            return self._relay_join(placed, room, newcomer, send, close, address)
         if self.leases is not None and room not in self.rooms:
             owner = await self.leases.claim(room)
             if owner is None:  # our own heartbeat is missing: Redis is in trouble
                 raise MediaServerUnavailable()
             if owner != self.node_id:
-                return self._relay_join(owner, room, newcomer, send, close)
-        return await self.join_local(room, newcomer, send, close)
+                return self._relay_join(owner, room, newcomer, send, close, address)
+        return await self.join_local(room, newcomer, send, close, address=address)
 
     async def _place(self, room: str) -> str:
         """The live owner of `room`, or the least loaded live standalone node made its owner."""
@@ -801,17 +845,29 @@ class SfuNode:
         raise MediaServerUnavailable()
 
     def _relay_join(
-        self, owner: str, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
+        self,
+        owner: str,
+        room: str,
+        newcomer: Newcomer,
+        send: SendMessage,
+        close: CloseConnection,
+        address: str | None,
     ) -> RemoteMember:
         conn = uuid.uuid4().hex
         remote = RemoteMember(room, conn, owner, send, close)
         self.remote[conn] = remote
         payload = {"op": "join", "conn": conn, "from": self.node_id, "room": room}
-        self.relay(owner, payload | {"newcomer": asdict(newcomer)})
+        self.relay(owner, payload | {"newcomer": asdict(newcomer), "address": address})
         return remote
 
     async def join_local(
-        self, room: str, newcomer: Newcomer, send: SendMessage, close: CloseConnection
+        self,
+        room: str,
+        newcomer: Newcomer,
+        send: SendMessage,
+        close: CloseConnection,
+        *,
+        address: str | None = None,
     ) -> Member:
         if self._closing:
             raise MediaServerUnavailable("the meeting server is stopping, retry shortly")
@@ -822,7 +878,7 @@ class SfuNode:
             runtime = self.rooms[room] = RoomRuntime(room, self.config, self.clock)
         async with runtime.lock:
             pid, actions = runtime.core.connect(newcomer, self.clock())
-            member = Member(room, pid, send, close)
+            member = Member(room, pid, send, close, address=address)
             runtime.members[pid] = member
             runtime.perform(actions)
             if not member.gone:

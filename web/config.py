@@ -337,6 +337,16 @@ SETTINGS: tuple[Setting, ...] = (
         _float(0.1, 3600),
     ),
     Setting(
+        "ATELIER_GUEST_ACCOUNTS_PER_ADDRESS",
+        "guest_accounts_per_address",
+        "30",
+        "Guest accounts that guest links may create for one client address within an hour; "
+        "past it a first opening of a link is refused (429) until the hour has passed (a "
+        "browser that opened a link before gets its account back and is not counted). "
+        "Generous because a ministry or a company puts many people behind one address.",
+        _int(1, 100_000),
+    ),
+    Setting(
         "ATELIER_PUBLIC_URL",
         "public_url",
         "",
@@ -472,6 +482,17 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
     ),
     Setting(
+        "ATELIER_OIDC_TRUST_EMAIL",
+        "oidc_trust_email",
+        "false",
+        "`true`: take the OpenID Connect provider's addresses as verified when its claims "
+        "carry no `email_verified`; only for a provider that verifies every address itself "
+        "(ProConnect is reported to send no such claim: check yours). `false`: an identity "
+        "seen for the first time gets an account, or is linked to the account of its address, "
+        "only with `email_verified: true`.",
+        _flag,
+    ),
+    Setting(
         "ATELIER_VISIO_HOST_ADDRESSES",
         "visio_host_addresses",
         "",
@@ -582,6 +603,7 @@ class Settings:
     token_ttl_seconds: int = 86400
     guest_link_days: int = 30
     access_watch_seconds: float = 5.0
+    guest_accounts_per_address: int = 30
     public_url: str = ""
     allowed_hosts: tuple[str, ...] = ()
     serve_source_maps: bool = False
@@ -602,6 +624,7 @@ class Settings:
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid email profile"
     oidc_label: str = "ProConnect"
+    oidc_trust_email: bool = False
     visio_host_addresses: str = ""
     visio_ice_servers: str = ""
     visio_turn_username: str = ""

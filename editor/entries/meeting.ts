@@ -4,7 +4,9 @@
 //   room        the meeting's name (`space-<id>` or `meet-<name>`)
 //   strings     the page's texts in the visitor's language (see src/meeting/strings.ts)
 // The meeting-notes panel is the page editor itself: the page loads build/page.js, which
-// mounts on #editor exactly as on a page view (same modules, same socket, same roles).
+// mounts on #editor exactly as on a page view (same modules, same socket, same roles). When the
+// day's notes page does not exist yet, #editor carries data-notes-create instead of data-doc:
+// joining posts there (the server creates the page), then hands the document to the editor.
 // Steps: pre-join (devices and preview) → lobby, for guests → the meeting → ended.
 import { MeetingClient, type LocalMedia } from "../src/meeting/client";
 import { visioUrl } from "../src/meeting/protocol";
@@ -40,6 +42,39 @@ async function openMedia(camera: string, microphone: string): Promise<MediaStrea
     audio: microphone === NONE ? false : { deviceId: { exact: microphone } },
     video: camera === NONE ? false : { deviceId: { exact: camera }, width: 640, height: 480 },
   });
+}
+
+interface NotesPage {
+  doc: string;
+  url: string;
+  title: string;
+  role: string;
+}
+
+/** Create (or find) the day's notes page, then open it in the editor beside the video. */
+async function openNotes(): Promise<void> {
+  const editor = document.getElementById("editor");
+  const url = editor?.dataset.notesCreate;
+  if (!editor || !url || editor.dataset.doc) return;
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRF-Token": editor.dataset.csrfToken ?? "", Accept: "application/json" },
+  });
+  if (!response.ok) throw new Error(`notes: ${response.status}`);
+  const notes = (await response.json()) as NotesPage;
+  const link = document.querySelector<HTMLAnchorElement>("[data-notes-link]");
+  if (link) {
+    link.href = notes.url;
+    link.textContent = notes.title;
+    link.hidden = false;
+  }
+  document.querySelector<HTMLElement>("[data-notes-pending]")?.remove();
+  const status = document.querySelector<HTMLElement>("[data-notes-status]");
+  if (status) status.hidden = false;
+  editor.dataset.doc = notes.doc;
+  editor.dataset.role = notes.role;
+  editor.dispatchEvent(new Event("atelier:doc"));
 }
 
 function preJoin(root: HTMLElement, room: string, strings: Strings): void {
@@ -98,6 +133,7 @@ function preJoin(root: HTMLElement, room: string, strings: Strings): void {
     // Tests and the browser console reach the meeting (its peer connections) here.
     (window as unknown as { atelierMeeting?: MeetingClient }).atelierMeeting = client;
     client.start();
+    openNotes().catch((problem: unknown) => console.warn("meeting: notes", problem));
   });
   void refresh(true).then(() => {
     joinButton.disabled = false;

@@ -1,5 +1,7 @@
 // Entry for a page view: mounts the editor on #editor from the data attributes the server renders.
-//   data-doc            document name (/sync/{doc})
+//   data-doc            document name (/sync/{doc}); absent: the page does not exist yet, and
+//                       the editor mounts on the "atelier:doc" event of #editor, once someone
+//                       has set data-doc (the meeting client, when it creates the day's notes)
 //   data-role           owner | admin | editor | commenter | reader
 //   data-user-name      caret label;  data-user-color  caret colour
 //   data-locale         fr | en
@@ -113,4 +115,5 @@ function mount(root: HTMLElement): void {
 }
 
 const root = document.getElementById("editor");
-if (root) mount(root);
+if (root?.dataset.doc) mount(root);
+else root?.addEventListener("atelier:doc", () => mount(root), { once: true });

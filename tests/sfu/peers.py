@@ -195,17 +195,29 @@ class Bot:
 class NodeBot(Bot):
     """A bot talking to an in-process `SfuNode` (the endpoint's calls, without the socket)."""
 
-    def __init__(self, node: SfuNode, room: str, name: str, role: str = "member") -> None:
+    def __init__(
+        self,
+        node: SfuNode,
+        room: str,
+        name: str,
+        role: str = "member",
+        address: str = LOOPBACK[0],
+    ) -> None:
         super().__init__(name)
         self.node = node
         self.room = room
         self.role = role
+        self.address = address  # where its signaling "connection" comes from
         self.member: Member | None = None
         self.send = self._send
 
     async def join(self, lobby: bool = False) -> NodeBot:
         self.member = await self.node.join(
-            self.room, Newcomer(self.name, self.role, lobby=lobby), self.deliver, self.deliver_close
+            self.room,
+            Newcomer(self.name, self.role, lobby=lobby),
+            self.deliver,
+            self.deliver_close,
+            address=self.address,
         )
         return self
 

@@ -31,8 +31,9 @@ from tests.web.test_pages_routes import png
 from web.pages.image_access import record_images
 from web.pages.images import ImageStore
 from web.spaces import guest_links, services, tree
-from web.spaces.access import ROLE_RANK
+from web.spaces.access import ROLE_RANK, utcnow
 from web.spaces.tables import pages
+from web.visio.notes import find_notes_page
 
 # (method, path, data): "POST" sends data as a form, "JSON" as a JSON body (as scripts do).
 Request = Callable[[World, str], Awaitable[tuple[str, str, dict[str, Any] | None]]]
@@ -165,6 +166,15 @@ async def _revoke_link(world: World, actor: str) -> tuple[str, str, dict[str, st
     return "POST", f"/espaces/{world.slug}/liens/{new.link.id}/revoquer", {}
 
 
+async def _meeting_notes(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
+    # Each actor finds no notes page today, so each one tries to create it.
+    engine = world.app.state.engine
+    found = await find_notes_page(engine, world.space_id, utcnow().date())
+    if found is not None:
+        await tree.trash_page(engine, world.owner, found)
+    return "POST", f"/espaces/{world.slug}/reunion/notes", {}
+
+
 async def _create_space(world: World, actor: str) -> tuple[str, str, dict[str, str] | None]:
     data = {"name": f"Espace de {actor}", "kind": "project", "visibility": "private"}
     return "POST", "/espaces", data
@@ -231,6 +241,7 @@ CASES = [
         anonymous="hidden",
     ),
     Case("bring images into a page", _bring_images, "editor", page_guest="ok"),
+    Case("create the day's meeting notes", _meeting_notes, "editor"),
 ]
 
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.support import free_port
-from tests.web.conftest import BASE_URL, outbox, page_text
+from tests.web.conftest import BASE_URL, outbox, page_text, post_form
 from web.accounts.users import find_by_email
 
 CLIENT_ID = "atelier-test"
@@ -191,6 +191,7 @@ async def test_an_agent_signs_in_with_the_provider_and_gets_an_account(
     provider.person = {
         "sub": "agent-123",
         "email": "irene@travail.gouv.fr",
+        "email_verified": True,
         "given_name": "Irène",
         "usual_name": "Curie",
     }
@@ -213,17 +214,102 @@ async def test_an_existing_local_account_is_linked_not_duplicated(
         display_name="Jean Local",
         password="un mot de passe local",
     )
-    provider.person = {"sub": "agent-456", "email": "Jean@travail.gouv.fr", "given_name": "J"}
+    provider.person = {
+        "sub": "agent-456",
+        "email": "Jean@travail.gouv.fr",
+        "email_verified": True,
+        "given_name": "J",
+    }
     assert (await _sign_in_through_provider(browser)).status_code == 303
     user = await find_by_email(oidc_app.state.engine, "jean@travail.gouv.fr")
     assert user is not None and user.id == local and user.oidc_subject == "agent-456"
     assert "Jean Local" in (await browser.get("/compte")).text
 
 
+UNVERIFIED = "Le service de connexion ne confirme pas que cette adresse électronique est la vôtre"
+
+
+@pytest.mark.parametrize("verified", [False, "false", None])
+async def test_an_unverified_address_is_not_linked_to_the_account_that_has_it(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient, verified: object
+) -> None:
+    from web.accounts.users import create_user
+
+    local = await create_user(
+        oidc_app.state.engine,
+        email="jean@travail.gouv.fr",
+        display_name="Jean Local",
+        password="un mot de passe local",
+    )
+    provider.person = {"sub": "intrus-1", "email": "jean@travail.gouv.fr", "given_name": "J"}
+    if verified is not None:  # None: the claim is absent
+        provider.person["email_verified"] = verified
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 403 and UNVERIFIED in page_text(refused)
+    assert "connectez-vous avec votre mot de passe Atelier" in page_text(refused)
+    assert (await browser.get("/compte")).status_code == 303  # not signed in
+    user = await find_by_email(oidc_app.state.engine, "jean@travail.gouv.fr")
+    assert user is not None and user.id == local and user.oidc_subject is None
+
+
+async def test_an_unverified_address_gets_no_new_account_even_in_an_allowed_domain(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "new-1", "email": "nouveau@travail.gouv.fr", "given_name": "N"}
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 403 and UNVERIFIED in page_text(refused)
+    assert await find_by_email(oidc_app.state.engine, "nouveau@travail.gouv.fr") is None
+    browser.cookies.set("atelier_langue", "en")
+    english = await _sign_in_through_provider(browser)
+    assert "did not confirm that this email address is yours" in page_text(english)
+
+
+async def test_an_identity_linked_before_signs_in_without_the_claim(
+    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "agent-7", "email": "paul@travail.gouv.fr", "email_verified": True}
+    assert (await _sign_in_through_provider(browser)).status_code == 303
+    await post_form(browser, "/deconnexion")
+    provider.person = {"sub": "agent-7", "email": "paul@travail.gouv.fr"}
+    again = await _sign_in_through_provider(browser)
+    assert again.status_code == 303 and (await browser.get("/compte")).status_code == 200
+
+
+async def test_a_provider_trusted_for_its_addresses_links_without_the_claim(
+    provider: FakeProvider, make_app: Callable[..., Awaitable[Starlette]]
+) -> None:
+    from web.accounts.users import create_user
+
+    app = await make_app(
+        oidc_discovery_url=provider.discovery_url,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET,
+        oidc_trust_email=True,
+    )
+    local = await create_user(
+        app.state.engine, email="eve@travail.gouv.fr", display_name="Eve", password="mot de passe"
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE_URL
+    ) as browser:
+        provider.person = {"sub": "agent-8", "email": "eve@travail.gouv.fr"}
+        assert (await _sign_in_through_provider(browser)).status_code == 303
+        # An explicit "not verified" is refused all the same.
+        provider.person = {"sub": "agent-9", "email": "x@travail.gouv.fr", "email_verified": False}
+        assert (await _sign_in_through_provider(browser)).status_code == 403
+    user = await find_by_email(app.state.engine, "eve@travail.gouv.fr")
+    assert user is not None and user.id == local and user.oidc_subject == "agent-8"
+
+
 async def test_someone_outside_the_allowed_domains_waits_for_an_admin(
     oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
 ) -> None:
-    provider.person = {"sub": "ext-1", "email": "karl@cabinet-conseil.fr", "given_name": "Karl"}
+    provider.person = {
+        "sub": "ext-1",
+        "email": "karl@cabinet-conseil.fr",
+        "email_verified": True,
+        "given_name": "Karl",
+    }
     response = await _sign_in_through_provider(browser)
     assert response.status_code == 403
     assert "attend l'accord d'un administrateur" in page_text(response)
@@ -265,7 +351,12 @@ async def test_signing_out_also_ends_the_providers_session(
 ) -> None:
     from tests.web.conftest import post_form
 
-    provider.person = {"sub": "agent-9", "email": "lise@travail.gouv.fr", "given_name": "Lise"}
+    provider.person = {
+        "sub": "agent-9",
+        "email": "lise@travail.gouv.fr",
+        "email_verified": True,
+        "given_name": "Lise",
+    }
     await _sign_in_through_provider(browser)
     out = await post_form(browser, "/deconnexion")
     assert out.status_code == 303

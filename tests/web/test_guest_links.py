@@ -23,8 +23,8 @@ async def _setup(engine: AsyncEngine) -> tuple[int, Who, tree.PageRef, tree.Page
 
 
 async def _guest(engine: AsyncEngine, token: str) -> Who:
-    user_id, link = await guest_links.open_guest_link(engine, token, "Paul Partenaire")
-    return Who(user_id, "guest", link.id)
+    opened = await guest_links.open_guest_link(engine, token, "Paul Partenaire")
+    return Who(opened.user_id, "guest", opened.link.id)
 
 
 async def test_a_page_link_guest_sees_that_page_only_with_the_link_role(

@@ -3,21 +3,25 @@ link was used (410), in French or English, and an administrator can send a new o
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from tests.web.conftest import page_text
 from tests.web.spaces_http import World, build_world, post
 from web.auth.sessions import COOKIE_NAME as COOKIE_NAME_SESSION
 from web.i18n import COOKIE_NAME
+from web.schema import users
 from web.spaces import services
 from web.spaces.access import utcnow
 from web.spaces.errors import Forbidden, Gone
+from web.spaces.tables import memberships
 
 SPENT_FR = (
     "Cette invitation a déjà été utilisée : demandez-en une nouvelle "
@@ -73,6 +77,8 @@ async def test_an_invitation_opens_the_space_once_then_says_it_was_used(
     # The invited person's own second try says the same.
     again = await invited.get(path)
     assert again.status_code == 410
+    # Where to go from there, under the message: signing in (to one's spaces), or home.
+    assert 'href="/connexion?next=/espaces"' in shown.text
 
     finder.cookies.set(COOKIE_NAME, "en")
     english = await finder.get(path)
@@ -100,6 +106,35 @@ async def test_an_administrator_sends_a_new_invitation_to_someone_whose_link_was
         {"email": "presta@entreprise.fr", "role": "commenter"},
     )
     assert response.status_code == 303
+
+
+async def test_two_acceptances_at_once_open_one_session_only(
+    db_app: Starlette, browsers: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(db_app, browsers)
+    for attempt in range(3):
+        path = await invite(world, f"simultane{attempt}@entreprise.fr")
+        clients = [browsers(), browsers()]
+        forms = [await client.get(path) for client in clients]
+        tokens = [re.search(r'name="csrf_token" value="([^"]+)"', f.text) for f in forms]
+        posts = [
+            client.post(path, data={"csrf_token": token.group(1)})
+            for client, token in zip(clients, tokens, strict=True)
+            if token is not None
+        ]
+        answers = sorted(r.status_code for r in await asyncio.gather(*posts))
+        assert answers == [303, 410], answers
+        signed_in = [c for c in clients if c.cookies.get(COOKIE_NAME_SESSION) is not None]
+        assert len(signed_in) == 1
+        async with db_app.state.engine.connect() as conn:
+            member_rows = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(memberships.join(users, users.c.id == memberships.c.user_id))
+                    .where(users.c.email == f"simultane{attempt}@entreprise.fr")
+                )
+            ).scalar_one()
+        assert member_rows == 1
 
 
 async def test_an_unknown_or_expired_invitation_is_not_called_used(

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from babel.messages.extract import extract_from_file
@@ -51,33 +52,83 @@ async def test_members_and_guests_of_the_space_get_its_meeting_room_others_do_no
     assert anonymous.headers["location"].startswith("/connexion")
 
 
-async def test_the_first_editor_of_the_day_creates_the_meeting_notes_page_everyone_then_shares(
+async def notes_pages(app: Starlette, space_id: int) -> list[Any]:
+    """The space's pages titled as today's meeting notes."""
+    title = notes_title(utcnow().date())
+    nodes = [n for n, _d in flatten(await page_tree(app.state.engine, space_id))]
+    return [n for n in nodes if n.title == title]
+
+
+async def open_notes(client: httpx.AsyncClient, slug: str) -> httpx.Response:
+    """What the meeting client posts on joining (with the page's CSRF token)."""
+    page = await client.get(f"/espaces/{slug}/reunion")
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert token is not None
+    return await client.post(
+        f"/espaces/{slug}/reunion/notes", headers={"X-CSRF-Token": token.group(1)}
+    )
+
+
+async def test_looking_at_the_meeting_page_creates_no_notes_page(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    url = f"/espaces/{world.slug}/reunion"
+    for name in ("owner", "editor", "reader", "space_link_reader", "page_link_editor"):
+        assert (await world.clients[name].get(url)).status_code == 200, name
+    assert await notes_pages(app, world.space_id) == []
+    # Someone who may write sees where the notes will be; the editor opens them on joining.
+    editor = await world.clients["editor"].get(url)
+    assert f'data-notes-create="/espaces/{world.slug}/reunion/notes"' in editor.text
+    assert "data-doc=" not in editor.text and "build/page.js" in editor.text
+    assert "Les notes du jour s’ouvriront ici quand vous rejoindrez la réunion." in editor.text
+    # A reader has nothing to open yet: no notes panel.
+    assert 'id="editor"' not in (await world.clients["reader"].get(url)).text
+
+
+async def test_the_first_editor_to_join_creates_the_meeting_notes_page_everyone_then_shares(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     world = await build_world(app, new_client)
     url = f"/espaces/{world.slug}/reunion"
     title = notes_title(utcnow().date())
     assert title.startswith("Notes de réunion — ")
-    # A reader cannot create it: the meeting has no notes panel yet.
-    reader = await world.clients["reader"].get(url)
-    assert 'id="editor"' not in reader.text
+    # A reader joining first cannot create it.
+    refused = await open_notes(world.clients["reader"], world.slug)
+    assert refused.status_code == 403
+    assert "créées par une personne qui écrit dans l’espace" in refused.text
+    assert await notes_pages(app, world.space_id) == []
+    opened = await open_notes(world.clients["editor"], world.slug)
+    assert opened.status_code == 200
+    (notes,) = await notes_pages(app, world.space_id)
+    assert opened.json() == {
+        "doc": notes.doc_name,
+        "url": f"/espaces/{world.slug}/pages/{notes.id}",
+        "title": title,
+        "role": "editor",
+    }
+    # The next ones to join get the same page; nobody makes a second one.
+    again = await open_notes(world.clients["owner"], world.slug)
+    assert again.json()["doc"] == notes.doc_name and again.json()["role"] == "owner"
+    reader_join = await open_notes(world.clients["reader"], world.slug)
+    assert reader_join.json()["role"] == "reader"
+    assert len(await notes_pages(app, world.space_id)) == 1
+    # From now on the meeting page shows the notes to everyone who may read them.
     editor = await world.clients["editor"].get(url)
-    assert 'id="editor"' in editor.text and title in editor.text
-    assert 'data-role="editor"' in editor.text
-    assert "build/page.js" in editor.text  # the page editor itself, as on a page view
-    nodes = [n for n, _d in flatten(await page_tree(app.state.engine, world.space_id))]
-    notes = [n for n in nodes if n.title == title]
-    assert len(notes) == 1
-    owner = await world.clients["owner"].get(url)
-    assert f'data-doc="{notes[0].doc_name}"' in owner.text
+    assert f'data-doc="{notes.doc_name}"' in editor.text and 'data-role="editor"' in editor.text
+    assert "data-notes-create" not in editor.text
     reader = await world.clients["reader"].get(url)
-    assert f'data-doc="{notes[0].doc_name}"' in reader.text
+    assert f'data-doc="{notes.doc_name}"' in reader.text
     assert 'data-role="reader"' in reader.text
-    # A guest whose link is one other page does not read the notes.
-    guest = await world.clients["page_link_editor"].get(url)
-    assert 'id="editor"' not in guest.text
-    again = [n for n, _d in flatten(await page_tree(app.state.engine, world.space_id))]
-    assert len([n for n in again if n.title == title]) == 1
+    # A guest whose link is one other page neither reads nor creates the notes.
+    guest = world.clients["page_link_editor"]
+    assert 'id="editor"' not in (await guest.get(url)).text
+    assert (await open_notes(guest, world.slug)).status_code == 404
+    # Without the CSRF token, or from outside the space, nothing happens.
+    forged = await world.clients["editor"].post(f"/espaces/{world.slug}/reunion/notes")
+    assert forged.status_code == 403
+    assert (await open_notes(world.clients["outsider"], world.slug)).status_code == 404
+    assert len(await notes_pages(app, world.space_id)) == 1
 
 
 async def test_an_agent_starts_an_ad_hoc_meeting_with_its_own_link_guests_may_not(

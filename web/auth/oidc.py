@@ -3,6 +3,12 @@
 Authlib keeps the state, nonce and PKCE verifier of a sign-in in `request.session`; rather
 than adding a session middleware to the whole app, they live in a short-lived signed cookie
 (`atelier_oidc`, ten minutes) read back on the provider's redirect.
+
+An identity seen for the first time is linked by e-mail to an existing account, or gets a new
+one, only when the provider says the address is verified (`email_verified: true`, or
+ATELIER_OIDC_TRUST_EMAIL for a provider that verifies every address and sends no such claim):
+otherwise anyone able to put someone else's address on an account at the provider would enter
+that person's Atelier account. An identity linked already signs in as before.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from web.accounts import registration
+from web.accounts import users as accounts
 from web.accounts.mails import base_url
 from web.auth.current import cookie_secure, current_user, safe_next, start_session
 from web.auth.forms import redirect
@@ -42,6 +49,12 @@ COOKIE_NAME = "atelier_oidc"
 # The provider's id_token, kept for signing out there too (ProConnect requires it).
 LOGOUT_COOKIE = "atelier_oidc_logout"
 _MAX_AGE = 600
+UNVERIFIED_EMAIL = N_(
+    "Le service de connexion ne confirme pas que cette adresse électronique est la vôtre : "
+    "Atelier ne peut donc ni vous créer un compte avec elle, ni la relier à un compte "
+    "existant. Faites confirmer votre adresse par ce service, ou connectez-vous avec votre "
+    "mot de passe Atelier."
+)
 
 
 class OIDCProvider:
@@ -106,6 +119,15 @@ async def start(request: Request) -> Response:
     return response
 
 
+def email_verified(claims: dict[str, Any], *, trusted: bool) -> bool:
+    """Does the provider vouch for the address of these claims? `email_verified` true (some
+    providers send the string "true"); absent, only when the provider is `trusted`."""
+    value = claims.get("email_verified")
+    if value is None:
+        return trusted
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 def _failure(request: Request, message: str, status: int = 400) -> Response:
     t = gettext_for(request).gettext
     return render(
@@ -147,13 +169,19 @@ async def callback(request: Request) -> Response:
         )
         or email
     )
+    settings: Settings = request.app.state.settings
+    engine = request.app.state.engine
+    if not email_verified(claims, trusted=settings.oidc_trust_email):
+        if await accounts.find_by_oidc_subject(engine, subject) is None:
+            log.info("OpenID Connect sign-in refused: address not verified by the provider")
+            return _failure(request, UNVERIFIED_EMAIL, 403)
     outcome = await registration.oidc_account(
-        request.app.state.engine,
+        engine,
         subject=subject,
         email=email,
         display_name=name,
         organisation=str(claims.get("organizational_unit") or ""),
-        domains=request.app.state.settings.signup_domains,
+        domains=settings.signup_domains,
     )
     if outcome.user is None or not outcome.user.is_active:
         status = outcome.user.status if outcome.user else "refused"

@@ -3,6 +3,10 @@
 The token is shown once, at creation; only its sha256 is stored. Opening a link makes a guest
 account (role guest) tied to the link by `guest_link_users`; access checks look the link up on
 every request, so revoking or expiring it cuts that account off at once.
+
+A browser that opened a link before gets its guest account back (the routes remember it in a
+cookie), so reopening a link makes no new account. New accounts are limited per client address
+and hour (`guest_account_creations`), so a script cannot fill the users table through a link.
 """
 
 from __future__ import annotations
@@ -11,18 +15,49 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from web.i18n import N_
 from web.schema import users
 from web.spaces.access import Actor, LiveLink, aware, live_link, utcnow
-from web.spaces.errors import Forbidden, InvalidInput, NotFound
+from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.services import require_not_archived, require_role, token_hash
-from web.spaces.tables import LINK_ROLES, guest_link_users, guest_links, pages
+from web.spaces.tables import (
+    LINK_ROLES,
+    guest_account_creations,
+    guest_link_users,
+    guest_links,
+    pages,
+)
 from web.spaces.validation import choice, one_line
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# The window of the limit on new guest accounts per client address.
+CREATION_WINDOW = timedelta(hours=1)
+
+
+TOO_MANY_GUEST_ACCOUNTS = N_(
+    "Trop de comptes invités ont été créés depuis votre adresse réseau en une heure. "
+    "Réessayez dans %(minutes)d minute(s), ou rouvrez le lien dans le navigateur où "
+    "vous l'aviez déjà ouvert."
+)
+
+
+class TooManyGuestAccounts(SpaceError):
+    """This client address made as many guest accounts as allowed within the window; the
+    message has a `%(minutes)d` to fill in once translated."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(TOO_MANY_GUEST_ACCOUNTS)
+        self.retry_after = retry_after
+
+    @property
+    def minutes(self) -> int:
+        return max(1, (self.retry_after + 59) // 60)
 
 
 @dataclass(frozen=True)
@@ -212,14 +247,76 @@ async def find_live_link(
     return link
 
 
+@dataclass(frozen=True)
+class OpenedLink:
+    """Whose session opening a link starts: a guest account of that link, new or found again."""
+
+    user_id: int
+    link: LiveLink
+    expires_at: datetime
+    reused: bool
+
+
+@dataclass(frozen=True)
+class ReturningGuest:
+    """A guest account a link made before, named by the browser opening it again."""
+
+    user_id: int
+    display_name: str
+    active: bool
+
+
+async def returning_guest(
+    engine: AsyncEngine, link_id: int, user_id: int | None
+) -> ReturningGuest | None:
+    """The guest account `user_id` if this link made it, else None."""
+    if user_id is None:
+        return None
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(users.c.id, users.c.display_name, users.c.status)
+                .join(guest_link_users, guest_link_users.c.user_id == users.c.id)
+                .where(guest_link_users.c.guest_link_id == link_id, users.c.id == user_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    return ReturningGuest(int(row.id), str(row.display_name), row.status == "active")
+
+
 async def open_guest_link(
-    engine: AsyncEngine, token: str, display_name: str, *, now: datetime | None = None
-) -> tuple[int, LiveLink]:
-    """Make a guest account for whoever opens a live link; returns (user id, link)."""
+    engine: AsyncEngine,
+    token: str,
+    display_name: str,
+    *,
+    returning_user: int | None = None,
+    address: str = "",
+    per_address: int | None = None,
+    now: datetime | None = None,
+) -> OpenedLink:
+    """Open a live link: the guest account `returning_user` again when the link made it, else
+    a new guest account, at most `per_address` a window for one client `address`."""
     now = now or utcnow()
     name = one_line(display_name, "Nom affiché", max_length=100)
     link = await find_live_link(engine, token, now=now)
+    expires_at = (await _links(engine, guest_links.c.id == link.id))[0].expires_at
+    returning = await returning_guest(engine, link.id, returning_user)
+    if returning is not None:
+        if not returning.active:
+            raise Forbidden(
+                "Votre compte invité a été désactivé : adressez-vous à la personne "
+                "qui vous a donné ce lien."
+            )
+        if name != returning.display_name:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(users).where(users.c.id == returning.user_id).values(display_name=name)
+                )
+        return OpenedLink(returning.user_id, link, expires_at, reused=True)
     async with engine.begin() as conn:
+        if per_address is not None:
+            await _count_creation(conn, address, per_address, now)
         user_id = (
             await conn.execute(
                 insert(users)
@@ -234,7 +331,31 @@ async def open_guest_link(
             )
         ).scalar_one()
         await conn.execute(insert(guest_link_users).values(guest_link_id=link.id, user_id=user_id))
-    return int(user_id), link
+    return OpenedLink(int(user_id), link, expires_at, reused=False)
+
+
+async def _count_creation(conn: AsyncConnection, address: str, limit: int, now: datetime) -> None:
+    """Count one new guest account for `address`, or raise TooManyGuestAccounts (the caller's
+    transaction then rolls back: nothing is created, nothing counted)."""
+    # Written first, then counted: the transaction takes the write lock before it reads, so
+    # two workers' SQLite transactions queue instead of deadlocking. (On PostgreSQL two
+    # openings at the same instant may each miss the other's row: the limit is not exact.)
+    await conn.execute(insert(guest_account_creations).values(address=address[:64], at=now))
+    await conn.execute(
+        delete(guest_account_creations).where(guest_account_creations.c.at <= now - CREATION_WINDOW)
+    )
+    count, oldest = (
+        await conn.execute(
+            select(func.count(), func.min(guest_account_creations.c.at)).where(
+                guest_account_creations.c.address == address[:64],
+                guest_account_creations.c.at > now - CREATION_WINDOW,
+            )
+        )
+    ).one()
+    if count > limit:
+        # Until the oldest creation in the window leaves it.
+        wait = (aware(oldest) + CREATION_WINDOW - now).total_seconds()
+        raise TooManyGuestAccounts(max(1, int(wait) + 1))
 
 
 async def guest_link_of_user(engine: AsyncEngine, user_id: int) -> int | None:

@@ -483,16 +483,29 @@ async def accept_invitation(
     """The (user id, space slug) an invitation token opens a session for: once, before it
     expires (whoever finds the mail later must not enter as the invited person)."""
     now = now or utcnow()
+    # One conditional UPDATE spends the token: of two acceptances at once exactly one gets the
+    # row back, and no read comes first (two SQLite readers both upgrading would deadlock).
     async with engine.begin() as conn:
-        row = await _usable_invitation(conn, token, now)
-        spent = await conn.execute(
-            update(invitations)
-            .where(invitations.c.id == row.id, invitations.c.accepted_at.is_(None))
-            .values(accepted_at=now)
-        )
-        if spent.rowcount != 1:  # accepted meanwhile, by a request racing this one
+        spent = (
+            await conn.execute(
+                update(invitations)
+                .where(
+                    invitations.c.token_hash == token_hash(token),
+                    invitations.c.accepted_at.is_(None),
+                )
+                .values(accepted_at=now)
+                .returning(invitations.c.user_id, invitations.c.space_id, invitations.c.expires_at)
+            )
+        ).first()
+        if spent is None:
+            await _usable_invitation(conn, token, now)  # says why: unknown, used or expired
             raise Gone(INVITATION_SPENT)
-    return int(row.user_id), str(row.slug)
+        if aware(spent.expires_at) <= now:
+            raise Forbidden("Cette invitation a expiré : demandez-en une nouvelle.")  # rolled back
+        slug = (
+            await conn.execute(select(spaces.c.slug).where(spaces.c.id == spent.space_id))
+        ).scalar_one()
+    return int(spent.user_id), str(slug)
 
 
 async def change_role(

@@ -1,6 +1,7 @@
 """Tables of spaces, memberships, invitations, the pages tree and guest links.
 
-They live on `web.schema.metadata`; migration 0003s creates them.
+They live on `web.schema.metadata`; migration 0003s creates them (0005g: guest account
+creations by address).
 """
 
 from __future__ import annotations
@@ -113,4 +114,15 @@ guest_link_users = Table(
     ),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     UniqueConstraint("user_id", name="uq_guest_link_users_user_id"),
+)
+
+# Guest accounts made by opening guest links, by client address, for the hourly limit per
+# address (ATELIER_GUEST_ACCOUNTS_PER_ADDRESS); rows older than the window are pruned as new
+# ones come. In the database so that the limit holds across workers and machines.
+guest_account_creations = Table(
+    "guest_account_creations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
 )

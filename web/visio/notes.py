@@ -1,5 +1,6 @@
 """The meeting-notes page of a space: one page a day, "Notes de réunion — <date>", created in the
-space's tree by the first person who may write there and opens the meeting that day."""
+space's tree by the first person who may write there and joins the meeting that day (a POST
+from the meeting client: looking at the meeting page creates nothing)."""
 
 from __future__ import annotations
 
@@ -32,12 +33,17 @@ async def find_notes_page(engine: AsyncEngine, space_id: int, day: date) -> int 
     return None
 
 
-async def notes_page(engine: AsyncEngine, user: Actor, space_id: int, day: date) -> int | None:
+async def may_create_notes(engine: AsyncEngine, user: Actor, space_id: int) -> bool:
+    """Whether the user may create the day's notes page (writes in the space)."""
+    return at_least(await space_role(engine, user, space_id), "editor")
+
+
+async def open_notes_page(engine: AsyncEngine, user: Actor, space_id: int, day: date) -> int | None:
     """The day's notes page; created when missing and the user may write in the space."""
     found = await find_notes_page(engine, space_id, day)
     if found is not None:
         return found
-    if not at_least(await space_role(engine, user, space_id), "editor"):
+    if not await may_create_notes(engine, user, space_id):
         return None
     lock = _creating.setdefault(space_id, asyncio.Lock())
     async with lock:

@@ -3,6 +3,10 @@
 
 The page is the pre-join screen and the meeting client (editor/entries/meeting.ts); the
 `/visio/{room}` socket decides again who gets in (members, hosts, guests through the lobby).
+
+Looking at a space's meeting page changes nothing: the day's notes page is shown when it
+exists, and created by `POST /espaces/{slug}/reunion/notes`, which the meeting client sends
+when someone who may write in the space joins (the editor beside the video then opens it).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sfu.endpoint import ROOM_NAME
@@ -23,11 +27,14 @@ from web.i18n import N_, gettext_for
 from web.pages.view import EditorPage, caret_colour
 from web.spaces.access import live_link, page_context, space_role, utcnow
 from web.spaces.http import engine_of
-from web.spaces.services import space_by_id, space_by_slug
+from web.spaces.services import Space, space_by_id, space_by_slug
 from web.templating import render
-from web.visio.notes import notes_page
+from web.visio.notes import find_notes_page, may_create_notes, notes_title, open_notes_page
 
 NOT_FOUND = N_("Cette réunion n’existe pas ou vous n’y avez pas accès.")
+NOTES_FOR_WRITERS = N_(
+    "Les notes de réunion du jour sont créées par une personne qui écrit dans l’espace."
+)
 
 # Texts of the meeting client, translated into the visitor's language (src/meeting/strings.ts).
 CLIENT_STRINGS = {
@@ -130,36 +137,54 @@ def _meeting_url(request: Request) -> str:
     return base + request.url.path
 
 
-def _notes_editor(user: CurrentUser, notes: Notes | None) -> EditorPage | None:
-    """The page editor's settings for the notes panel (as the page view renders them)."""
-    if notes is None:
+def _notes_editor(
+    user: CurrentUser, notes: Notes | None, *, pending_role: str | None = None
+) -> EditorPage | None:
+    """The page editor's settings for the notes panel (as the page view renders them); with
+    no notes page yet, for someone who will create it on joining (`pending_role`: theirs)."""
+    if notes is None and pending_role is None:
         return None
     return EditorPage(
-        title=notes.title,
-        doc=notes.doc,
-        role=notes.role,
+        title=notes.title if notes else notes_title(utcnow().date()),
+        doc=notes.doc if notes else "",
+        role=notes.role if notes else str(pending_role),
         user_name=user.display_name,
         user_colour=caret_colour(f"user:{user.id}"),
         store_key=f"u{user.id}",
         upload_url="",
-        export_markdown_url=f"{notes.url}/export.md",
-        export_html_url=f"{notes.url}/export.html",
+        export_markdown_url=f"{notes.url}/export.md" if notes else "",
+        export_html_url=f"{notes.url}/export.html" if notes else "",
     )
+
+
+async def _space_of(request: Request, user: CurrentUser) -> Space:
+    """The space of the URL, when the user may enter its meeting; else 404."""
+    space = await space_by_slug(engine_of(request), str(request.path_params["slug"]))
+    if space is None or not await _allowed_in_space(request, user, space.id):
+        raise HTTPException(404, gettext_for(request).gettext(NOT_FOUND))
+    return space
+
+
+async def _day_notes(
+    request: Request, user: CurrentUser, space: Space, page_id: int | None
+) -> Notes | None:
+    context = await page_context(engine_of(request), user, page_id) if page_id else None
+    if context is None:
+        return None
+    url = f"/espaces/{quote(space.slug)}/pages/{context.page_id}"
+    return Notes(context.page_id, context.title, url, context.doc_name, context.role)
 
 
 async def space_meeting(request: Request) -> Response:
     """The meeting room of a space, with the day's meeting notes of the space beside it."""
     user = require_user(request)
     engine = engine_of(request)
-    space = await space_by_slug(engine, str(request.path_params["slug"]))
-    if space is None or not await _allowed_in_space(request, user, space.id):
-        raise HTTPException(404, gettext_for(request).gettext(NOT_FOUND))
-    notes: Notes | None = None
-    page_id = await notes_page(engine, user, space.id, utcnow().date())
-    context = await page_context(engine, user, page_id) if page_id is not None else None
-    if context is not None:
-        url = f"/espaces/{quote(space.slug)}/pages/{context.page_id}"
-        notes = Notes(context.page_id, context.title, url, context.doc_name, context.role)
+    space = await _space_of(request, user)
+    page_id = await find_notes_page(engine, space.id, utcnow().date())
+    notes = await _day_notes(request, user, space, page_id)
+    pending_role = None
+    if page_id is None and await may_create_notes(engine, user, space.id):
+        pending_role = await space_role(engine, user, space.id)
     room = f"space-{space.id}"
     return render(
         request,
@@ -170,9 +195,28 @@ async def space_meeting(request: Request) -> Response:
             "space_url": f"/espaces/{quote(space.slug)}",
             "meeting_url": _meeting_url(request),
             "notes": notes,
+            "notes_create_url": f"/espaces/{quote(space.slug)}/reunion/notes",
             "config": _config(request, room),
-            "editor": _notes_editor(user, notes),
+            "editor": _notes_editor(user, notes, pending_role=pending_role),
         },
+    )
+
+
+async def open_space_notes(request: Request) -> Response:
+    """The day's notes page of a space's meeting, created if missing by someone who may write
+    there (the meeting client posts this on joining): JSON for the editor beside the video."""
+    user = require_user(request)
+    engine = engine_of(request)
+    space = await _space_of(request, user)
+    page_id = await open_notes_page(engine, user, space.id, utcnow().date())
+    notes = await _day_notes(request, user, space, page_id)
+    if notes is None:
+        t = gettext_for(request).gettext
+        if await space_role(engine, user, space.id) is not None:  # a reader, before anyone wrote
+            raise HTTPException(403, t(NOTES_FOR_WRITERS))
+        raise HTTPException(404, t(NOT_FOUND))  # a guest of another page of the space
+    return JSONResponse(
+        {"doc": notes.doc, "url": notes.url, "title": notes.title, "role": notes.role}
     )
 
 
@@ -216,6 +260,7 @@ async def join_meeting(request: Request) -> Response:
 def visio_routes() -> list[BaseRoute]:
     return [
         Route("/espaces/{slug}/reunion", space_meeting, methods=["GET"]),
+        Route("/espaces/{slug}/reunion/notes", open_space_notes, methods=["POST"]),
         Route("/reunion/nouvelle", new_meeting, methods=["GET"]),
         Route("/reunion/{room}", join_meeting, methods=["GET"]),
     ]
