@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -112,6 +114,24 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+class SqliteEngine(AsyncEngine):
+    """An SQLite engine whose `begin()` takes the write lock at once (BEGIN IMMEDIATE).
+
+    In WAL mode a transaction that reads, then writes, cannot upgrade its read snapshot once
+    another connection committed meanwhile: SQLite answers "database is locked" at once,
+    without waiting (the busy timeout cannot help). Documents are committed every few tens of
+    milliseconds while people type, so every `engine.begin()` (the app's way to write) starts
+    as a writer and waits its turn instead; `engine.connect()` (reads) stays a plain BEGIN.
+    """
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.connect() as connection:
+            await connection.execution_options(sqlite_begin_immediate=True)
+            async with connection.begin():
+                yield connection
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and real BEGINs for multi-process use."""
     parsed = make_url(url)
@@ -124,7 +144,7 @@ def create_engine(url: str) -> AsyncEngine:
     path = _sqlite_file(parsed)
     if path is not None:
         _create_private_file(path)
-    engine = create_async_engine(parsed, **options)
+    engine = SqliteEngine(create_async_engine(parsed, **options).sync_engine)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -160,3 +160,28 @@ async def test_threads_migrating_at_the_same_time_all_succeed(empty_database_url
 
     assert failures == []
     assert (await _schema(empty_database_url))[1] == HEADS
+
+
+async def test_a_write_that_reads_first_waits_its_turn_instead_of_failing(tmp_path: Path) -> None:
+    # In WAL mode a read-then-write transaction used to fail at once ("database is locked")
+    # when another connection committed between its read and its write, as the document store
+    # does every few tens of milliseconds while people type.
+    engine = create_engine(database_url(tmp_path, None))
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+
+    async def other_writer() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    async with engine.begin() as first:
+        count = (await first.execute(text("SELECT count(*) FROM t"))).scalar_one()
+        other = asyncio.create_task(other_writer())
+        # Let the other writer commit now if the database lets it (it did: then the write
+        # below failed); if it must wait for us, it waits.
+        await asyncio.wait([other], timeout=0.5)
+        await first.execute(text("INSERT INTO t VALUES (:n)"), {"n": count + 1})
+    await other
+    async with engine.connect() as conn:
+        assert sorted((await conn.execute(text("SELECT n FROM t"))).scalars()) == [1, 2]
+    await engine.dispose()
