@@ -158,6 +158,20 @@ def test_a_newline_in_a_link_address_cannot_smuggle_a_javascript_link_into_markd
     assert "javascript" not in to_html_fragment(doc)
 
 
+@pytest.mark.parametrize("kind", ["taskList", "bulletList", "orderedList"])
+@pytest.mark.parametrize("item", ["taskItem", "listItem", "paragraph"])
+def test_a_code_block_opening_a_list_item_stays_code(kind: str, item: str) -> None:
+    # Found by the hypothesis test: after "- [ ] " on the same line, a fence is not a fence,
+    # and the code below it was read as Markdown (a live javascript: link, raw <script>).
+    code = Block("codeBlock", {}, (TextRun("[x](javascript:alert(1))\n<script>y</script>"),))
+    doc = Block("doc", {}, (Block(kind, {}, (Block(item, {}, (code,)),)),))
+    reading = read_markdown(to_markdown(doc))
+    assert reading.destinations == [] and reading.raw_html == []
+    assert [code for _, code in reading.fences] == [
+        "[x](javascript:alert(1))\n<script>y</script>\n"
+    ]
+
+
 def test_a_link_address_cannot_close_its_markdown_link_early() -> None:
     doc = _linked("https://a.example/a)[x](javascript:alert(1)) <b> c")
     reading = read_markdown(to_markdown(doc))

@@ -148,6 +148,19 @@ def _md_item_body(item: Block) -> str:
     return out
 
 
+def _starts_inline(item: Block) -> bool:
+    """Whether a list item's Markdown begins with text (a paragraph, or nothing)."""
+    first = next((c for c in item.children if isinstance(c, Block)), None)
+    if first is None or first.type == "paragraph":
+        return True
+    if first.type in ("heading", "codeBlock", "blockquote", "table", "horizontalRule"):
+        return False
+    if first.type in _LISTS:
+        return True
+    # Any other node (a list item's own paragraph, unknown kinds) decides by what it holds.
+    return _starts_inline(first)
+
+
 def _md_list(block: Block) -> str:
     entries = [item for item in block.children if isinstance(item, Block)]
     number = list_start(block.attrs, len(entries))
@@ -162,6 +175,11 @@ def _md_list(block: Block) -> str:
             marker = "- "
         body = _md_item_body(item)
         width = 2 if block.type == "taskList" else len(marker)
+        if not _starts_inline(item):
+            # A code block, quote or table after the marker on the same line would be read as
+            # text (its fence is not at the start of a line): the marker stands alone first.
+            items.append(marker.rstrip() + "\n" + _indent(body, " " * width))
+            continue
         items.append(_indent(body, " " * width, marker))
     # Tight list: one item per line (items with several blocks keep their blank lines).
     return "\n".join(items)
