@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support import ATELIER, ROOT, AtelierServer, YjsClients
+from tests.support.servers import ATELIER, ROOT, AtelierServer
+from tests.support.yjs import YjsClients
 
 Start = Callable[..., AtelierServer]
 

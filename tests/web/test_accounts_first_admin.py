@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import AtelierServer
+from tests.support.forms import token_in
+from tests.support.servers import AtelierServer
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+(/premier-admin/[A-Za-z0-9_\-]+)")
-META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def _link(server: AtelierServer) -> str:
@@ -33,12 +33,10 @@ def test_the_printed_link_creates_the_first_admin_once(
     with httpx.Client(base_url=server.http_url) as browser:
         form = browser.get(path)
         assert form.status_code == 200 and "Créer le premier administrateur" in form.text
-        token = META.search(form.text)
-        assert token
         created = browser.post(
             path,
             data={
-                "csrf_token": token.group(1),
+                "csrf_token": token_in(form.text),
                 "display_name": "Odile Admin",
                 "email": "odile@interieur.gouv.fr",
                 "password": "premier mot de passe",

@@ -12,8 +12,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.support import free_port
-from tests.web.conftest import BASE_URL, PASSWORD, outbox, post_form
+from tests.support.forms import post_form
+from tests.support.mails import outbox
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
+from tests.support.web_app import BASE_URL
 from web.accounts.users import create_user
 
 

@@ -9,7 +9,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.web.conftest import BASE_URL, PASSWORD, link_in, outbox, page_text, post_form, sign_in
+from tests.support.forms import post_form
+from tests.support.mails import link_in, outbox
+from tests.support.page_reading import page_text
+from tests.support.people import PASSWORD, sign_in
+from tests.support.web_app import BASE_URL
 from web.accounts.users import domain_allowed
 
 MakeUser = Callable[..., Awaitable[int]]

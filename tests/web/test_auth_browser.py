@@ -8,34 +8,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import Browser
 
-from tests.support import AtelierServer
+from tests.support.servers import AtelierServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/premier-admin/[A-Za-z0-9_\-]+")
 PASSWORD = "le mot de passe du premier admin"
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (make sysdeps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _first_admin_link(server: AtelierServer) -> str:
@@ -47,10 +30,10 @@ def _first_admin_link(server: AtelierServer) -> str:
 
 
 def test_a_first_admin_signs_up_switches_to_english_signs_out_and_in(
-    atelier: Callable[..., AtelierServer], chromium: Any
+    atelier: Callable[..., AtelierServer], browser: Browser
 ) -> None:
     server = atelier()
-    context = chromium.new_context()
+    context = browser.new_context()
     page = context.new_page()
     problems: list[str] = []
     page.on(
@@ -110,7 +93,7 @@ def test_a_first_admin_signs_up_switches_to_english_signs_out_and_in(
     assert not problems, problems
 
     # A phone: no sideways scrolling on the sign-in and admin pages.
-    phone = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     small = phone.new_page()
     for path in ("/connexion", "/inscription"):
         small.goto(server.http_url + path)

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.web.conftest import PASSWORD, csrf_token
+from tests.support.forms import csrf_token
+from tests.support.people import PASSWORD
 
 MakeUser = Callable[..., Awaitable[int]]
 SignedIn = Callable[..., Awaitable[httpx.AsyncClient]]

@@ -21,8 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.support import free_port
-from tests.web.conftest import BASE_URL, outbox, page_text
+from tests.support.forms import post_form
+from tests.support.mails import outbox
+from tests.support.page_reading import page_text
+from tests.support.people import PASSWORD, sign_in
+from tests.support.ports import free_port
+from tests.support.web_app import BASE_URL
 from web.accounts.users import find_by_email
 
 CLIENT_ID = "atelier-test"
@@ -251,7 +255,6 @@ async def test_a_callback_without_the_matching_start_is_refused(
 async def test_local_accounts_still_work_when_oidc_is_configured(
     oidc_app: Starlette, browser: httpx.AsyncClient
 ) -> None:
-    from tests.web.conftest import PASSWORD, sign_in
     from web.accounts.users import create_user
 
     await create_user(
@@ -263,8 +266,6 @@ async def test_local_accounts_still_work_when_oidc_is_configured(
 async def test_signing_out_also_ends_the_providers_session(
     provider: FakeProvider, browser: httpx.AsyncClient
 ) -> None:
-    from tests.web.conftest import post_form
-
     provider.person = {"sub": "agent-9", "email": "lise@travail.gouv.fr", "given_name": "Lise"}
     await _sign_in_through_provider(browser)
     out = await post_form(browser, "/deconnexion")

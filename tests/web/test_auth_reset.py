@@ -10,7 +10,10 @@ import pytest
 from sqlalchemy import update
 from starlette.applications import Starlette
 
-from tests.web.conftest import PASSWORD, link_in, outbox, page_text, post_form, sign_in
+from tests.support.forms import post_form
+from tests.support.mails import link_in, outbox
+from tests.support.page_reading import page_text
+from tests.support.people import PASSWORD, sign_in
 from web.schema import account_tokens
 
 MakeUser = Callable[..., Awaitable[int]]

@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from tests.web.conftest import BASE_URL
+from tests.support.people import PASSWORD, sign_in
+from tests.support.web_app import BASE_URL
 from web.auth.current import CurrentUser, CurrentUserMiddleware, current_user, session_user
 from web.auth.sessions import SessionStore
 
@@ -96,7 +97,6 @@ async def test_websocket_handlers_see_the_signed_in_user_from_the_same_site_only
 async def test_cookies_are_secure_when_the_public_address_is_https(
     make_app: Callable[..., Awaitable[Starlette]],
 ) -> None:
-    from tests.web.conftest import PASSWORD, sign_in
     from web.accounts.users import create_user
 
     # TLS ends at a proxy: the app itself sees plain HTTP.

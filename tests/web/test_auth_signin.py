@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from tests.web.conftest import PASSWORD, page_text, post_form, sign_in
+from tests.support.forms import post_form
+from tests.support.page_reading import page_text
+from tests.support.people import PASSWORD, sign_in
 
 MakeUser = Callable[..., Awaitable[int]]
 SignedIn = Callable[..., Awaitable[httpx.AsyncClient]]

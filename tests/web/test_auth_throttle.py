@@ -17,8 +17,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.support import AtelierServer
-from tests.web.conftest import BASE_URL, PASSWORD, csrf_token, page_text, post_form, sign_in
+from tests.support.forms import csrf_token, post_form
+from tests.support.page_reading import page_text
+from tests.support.people import PASSWORD, sign_in
+from tests.support.servers import AtelierServer
+from tests.support.web_app import BASE_URL
 from web.accounts.users import create_user
 from web.auth.throttle import (
     Failures,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.web.spaces_support import *  # noqa: F403 (fixtures)
-from tests.web.spaces_support import Who, add_user
+from tests.support.people import Who, add_user
 from web.spaces import directory, services
 from web.spaces.errors import Forbidden, NotFound
 

@@ -12,10 +12,10 @@ import websockets
 from starlette.applications import Starlette
 
 from realtime.extract import Block, TextRun, document_blocks
-from tests.support import AtelierServer
-from tests.web.export_reading import EXPORT_TAGS, html_problems, read_markdown, url_is_safe
-from tests.web.spaces_http import World, build_world
-from tests.web.tiptap_documents import (
+from tests.support.export_reading import EXPORT_TAGS, html_problems, read_markdown, url_is_safe
+from tests.support.servers import AtelierServer
+from tests.support.spaces_world import World, build_world
+from tests.support.tiptap_documents import (
     Run,
     document_state,
     node,

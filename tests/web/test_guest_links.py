@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.web.spaces_support import *  # noqa: F403 (fixtures)
-from tests.web.spaces_support import Who, add_user
+from tests.support.people import Who, add_user
 from web.spaces import guest_links, services, tree
 from web.spaces.access import document_role, page_role, space_role, utcnow
 from web.spaces.errors import Forbidden, InvalidInput, NotFound

@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from tests.web.export_reading import (
+from tests.support.export_reading import (
     EXPORT_TAGS,
     html_problems,
     read_markdown,
     url_is_safe,
     version_content,
 )
-from tests.web.spaces_http import World, build_world
-from tests.web.tiptap_documents import Node, Run, document_state
+from tests.support.spaces_world import World, build_world
+from tests.support.tiptap_documents import Node, Run, document_state
 from web.pages import versions
 
 HOSTILE_TEXT = [

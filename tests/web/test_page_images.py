@@ -12,16 +12,12 @@ from collections.abc import Callable
 import httpx
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import (
-    Person,
-    World,
-    add_person,
-    build_world,
-    csrf,
-    open_link,
-    sign_in_as,
-)
-from tests.web.test_pages_routes import editor_data, png, token
+from tests.support.forms import csrf_token
+from tests.support.images import png
+from tests.support.page_reading import editor_data
+from tests.support.people import Who, add_person, sign_in_as
+from tests.support.spaces_world import World, build_world, open_link
+from tests.support.web_app import document_token
 from web.spaces import guest_links, services, tree
 
 IMAGE_URL = re.compile(r"^/espaces/[^/]+/pages/\d+/images/([0-9a-f]{64}\.png)$")
@@ -32,7 +28,7 @@ async def upload(client: httpx.AsyncClient, page_url: str, data: bytes) -> str:
     response = await client.post(
         page_url + "/images",
         files={"file": ("a.png", data, "image/png")},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client)},
     )
     assert response.status_code == 201, response.text
     url: str = response.json()["url"]
@@ -44,7 +40,7 @@ async def bring(client: httpx.AsyncClient, page_url: str, *names: str) -> httpx.
     return await client.post(
         page_url + "/images/references",
         json={"images": list(names)},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client)},
     )
 
 
@@ -190,7 +186,7 @@ async def test_an_image_copied_into_another_spaces_page_shows_there_once_brought
     name = name_of(url)
     other, owner_b, guest_b = await other_space(app, new_client)
     # The editor of B who also reads A pastes A's image into B's page.
-    both: Person = world.people["reader"]
+    both: Who = world.people["reader"]
     await services.add_member(app.state.engine, other.owner, other.space_id, both.id, "editor")
     paster = world.clients["reader"]
     in_b = f"{page_url(other)}/images/{name}"
@@ -221,7 +217,7 @@ async def test_only_editors_bring_images_into_a_page_and_bad_requests_are_refuse
     assert (await bring(world.clients["outsider"], target, name)).status_code == 404
     assert (await bring(world.clients["page_link_editor"], target, name)).status_code == 404
     editor = world.clients["editor"]
-    headers = {"X-CSRF-Token": await csrf(editor)}
+    headers = {"X-CSRF-Token": await csrf_token(editor)}
     for body in (b"not json", b'{"images": "x.png"}', b'{"images": ["../secret_key"]}'):
         response = await editor.post(target + "/images/references", content=body, headers=headers)
         assert response.status_code == 422, body
@@ -235,12 +231,12 @@ async def test_a_token_documents_image_is_served_with_a_token_covering_a_documen
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     client = new_client()
-    writer = token("notes/")
+    writer = document_token("notes/")
     response = await client.post(
         "/d/notes/a/images",
         params={"token": writer},
         files={"file": ("a.png", png(2, 2), "image/png")},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client)},
     )
     assert response.status_code == 201
     url = response.json()["url"]
@@ -248,8 +244,8 @@ async def test_a_token_documents_image_is_served_with_a_token_covering_a_documen
     assert match, url  # the token never goes into the document's text
     name = match.group(1)
     assert (await client.get(url)).status_code == 401
-    assert (await client.get(url, params={"token": token("autre/")})).status_code == 403
-    image = await client.get(url, params={"token": token("notes/a", writable=False)})
+    assert (await client.get(url, params={"token": document_token("autre/")})).status_code == 403
+    image = await client.get(url, params={"token": document_token("notes/a", writable=False)})
     assert image.status_code == 200 and image.content == png(2, 2)
     assert_kept_privately(image)
     assert (await client.get(f"/fichiers/images/{name}")).status_code == 404
@@ -258,16 +254,16 @@ async def test_a_token_documents_image_is_served_with_a_token_covering_a_documen
     assert (await client.get(in_b, params={"token": writer})).status_code == 404
     outside = await client.post(
         "/d/autre/x/images/references",
-        params={"token": token("autre/")},
+        params={"token": document_token("autre/")},
         json={"images": [name]},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client)},
     )
     assert outside.json() == {"images": []}
     brought = await client.post(
         "/d/notes/b/images/references",
         params={"token": writer},
         json={"images": [name]},
-        headers={"X-CSRF-Token": await csrf(client)},
+        headers={"X-CSRF-Token": await csrf_token(client)},
     )
     assert brought.json() == {"images": [name]}
     assert (await client.get(in_b, params={"token": writer})).status_code == 200
@@ -280,5 +276,5 @@ async def test_the_editor_is_told_where_the_pages_images_are_served(
     for actor in ("reader", "editor"):
         page = await world.clients[actor].get(page_url(world))
         assert editor_data(page.text)["image-base"] == page_url(world) + "/images"
-    document = await new_client().get("/d/notes/a", params={"token": token("notes/")})
+    document = await new_client().get("/d/notes/a", params={"token": document_token("notes/")})
     assert editor_data(document.text)["image-base"] == "/d/notes/a/images"

@@ -16,8 +16,9 @@ from pycrdt import Doc, XmlElement, XmlFragment
 from sqlalchemy import delete, select
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import build_world, csrf
-from tests.web.test_pages_routes import png
+from tests.support.forms import csrf_token
+from tests.support.images import png
+from tests.support.spaces_world import build_world
 from web.database import alembic_config, database_url, migrate
 from web.pages.image_access import document_images
 from web.pages.versions import save_version
@@ -47,7 +48,7 @@ async def test_images_shown_by_pages_before_the_upgrade_are_served_to_their_read
         response = await owner.post(
             f"{here}/images",
             files={"file": ("a.png", png(10 + n), "image/png")},
-            headers={"X-CSRF-Token": await csrf(owner)},
+            headers={"X-CSRF-Token": await csrf_token(owner)},
         )
         names.append(response.json()["url"].rsplit("/", 1)[1])
     own, shared, foreign, in_version, token_doc = names

@@ -14,9 +14,10 @@ from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 from starlette.applications import Starlette
 
 from realtime.extract import MAX_DEPTH, document_blocks
-from tests.web.export_reading import EXPORT_TAGS, html_problems, version_content
-from tests.web.spaces_http import World, build_world, post
-from tests.web.tiptap_documents import Run, document_state, node, paragraph
+from tests.support.export_reading import EXPORT_TAGS, html_problems, version_content
+from tests.support.forms import post_form
+from tests.support.spaces_world import World, build_world
+from tests.support.tiptap_documents import Run, document_state, node, paragraph
 from web.i18n import COOKIE_NAME, load_catalog
 from web.pages import versions
 from web.spaces.access import utcnow
@@ -69,7 +70,7 @@ async def test_an_editor_names_a_version_and_a_reader_lists_and_reads_it(
     await write(app, world.page.doc_name, "Premier jet <script>alert(1)</script>")
     editor, reader = world.clients["editor"], world.clients["reader"]
 
-    created = await post(editor, url + "/versions", {"name": "Relu par l’équipe"})
+    created = await post_form(editor, url + "/versions", {"name": "Relu par l’équipe"})
     assert created.status_code == 303 and created.headers["location"] == url + "/versions"
 
     listing = await reader.get(url + "/versions")
@@ -89,11 +90,11 @@ async def test_restoring_brings_the_old_text_back_and_keeps_the_current_one_as_a
     url, doc_name = url_of(world), world.page.doc_name
     await write(app, doc_name, "Version du lundi")
     owner = world.clients["owner"]
-    assert (await post(owner, url + "/versions", {"name": "Lundi"})).status_code == 303
+    assert (await post_form(owner, url + "/versions", {"name": "Lundi"})).status_code == 303
     await write(app, doc_name, "Texte du mardi", "avec un ajout")
     lundi = (await versions.list_versions(app.state.engine, world.page.id))[0]
 
-    restored = await post(owner, f"{url}/versions/{lundi.id}/restaurer")
+    restored = await post_form(owner, f"{url}/versions/{lundi.id}/restaurer")
 
     assert restored.status_code == 303 and restored.headers["location"] == url
     assert await text_of(app, doc_name) == "Version du lundi"
@@ -115,16 +116,16 @@ async def test_readers_commenters_and_reader_guests_cannot_name_or_restore(
         client = world.clients[who]
         assert (await client.get(url + "/versions")).status_code == 200, who
         assert (await client.get(f"{url}/versions/{version_id}")).status_code == 200, who
-        refused = await post(client, url + "/versions", {"name": "Non"})
+        refused = await post_form(client, url + "/versions", {"name": "Non"})
         assert refused.status_code == 403, who
-        refused = await post(client, f"{url}/versions/{version_id}/restaurer")
+        refused = await post_form(client, f"{url}/versions/{version_id}/restaurer")
         assert refused.status_code == 403, who
     assert await text_of(app, world.page.doc_name) == "Intact"
     assert len(await versions.list_versions(app.state.engine, world.page.id)) == 1
 
     # A guest whose editor link is for this page may restore it.
     guest = world.clients["page_link_editor"]
-    assert (await post(guest, f"{url}/versions/{version_id}/restaurer")).status_code == 303
+    assert (await post_form(guest, f"{url}/versions/{version_id}/restaurer")).status_code == 303
     assert await text_of(app, world.page.doc_name) == "Ancien"
 
 
@@ -135,7 +136,9 @@ async def test_people_without_access_see_no_history(app: Starlette, world: World
         client = world.clients[who]
         assert (await client.get(url + "/versions")).status_code == 404, who
         assert (await client.get(f"{url}/versions/{version_id}")).status_code == 404, who
-        assert (await post(client, f"{url}/versions/{version_id}/restaurer")).status_code == 404
+        assert (
+            await post_form(client, f"{url}/versions/{version_id}/restaurer")
+        ).status_code == 404
     assert (await world.clients["anonymous"].get(url + "/versions")).status_code == 303
     other = await world.new_page("Autre page")
     owner = world.clients["owner"]
@@ -152,7 +155,7 @@ async def test_an_unreadable_version_is_refused_and_the_page_stays_as_it_is(
     await write(app, world.page.doc_name, "Intact")
     broken = await versions.save_version(app.state.engine, world.page.id, b"\xff\xff\xff")
 
-    refused = await post(world.clients["editor"], f"{url}/versions/{broken}/restaurer")
+    refused = await post_form(world.clients["editor"], f"{url}/versions/{broken}/restaurer")
 
     assert refused.status_code == 422 and "illisible" in refused.text
     assert await text_of(app, world.page.doc_name) == "Intact"
@@ -211,7 +214,7 @@ async def test_a_version_that_cannot_be_read_is_shown_with_a_notice(
 
 
 async def test_a_version_needs_a_name(world: World) -> None:
-    response = await post(world.clients["editor"], url_of(world) + "/versions", {"name": "  "})
+    response = await post_form(world.clients["editor"], url_of(world) + "/versions", {"name": "  "})
     assert response.status_code == 422
 
 

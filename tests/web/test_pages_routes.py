@@ -3,48 +3,23 @@
 from __future__ import annotations
 
 import re
-import struct
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 
-from tests.web.conftest import SECRET, csrf_token
+from tests.support.forms import csrf_token
+from tests.support.images import png
+from tests.support.page_reading import editor_data
+from tests.support.people import Who
+from tests.support.web_app import document_token
 from web.auth.tokens import mint_document_token
 from web.spaces.services import add_member, create_space
 from web.spaces.tree import create_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiptap"
-
-
-def token(prefix: str, *, writable: bool = True, name: str = "", ttl: float = 3600) -> str:
-    return mint_document_token(
-        SECRET, prefix=prefix, writable=writable, ttl=ttl, now=time.time(), name=name
-    )
-
-
-def png(width: int = 1, height: int = 1) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-def editor_data(html: str) -> dict[str, str]:
-    tag = re.search(r'<div id="editor"[^>]*>', html, re.S)
-    assert tag, "no #editor on the page"
-    return dict(re.findall(r'data-([\w-]+)="([^"]*)"', tag.group(0)))
 
 
 # --- /d/{doc}?token= ------------------------------------------------------------------------
@@ -53,7 +28,9 @@ def editor_data(html: str) -> dict[str, str]:
 async def test_a_document_opens_with_a_token_as_editor_with_the_tokens_name(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/d/notes/a", params={"token": token("notes/", name="Robot")})
+    response = await client.get(
+        "/d/notes/a", params={"token": document_token("notes/", name="Robot")}
+    )
     assert response.status_code == 200
     data = editor_data(response.text)
     assert data["doc"] == "notes/a" and data["role"] == "editor"
@@ -66,7 +43,9 @@ async def test_a_document_opens_with_a_token_as_editor_with_the_tokens_name(
 async def test_a_read_only_token_gets_the_page_without_toolbar_or_upload(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/d/notes/a", params={"token": token("notes/", writable=False)})
+    response = await client.get(
+        "/d/notes/a", params={"token": document_token("notes/", writable=False)}
+    )
     data = editor_data(response.text)
     assert data["role"] == "reader" and "upload-url" not in data
     assert 'role="toolbar"' not in response.text and "Lecture seule" in response.text
@@ -80,15 +59,15 @@ async def test_missing_forged_expired_or_foreign_tokens_are_refused(
         "another-secret-" + "y" * 32, prefix="", writable=True, ttl=60, now=time.time()
     )
     assert (await client.get("/d/notes/a", params={"token": forged})).status_code == 401
-    expired = token("notes/", ttl=-10)
+    expired = document_token("notes/", ttl=-10)
     assert (await client.get("/d/notes/a", params={"token": expired})).status_code == 401
-    foreign = await client.get("/d/notes/a", params={"token": token("other/")})
+    foreign = await client.get("/d/notes/a", params={"token": document_token("other/")})
     assert foreign.status_code == 403 and "Accès refusé" in foreign.text
 
 
 async def test_the_english_page_says_the_states_in_english(client: httpx.AsyncClient) -> None:
     client.cookies.set("atelier_langue", "en")
-    response = await client.get("/d/notes/a", params={"token": token("notes/")})
+    response = await client.get("/d/notes/a", params={"token": document_token("notes/")})
     data = editor_data(response.text)
     assert data["status-saved"] == "Saved"
     assert data["status-offline"] == "Offline — changes kept on this device"
@@ -107,12 +86,12 @@ async def upload(
 async def test_an_uploaded_image_is_stored_once_and_served_as_an_image(
     client: httpx.AsyncClient,
 ) -> None:
-    url = "/d/notes/a/images?token=" + token("notes/")
+    url = "/d/notes/a/images?token=" + document_token("notes/")
     first = await upload(client, url, png())
     assert first.status_code == 201
     again = await upload(client, url, png(), name="copy.png")
     assert again.json()["url"] == first.json()["url"]
-    image = await client.get(first.json()["url"], params={"token": token("notes/")})
+    image = await client.get(first.json()["url"], params={"token": document_token("notes/")})
     assert image.status_code == 200 and image.content == png()
     assert image.headers["content-type"] == "image/png"
     assert image.headers["x-content-type-options"] == "nosniff"
@@ -121,7 +100,7 @@ async def test_an_uploaded_image_is_stored_once_and_served_as_an_image(
 async def test_svg_and_other_files_are_refused_with_a_clear_message(
     client: httpx.AsyncClient,
 ) -> None:
-    url = "/d/notes/a/images?token=" + token("notes/")
+    url = "/d/notes/a/images?token=" + document_token("notes/")
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     response = await upload(client, url, svg, name="x.svg")
     assert response.status_code == 415 and "PNG, JPEG, GIF or WebP" in response.json()["error"]
@@ -136,7 +115,7 @@ async def test_an_image_over_the_limit_is_refused_with_413(
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://atelier.test"
     ) as client:
-        url = "/d/notes/a/images?token=" + token("notes/")
+        url = "/d/notes/a/images?token=" + document_token("notes/")
         response = await upload(client, url, png(64, 64) + b"\x00" * 40_000)
         assert response.status_code == 413
         small = await upload(client, url, png())
@@ -144,7 +123,7 @@ async def test_an_image_over_the_limit_is_refused_with_413(
 
 
 async def test_read_only_tokens_cannot_upload(client: httpx.AsyncClient) -> None:
-    url = "/d/notes/a/images?token=" + token("notes/", writable=False)
+    url = "/d/notes/a/images?token=" + document_token("notes/", writable=False)
     assert (await upload(client, url, png())).status_code == 403
 
 
@@ -159,7 +138,7 @@ async def test_unknown_or_malformed_image_names_are_404(client: httpx.AsyncClien
 async def test_export_reads_the_stored_document(app: Starlette, client: httpx.AsyncClient) -> None:
     app.state.store.append("notes/rich", (FIXTURES / "rich_page.bin").read_bytes())
     await app.state.store.flush()
-    query = {"token": token("notes/", writable=False)}
+    query = {"token": document_token("notes/", writable=False)}
     markdown = await client.get("/d/notes/rich/export.md", params=query)
     assert markdown.status_code == 200
     assert markdown.headers["content-type"].startswith("text/markdown")
@@ -178,8 +157,6 @@ async def test_a_space_page_opens_the_editor_with_the_members_role(
     make_user: Callable[..., Awaitable[int]],
     signed_in: Callable[..., Awaitable[httpx.AsyncClient]],
 ) -> None:
-    from tests.web.spaces_support import Who
-
     engine = app.state.engine
     owner = Who(await make_user("chef@example.gouv.fr"), display_name="Chef")
     reader = Who(await make_user("lecteur@example.gouv.fr"))

@@ -15,8 +15,9 @@ from starlette.applications import Starlette
 
 from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate
-from tests.web.conftest import page_text
-from tests.web.spaces_http import Person, add_person, open_link, sign_in_as
+from tests.support.page_reading import page_text
+from tests.support.people import Who, add_person, sign_in_as
+from tests.support.spaces_world import open_link
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.search.indexer import PageIndexer
 from web.search.service import search_pages
@@ -46,13 +47,13 @@ async def write_page(app: Starlette, doc_name: str, *paragraphs: str) -> None:
     await app.state.store.flush()
 
 
-async def titles(app: Starlette, who: Person, query: str) -> list[str]:
+async def titles(app: Starlette, who: Who, query: str) -> list[str]:
     return [hit.title for hit in await search_pages(app.state.engine, who, query)]
 
 
 async def guest_of(
     app: Starlette, browsers: Callable[[], httpx.AsyncClient], token: str, link_id: int
-) -> tuple[Person, httpx.AsyncClient]:
+) -> tuple[Who, httpx.AsyncClient]:
     from sqlalchemy import select
 
     from web.spaces.tables import guest_link_users
@@ -68,7 +69,7 @@ async def guest_of(
                 )
             )
         ).scalar_one()
-    return Person(user_id, "guest", link_id, "Invitée"), client
+    return Who(user_id, "guest", link_id, "Invitée"), client
 
 
 # --- text ---------------------------------------------------------------------------------

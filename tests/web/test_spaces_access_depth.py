@@ -13,7 +13,8 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import ACTORS, Person, World, build_world
+from tests.support.people import Who
+from tests.support.spaces_world import ACTORS, World, build_world
 from web.spaces import guest_links, services, tree
 from web.spaces.access import Actor, page_context, page_role, utcnow
 from web.spaces.tables import pages
@@ -106,9 +107,7 @@ async def test_the_page_view_context_matches_the_page_by_page_rule_for_everyone(
             update(pages).where(pages.c.id == path[1].id).values(deleted_at=utcnow())
         )
     people = {name: world.people[name] for name in ACTORS if name != "anonymous"}
-    people["deep_link_guest"] = Person(
-        world.people["page_link_editor"].id, "guest", deep_link.link.id
-    )
+    people["deep_link_guest"] = Who(world.people["page_link_editor"].id, "guest", deep_link.link.id)
     for archived in (False, True):
         if archived:
             await services.set_archived(engine, world.owner, world.space_id, True)

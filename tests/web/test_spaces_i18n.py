@@ -9,7 +9,7 @@ import httpx
 from babel.messages.extract import extract_from_file
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import build_world
+from tests.support.spaces_world import build_world
 from web.i18n import COOKIE_NAME, load_catalog
 from web.spaces.link_routes import STATUS_NAMES
 from web.spaces.routes import KIND_NAMES, ROLE_NAMES, VISIBILITY_NAMES

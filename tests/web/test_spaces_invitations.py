@@ -11,8 +11,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.web.conftest import page_text
-from tests.web.spaces_http import World, build_world, post
+from tests.support.forms import post_form, token_in
+from tests.support.page_reading import page_text
+from tests.support.spaces_world import World, build_world
 from web.auth.sessions import COOKIE_NAME as COOKIE_NAME_SESSION
 from web.i18n import COOKIE_NAME
 from web.spaces import services
@@ -28,7 +29,7 @@ SPENT_EN = "This invitation was already used: ask the space's administrators for
 
 async def invite(world: World, email: str) -> str:
     """Invite `email` as the space's admin; the path of the link in the mail."""
-    response = await post(
+    response = await post_form(
         world.clients["admin"],
         f"/espaces/{world.slug}/membres/inviter",
         {"email": email, "role": "commenter", "display_name": "Paul"},
@@ -44,9 +45,7 @@ async def invite(world: World, email: str) -> str:
 async def accept(client: httpx.AsyncClient, path: str) -> httpx.Response:
     form = await client.get(path)
     assert form.status_code == 200, form.text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token is not None
-    return await client.post(path, data={"csrf_token": token.group(1)})
+    return await client.post(path, data={"csrf_token": token_in(form.text)})
 
 
 async def test_an_invitation_opens_the_space_once_then_says_it_was_used(
@@ -66,7 +65,7 @@ async def test_an_invitation_opens_the_space_once_then_says_it_was_used(
     assert SPENT_FR in page_text(shown) and 'href="/"' in shown.text
     assert "Entrer dans l’espace" not in page_text(shown)
     # Posting straight to it (with a valid CSRF token of another page) is refused too.
-    refused = await post(finder, path)
+    refused = await post_form(finder, path)
     assert refused.status_code == 410 and SPENT_FR in page_text(refused)
     assert finder.cookies.get(COOKIE_NAME_SESSION) is None
     assert (await finder.get(f"/espaces/{world.slug}")).status_code == 303  # to sign in
@@ -94,7 +93,7 @@ async def test_an_administrator_sends_a_new_invitation_to_someone_whose_link_was
     assert (await later.get(f"/espaces/{world.slug}")).status_code == 200
     assert (await new_client().get(second)).status_code == 410
     # Agents and members with a password are not sent links: they are members already.
-    response = await post(
+    response = await post_form(
         world.clients["admin"],
         f"/espaces/{world.slug}/membres/inviter",
         {"email": "presta@entreprise.fr", "role": "commenter"},

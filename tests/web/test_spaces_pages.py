@@ -9,21 +9,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import (
-    Person,
-    add_person,
-    build_world,
-    csrf,
-    open_link,
-    post,
-    sign_in_as,
-)
+from tests.support.forms import csrf_token, post_form, token_in
+from tests.support.people import Who, add_person, sign_in_as
+from tests.support.spaces_world import build_world, open_link
 from web.spaces import guest_links, services, tree
 
 
 async def _agent(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient], name: str = "agent"
-) -> tuple[Person, httpx.AsyncClient]:
+) -> tuple[Who, httpx.AsyncClient]:
     person = await add_person(app, name)
     client = new_client()
     await sign_in_as(app, client, person)
@@ -36,7 +30,7 @@ async def test_an_agent_creates_a_space_and_lands_on_its_empty_home(
     _, client = await _agent(app, new_client)
     empty = await client.get("/espaces")
     assert "Vous n’êtes membre d’aucun espace" in empty.text
-    response = await post(
+    response = await post_form(
         client,
         "/espaces",
         {"name": "Équipe Cloud", "kind": "community", "visibility": "listed", "description": ""},
@@ -53,7 +47,7 @@ async def test_pages_created_from_the_home_appear_in_its_tree(
 ) -> None:
     world = await build_world(app, new_client)
     client = world.clients["editor"]
-    response = await post(client, f"/espaces/{world.slug}/pages", {"title": "Compte rendu"})
+    response = await post_form(client, f"/espaces/{world.slug}/pages", {"title": "Compte rendu"})
     assert response.status_code == 303
     assert re.fullmatch(rf"/espaces/{world.slug}/pages/\d+", response.headers["location"])
     home = await client.get(f"/espaces/{world.slug}")
@@ -64,7 +58,7 @@ async def test_html_in_names_is_escaped_and_descriptions_are_sanitised(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     _, client = await _agent(app, new_client)
-    response = await post(
+    response = await post_form(
         client,
         "/espaces",
         {
@@ -79,7 +73,7 @@ async def test_html_in_names_is_escaped_and_descriptions_are_sanitised(
     assert "&lt;script&gt;alert(&#39;nom&#39;)&lt;/script&gt;" in home.text
     assert "<em>ok</em>" in home.text
     slug = response.headers["location"].rsplit("/", 1)[1]
-    await post(client, f"/espaces/{slug}/pages", {"title": "<b>gras</b>"})
+    await post_form(client, f"/espaces/{slug}/pages", {"title": "<b>gras</b>"})
     assert "&lt;b&gt;gras&lt;/b&gt;" in (await client.get(f"/espaces/{slug}")).text
 
 
@@ -96,7 +90,7 @@ async def test_a_bad_space_form_gets_a_clear_4xx_and_keeps_what_was_typed(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient], data: dict[str, str], message: str
 ) -> None:
     _, client = await _agent(app, new_client)
-    response = await post(client, "/espaces", data)
+    response = await post_form(client, "/espaces", data)
     assert response.status_code == 422
     assert message in response.text
 
@@ -131,7 +125,7 @@ async def test_bad_input_to_spaces_forms_is_a_clear_4xx_never_a_500(
     values = {"slug": world.slug, "page": str(world.page.id), "owner": str(world.owner.id)}
     path = path.format(**values)
     data = {k: v.format(**values) for k, v in data.items()}
-    response = await post(world.clients["owner"], path, data)
+    response = await post_form(world.clients["owner"], path, data)
     assert response.status_code == status, response.text
     assert 'role="alert"' in response.text
 
@@ -141,7 +135,7 @@ async def test_a_malformed_form_body_is_a_4xx(
 ) -> None:
     world = await build_world(app, new_client)
     client = world.clients["owner"]
-    token = await csrf(client)
+    token = await csrf_token(client)
     response = await client.post(
         f"/espaces/{world.slug}/pages",
         content=b"--x\r\nnot really multipart",
@@ -154,9 +148,9 @@ async def test_the_last_owner_is_told_why_they_cannot_leave(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     world = await build_world(app, new_client)
-    response = await post(world.clients["owner"], f"/espaces/{world.slug}/quitter")
+    response = await post_form(world.clients["owner"], f"/espaces/{world.slug}/quitter")
     assert response.status_code == 409 and "dernier propriétaire" in response.text
-    response = await post(world.clients["reader"], f"/espaces/{world.slug}/quitter")
+    response = await post_form(world.clients["reader"], f"/espaces/{world.slug}/quitter")
     assert response.status_code == 303 and response.headers["location"] == "/espaces"
     assert (await world.clients["reader"].get(f"/espaces/{world.slug}")).status_code == 404
 
@@ -215,7 +209,9 @@ async def test_revoking_a_link_cuts_its_guest_off_at_once(
     guest = world.clients["space_link_reader"]
     assert (await guest.get(f"/espaces/{world.slug}")).status_code == 200
     link_id = world.people["space_link_reader"].guest_link_id
-    response = await post(world.clients["owner"], f"/espaces/{world.slug}/liens/{link_id}/revoquer")
+    response = await post_form(
+        world.clients["owner"], f"/espaces/{world.slug}/liens/{link_id}/revoquer"
+    )
     assert response.status_code == 303
     after = await guest.get(f"/espaces/{world.slug}")
     assert after.status_code != 200
@@ -226,7 +222,7 @@ async def test_the_links_page_shows_a_new_link_once_and_lists_its_creator(
 ) -> None:
     world = await build_world(app, new_client)
     client = world.clients["editor"]
-    response = await post(
+    response = await post_form(
         client,
         f"/espaces/{world.slug}/liens",
         {"item": str(world.page.id), "role": "commenter", "days": "", "label": "Prestataire"},
@@ -251,7 +247,7 @@ async def test_an_outsider_invited_by_email_gets_a_mail_and_enters_the_space(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
     world = await build_world(app, new_client)
-    response = await post(
+    response = await post_form(
         world.clients["admin"],
         f"/espaces/{world.slug}/membres/inviter",
         {"email": "Partenaire@Entreprise.fr", "role": "commenter", "display_name": "Paul"},
@@ -263,9 +259,7 @@ async def test_an_outsider_invited_by_email_gets_a_mail_and_enters_the_space(
     assert path is not None
     guest = new_client()
     form = await guest.get(path.group(0))
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token is not None
-    entered = await guest.post(path.group(0), data={"csrf_token": token.group(1)})
+    entered = await guest.post(path.group(0), data={"csrf_token": token_in(form.text)})
     assert entered.status_code == 303 and entered.headers["location"] == f"/espaces/{world.slug}"
     assert (await guest.get(f"/espaces/{world.slug}")).status_code == 200
     assert (await guest.get("/annuaire")).status_code == 403
@@ -292,10 +286,10 @@ async def test_trash_and_restore_over_http(
     world = await build_world(app, new_client)
     client = world.clients["editor"]
     page = await tree.create_page(app.state.engine, world.owner, world.space_id, "À jeter")
-    await post(client, f"/espaces/{world.slug}/pages/{page.id}/corbeille")
+    await post_form(client, f"/espaces/{world.slug}/pages/{page.id}/corbeille")
     assert "À jeter" not in (await client.get(f"/espaces/{world.slug}")).text
     trash = await client.get(f"/espaces/{world.slug}/corbeille")
     assert "À jeter" in trash.text
-    restored = await post(client, f"/espaces/{world.slug}/pages/{page.id}/restaurer")
+    restored = await post_form(client, f"/espaces/{world.slug}/pages/{page.id}/restaurer")
     assert restored.status_code == 303
     assert "À jeter" in (await client.get(f"/espaces/{world.slug}")).text

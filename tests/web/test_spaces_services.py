@@ -6,8 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.web.spaces_support import *  # noqa: F403 (fixtures)
-from tests.web.spaces_support import Who, add_user
+from tests.support.people import Who, add_user
 from web.schema import users
 from web.spaces import services
 from web.spaces.access import page_role, space_role

@@ -9,8 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from realtime.tables import document_updates
-from tests.web.spaces_support import *  # noqa: F403 (fixtures)
-from tests.web.spaces_support import Who, add_user
+from tests.support.people import Who, add_user
 from web.spaces import services, tree
 from web.spaces.access import page_context, page_role, utcnow
 from web.spaces.errors import Conflict, Forbidden, InvalidInput, NotFound

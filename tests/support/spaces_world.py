@@ -1,8 +1,7 @@
-"""HTTP helpers for the spaces tests: a world of one space with a person in every role."""
+"""A world for the spaces tests over HTTP: one space with a signed-in client in every role."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,12 +10,12 @@ import httpx
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from web.auth.sessions import COOKIE_NAME
+from tests.support.forms import token_in
+from tests.support.people import Who, add_person, sign_in_as
 from web.spaces import guest_links, services, tree
 from web.spaces.tables import guest_link_users
 from web.spaces.tree import PageRef
 
-_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 MEMBER_ROLES = ("owner", "admin", "editor", "commenter", "reader")
 # Everyone the matrix tries, with their role in the space (None: not in it).
 ACTORS: dict[str, str | None] = {
@@ -34,27 +33,17 @@ ACTORS: dict[str, str | None] = {
 LINK_GUESTS = ("space_link_reader", "page_link_editor")
 
 
-@dataclass(frozen=True)
-class Person:
-    """Stands for `CurrentUser` in service calls made by the tests."""
-
-    id: int
-    role: str = "agent"
-    guest_link_id: int | None = None
-    display_name: str = ""
-
-
 @dataclass
 class World:
     app: Starlette
     slug: str
     space_id: int
     page: PageRef
-    people: dict[str, Person] = field(default_factory=dict)
+    people: dict[str, Who] = field(default_factory=dict)
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
     @property
-    def owner(self) -> Person:
+    def owner(self) -> Who:
         return self.people["owner"]
 
     async def new_page(self, title: str = "") -> PageRef:
@@ -63,51 +52,18 @@ class World:
         )
 
 
-async def csrf(client: httpx.AsyncClient) -> str:
-    # The sign-in page renders for anyone when it carries a notice key.
-    response = await client.get("/connexion?avis=x")
-    match = _META.search(response.text)
-    assert match, response.text[:300]
-    return match.group(1)
-
-
-async def post(
-    client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None
-) -> httpx.Response:
-    return await client.post(path, data={**(data or {}), "csrf_token": await csrf(client)})
-
-
-async def add_person(app: Starlette, name: str, role: str = "agent", **extra: str) -> Person:
-    from web.accounts import users as accounts
-
-    user_id = await accounts.create_user(
-        app.state.engine,
-        email=f"{name.replace('_', '.')}.{uuid.uuid4().hex[:6]}@example.gouv.fr",
-        display_name=name.replace("_", " ").title(),
-        password=None,
-        role=role,
-        status="active",
-        **extra,
-    )
-    return Person(user_id, role, None, name)
-
-
-async def sign_in_as(app: Starlette, client: httpx.AsyncClient, person: Person) -> None:
-    cookie = await app.state.sessions.open(person.id, "tests")
-    client.cookies.set(COOKIE_NAME, cookie)
-
-
 async def open_link(client: httpx.AsyncClient, token: str, name: str) -> httpx.Response:
+    """Follow a guest link and enter under `name`, as its guest does."""
     form = await client.get(f"/invite/{token}")
     assert form.status_code == 200, form.text
-    match = _META.search(form.text)
-    assert match
     return await client.post(
-        f"/invite/{token}", data={"display_name": name, "csrf_token": match.group(1)}
+        f"/invite/{token}", data={"display_name": name, "csrf_token": token_in(form.text)}
     )
 
 
 async def build_world(app: Starlette, new_client: Callable[[], httpx.AsyncClient]) -> World:
+    """One space with a page, a member in every role, an outsider, an instance admin, a guest
+    through each kind of link and an anonymous visitor, each with their own client."""
     engine = app.state.engine
     owner = await add_person(app, "owner")
     space = await services.create_space(engine, owner, name=f"Espace {uuid.uuid4().hex[:6]}")
@@ -142,6 +98,6 @@ async def build_world(app: Starlette, new_client: Callable[[], httpx.AsyncClient
                 )
             ).scalar_one()
         world.clients[name] = client
-        world.people[name] = Person(user_id, "guest", new.link.id, name)
+        world.people[name] = Who(user_id, "guest", new.link.id, name)
     world.clients["anonymous"] = new_client()
     return world

@@ -1,41 +1,22 @@
-"""Real parts for tests: `atelier serve` processes, a private redis-server, the node Yjs driver."""
+"""Real server processes for tests: `atelier serve` on loopback and a private redis-server."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
-import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-SESSION_COOKIE = "atelier_session"  # web.auth.sessions.COOKIE_NAME, as a browser sees it
+from tests.support.ports import free_port, port_answers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ATELIER = [sys.executable, "-m", "web.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_answers(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 def stop_process(
@@ -118,10 +99,15 @@ class AtelierServer:
     def log(self) -> str:
         return read_log(self.log_path)[-6000:]
 
-    def token(self, prefix: str = "", access: str = "rw", ttl: int | None = None) -> str:
+    def token(
+        self, prefix: str = "", access: str = "rw", ttl: int | None = None, *, name: str = ""
+    ) -> str:
+        """`atelier token` for documents under `prefix`; `name` labels the holder's caret."""
         args = [*ATELIER, "token", "--docs", prefix, "--access", access]
         if ttl is not None:
             args += ["--ttl", str(ttl)]
+        if name:
+            args += ["--name", name]
         out = subprocess.run(
             args, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
         ).stdout
@@ -189,99 +175,3 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
-
-
-class YjsClients:
-    """The node driver (tests/node/yclient.mjs): real yjs + y-websocket clients."""
-
-    def __init__(self) -> None:
-        self._ids = itertools.count()
-        self.process: asyncio.subprocess.Process | None = None
-        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> YjsClients:
-        self.process = await asyncio.create_subprocess_exec(
-            "node",
-            str(ROOT / "tests" / "node" / "yclient.mjs"),
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=64 * 2**20,
-        )
-        self._reader = asyncio.create_task(self._read_replies())
-        return self
-
-    async def _read_replies(self) -> None:
-        assert self.process is not None and self.process.stdout
-        while raw := await self.process.stdout.readline():
-            reply: dict[str, Any] = json.loads(raw)
-            future = self._waiting.pop(reply.get("id", -1), None)
-            if future is not None and not future.done():
-                future.set_result(reply)
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(RuntimeError("the node Yjs driver exited"))
-
-    async def __call__(self, op: str, **args: Any) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdin
-        request_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = future
-        line = json.dumps({"id": request_id, "op": op, **args}) + "\n"
-        self.process.stdin.write(line.encode())
-        await self.process.stdin.drain()
-        timeout = float(args.get("timeout", 10)) + 20
-        reply = await asyncio.wait_for(future, timeout)
-        if not reply.get("ok"):
-            raise AssertionError(f"{op} {args.get('client', '')}: {reply.get('error')}")
-        return reply
-
-    async def close(self) -> None:
-        if self.process is None:
-            return
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), 5)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-        if self._reader is not None:
-            await self._reader
-
-
-@contextlib.contextmanager
-def servers(*items: AtelierServer) -> Iterator[tuple[AtelierServer, ...]]:
-    try:
-        yield items
-    finally:
-        for item in items:
-            item.stop()
-
-
-_META = re.compile(r'name="csrf-token" content="([^"]+)"')
-_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def post(server: AtelierServer, cookie: str, path: str, data: dict[str, str]) -> int:
-    """POST a form as the person whose session cookie this is (with its CSRF token)."""
-    value = cookie.split("=", 1)[1] if cookie else ""
-    jar = {SESSION_COOKIE: value} if value else {}
-    async with httpx.AsyncClient(base_url=server.http_url, cookies=jar) as client:
-        page = await client.get("/compte" if value else "/connexion")
-        match = _META.search(page.text) or _FIELD.search(page.text)
-        assert match, page.text[:300]
-        response = await client.post(path, data={**data, "csrf_token": match.group(1)})
-        if response.status_code >= 500:  # a server error: show what the server said
-            raise AssertionError(f"{path} answered {response.status_code}:\n{server.log()[-4000:]}")
-        return response.status_code
-
-
-async def arrive(bot: Any) -> str | int:
-    """A meeting bot's first answer: its role ("host", "member"), "lobby", or the close code."""
-    await bot.wait_for(lambda: bot.messages or bot.closed)
-    if bot.closed:
-        return bot.closed[0]
-    first = bot.messages[0]
-    return str(first.fields["role"]) if first.type == "welcome" else first.type
