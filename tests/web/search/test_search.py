@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import httpx
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
@@ -17,6 +16,7 @@ from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate
 from tests.support.page_reading import page_text
 from tests.support.people import Who, add_person, sign_in_as
+from tests.support.servers import ROOT
 from tests.support.spaces_world import open_link
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.search.indexer import PageIndexer
@@ -24,7 +24,7 @@ from web.search.service import search_pages
 from web.search.text import fold, plain_text, snippet, terms_of
 from web.spaces import guest_links, services, tree
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiptap"
+FIXTURES = ROOT / "tests" / "fixtures" / "tiptap"
 
 
 def page_update(*paragraphs: str, doc: Doc | None = None) -> bytes:

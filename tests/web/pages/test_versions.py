@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,13 +15,14 @@ from starlette.applications import Starlette
 from realtime.extract import MAX_DEPTH, document_blocks
 from tests.support.export_reading import EXPORT_TAGS, html_problems, version_content
 from tests.support.forms import post_form
+from tests.support.servers import ROOT
 from tests.support.spaces_world import World, build_world
 from tests.support.tiptap_documents import Run, document_state, node, paragraph
 from web.i18n import COOKIE_NAME, load_catalog
 from web.pages import versions
 from web.spaces.access import utcnow
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+WEB = ROOT / "web"
 
 
 def page_state(*paragraphs: str, base: bytes = b"") -> bytes:

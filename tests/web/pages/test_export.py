@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from starlette.applications import Starlette
 
 from realtime.extract import Block, TextRun, document_blocks
 from tests.support.export_reading import EXPORT_TAGS, html_problems, read_markdown, url_is_safe
-from tests.support.servers import AtelierServer
+from tests.support.servers import ROOT, AtelierServer
 from tests.support.spaces_world import World, build_world
 from tests.support.tiptap_documents import (
     Run,
@@ -25,7 +24,7 @@ from tests.support.tiptap_documents import (
 )
 from web.pages.export import safe_href, to_html, to_html_fragment, to_markdown
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiptap"
+FIXTURES = ROOT / "tests" / "fixtures" / "tiptap"
 
 RICH_MARKDOWN = """\
 # Réunion du 3 mars

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -14,12 +13,13 @@ from tests.support.forms import csrf_token
 from tests.support.images import png
 from tests.support.page_reading import editor_data
 from tests.support.people import Who
+from tests.support.servers import ROOT
 from tests.support.web_app import document_token
 from web.auth.tokens import mint_document_token
 from web.spaces.services import add_member, create_space
 from web.spaces.tree import create_page
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tiptap"
+FIXTURES = ROOT / "tests" / "fixtures" / "tiptap"
 
 
 # --- /d/{doc}?token= ------------------------------------------------------------------------

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 from babel.messages.extract import extract_from_file
 from starlette.applications import Starlette
 
+from tests.support.servers import ROOT
 from tests.support.spaces_world import build_world
 from web.i18n import COOKIE_NAME, load_catalog
 from web.spaces.access import utcnow
@@ -19,7 +19,7 @@ from web.spaces.tree import flatten, page_tree
 from web.visio.notes import notes_title
 from web.visio.routes import CLIENT_STRINGS
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+WEB = ROOT / "web"
 CONFIG = re.compile(r'<script type="application/json" id="meeting-config">(.*?)</script>', re.S)
 
 

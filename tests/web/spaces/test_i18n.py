@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 from babel.messages.extract import extract_from_file
 from starlette.applications import Starlette
 
+from tests.support.servers import ROOT
 from tests.support.spaces_world import build_world
 from web.i18n import COOKIE_NAME, load_catalog
 from web.spaces.link_routes import STATUS_NAMES
 from web.spaces.routes import KIND_NAMES, ROLE_NAMES, VISIBILITY_NAMES
 
-WEB = Path(__file__).resolve().parents[2] / "web"
+WEB = ROOT / "web"
 KEYWORDS = {
     "_": None,
     "t": None,
