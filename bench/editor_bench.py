@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, mint_token  # noqa: E402
-from tests.support import AtelierServer  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.editor import mint_token  # noqa: E402
+from tests.support.servers import AtelierServer  # noqa: E402
 
 BUILD = ROOT / "web" / "static" / "build"
 RICH_HTML = ROOT / "tests" / "fixtures" / "tiptap" / "rich_page.html"

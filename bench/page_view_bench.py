@@ -25,7 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import AtelierServer  # noqa: E402
+from tests.support.servers import AtelierServer  # noqa: E402
 from web.accounts.users import create_user  # noqa: E402
 from web.database import create_engine, database_url  # noqa: E402
 from web.spaces.services import add_member, create_space  # noqa: E402

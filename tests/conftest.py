@@ -1,4 +1,5 @@
-"""Shared fixtures: real servers, real Redis, real PostgreSQL when present, real Yjs clients."""
+"""Shared fixtures: real servers, real Redis, real databases (SQLite, PostgreSQL when present),
+real Yjs clients, real Chromium."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support import AtelierServer, RedisServer, YjsClients, port_answers
+from tests.support.browser import chromium
+from tests.support.ports import port_answers
+from tests.support.servers import AtelierServer, RedisServer
+from tests.support.visio import LOOPBACK_ENV
+from tests.support.yjs import YjsClients
+from web.database import create_engine, migrate
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -33,6 +41,12 @@ def atelier(tmp_path: Path) -> Iterator[Callable[..., AtelierServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
+    """One `atelier serve` for the test, its media on loopback."""
+    return atelier(**LOOPBACK_ENV)
 
 
 @pytest.fixture
@@ -84,3 +98,48 @@ def postgres_database() -> Iterator[str]:
         pytest.skip(f"PostgreSQL refused a test database: {exc}")
     yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'atelier.db'}"
+    # `postgres_database` creates a unique database, drops it afterwards, and skips the test
+    # when no PostgreSQL answers.
+    return str(request.getfixturevalue("postgres_database"))
+
+
+@pytest.fixture
+async def database_url(empty_database_url: str) -> str:
+    """A fresh database with the schema migrated."""
+    await asyncio.to_thread(migrate, empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+async def open_engine(database_url: str) -> AsyncIterator[Callable[[], AsyncEngine]]:
+    """Open engines on the test database (one per simulated process), disposed at the end."""
+    engines: list[AsyncEngine] = []
+
+    def open_one() -> AsyncEngine:
+        engine = create_engine(database_url)
+        engines.append(engine)
+        return engine
+
+    yield open_one
+    for engine in engines:
+        await engine.dispose()
+
+
+@pytest.fixture
+def engine(open_engine: Callable[[], AsyncEngine]) -> AsyncEngine:
+    """An engine on a fresh, migrated database."""
+    return open_engine()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the test (contexts in it are separate people)."""
+    with chromium() as launched:
+        yield launched

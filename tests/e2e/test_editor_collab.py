@@ -7,47 +7,18 @@ Each browser context is a separate person (own cookies, own IndexedDB); they ope
 from __future__ import annotations
 
 import signal
-import uuid
-from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import mint_token
-from tests.support import AtelierServer
+from tests.support.editor import mint_token, open_editor, surface, type_at_end
+from tests.support.servers import AtelierServer
 
 pytestmark = pytest.mark.browser
 
 SAVED = "Enregistré"
 SYNCING = "Synchronisation…"
 OFFLINE = "Hors ligne — modifications gardées sur cet appareil"
-
-
-def open_editor(context: BrowserContext, server: AtelierServer, doc: str, token: str) -> Page:
-    page = context.new_page()
-    page.goto(f"{server.http_url}/d/{doc}?token={token}")
-    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
-    return page
-
-
-def surface(page: Page) -> Locator:
-    return page.locator("#editor .ProseMirror")
-
-
-def type_at_end(page: Page, text: str) -> None:
-    surface(page).click()
-    page.keyboard.press("Control+End")
-    page.keyboard.type(text)
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier()
-
-
-@pytest.fixture
-def doc() -> str:
-    return f"e2e/{uuid.uuid4().hex[:10]}"
 
 
 def test_two_people_see_each_others_text_and_caret(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_editor_collab import surface
-from tests.e2e.test_editor_space_pages import PASSWORD, open_page, signed_in
-from tests.e2e.test_editor_toolbar import png_file
-from tests.support import AtelierServer
-from tests.web.spaces_http import Person
+from tests.support.browser import signed_in
+from tests.support.editor import open_page, surface
+from tests.support.images import png_file
+from tests.support.people import PASSWORD, Who
+from tests.support.servers import AtelierServer
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
 from web.spaces.guest_links import create_guest_link
@@ -41,7 +40,7 @@ class Pages:
 async def _seed(data_dir: Path) -> Pages:
     engine = create_engine(database_url(data_dir.resolve(), None))
     try:
-        alice = Person(
+        alice = Who(
             await create_user(
                 engine, email="alice@agri.gouv.fr", display_name="Alice Martin", password=PASSWORD
             )
@@ -60,11 +59,6 @@ async def _seed(data_dir: Path) -> Pages:
         )
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier()
 
 
 @pytest.fixture

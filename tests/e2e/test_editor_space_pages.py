@@ -7,93 +7,15 @@ authorised by their session cookie.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.e2e.test_editor_collab import surface, type_at_end
-from tests.support import AtelierServer
-from tests.web.spaces_http import Person
-from web.accounts.users import create_user
-from web.database import create_engine, database_url
-from web.spaces.guest_links import create_guest_link
-from web.spaces.services import add_member, create_space
-from web.spaces.tree import create_page
+from tests.support.browser import signed_in
+from tests.support.editor import open_page, surface, type_at_end
+from tests.support.servers import AtelierServer
+from tests.support.space_seeds import Space
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "un mot de passe solide"
-
-
-@dataclass(frozen=True)
-class Space:
-    slug: str
-    home_id: int
-    notes_id: int
-    guest_token: str
-
-    @property
-    def notes_url(self) -> str:
-        return f"/espaces/{self.slug}/pages/{self.notes_id}"
-
-
-async def _seed(data_dir: Path) -> Space:
-    engine = create_engine(database_url(data_dir.resolve(), None))
-    try:
-        alice = Person(
-            await create_user(
-                engine, email="alice@agri.gouv.fr", display_name="Alice Martin", password=PASSWORD
-            )
-        )
-        bob = await create_user(
-            engine, email="bob@agri.gouv.fr", display_name="Bob Durand", password=PASSWORD
-        )
-        space = await create_space(engine, alice, name="Projet Pont")
-        await add_member(engine, alice, space.id, bob, "editor")
-        home = await create_page(engine, alice, space.id, "Accueil")
-        notes = await create_page(engine, alice, space.id, "Compte rendu", parent_id=home.id)
-        link = await create_guest_link(
-            engine, alice, space.id, role="reader", page_id=notes.id, label="Prestataire"
-        )
-        return Space(space.slug, home.id, notes.id, link.token)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier()
-
-
-@pytest.fixture
-def space(server: AtelierServer) -> Space:
-    # Playwright's sync API keeps an event loop on this thread: seed from another one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _seed(server.data_dir)).result()
-
-
-def signed_in(browser: Browser, server: AtelierServer, email: str) -> BrowserContext:
-    context = browser.new_context(base_url=server.http_url)
-    page = context.new_page()
-    page.goto("/connexion")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter", exact=True).click()
-    expect(page).not_to_have_url(f"{server.http_url}/connexion")
-    page.close()
-    return context
-
-
-def open_page(context: BrowserContext, path: str) -> Page:
-    page = context.new_page()
-    page.goto(path)
-    expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
-    return page
 
 
 def test_members_co_edit_a_page_and_see_each_others_named_carets(

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import re
-import struct
-import uuid
-import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.conftest import mint_token
-from tests.e2e.test_editor_collab import open_editor, surface
-from tests.support import AtelierServer
+from tests.support.editor import mint_token, open_editor, surface
+from tests.support.images import png_file
+from tests.support.servers import AtelierServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier()
-
-
-@pytest.fixture
-def doc() -> str:
-    return f"e2e/{uuid.uuid4().hex[:10]}"
 
 
 def button(page: Page, command: str) -> Locator:
@@ -105,23 +91,6 @@ def test_formatting_links_checklists_and_tables_reach_the_markdown_export(
         "# Réunion\n\n- [x] Relire le budget\n\nVoir [la note](https://example.org/note)\n"
     )
     assert "| Nom | Rôle |  |\n| --- | --- | --- |\n" in markdown
-
-
-def png_file(folder: Path) -> Path:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 4, 3, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\x1e\x5b\xb8" * 4 for _ in range(3))
-    path = folder / "schema.png"
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-    return path
 
 
 def test_an_uploaded_image_appears_for_everyone_with_its_text_alternative(

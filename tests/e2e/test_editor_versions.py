@@ -1,6 +1,6 @@
 """Version history in Chromium: name a version, keep editing, restore it; both editors see it live.
 
-The space and accounts come from `test_editor_space_pages`'s seed (Alice owns the space, Bob
+The space and accounts come from the `space` fixture's seed (Alice owns the space, Bob
 is an editor); both work through their browsers, each in their own context.
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.test_editor_collab import surface, type_at_end
-from tests.e2e.test_editor_space_pages import Space, open_page, server, signed_in, space
-from tests.support import AtelierServer
+from tests.support.browser import signed_in
+from tests.support.editor import open_page, surface, type_at_end
+from tests.support.servers import AtelierServer
+from tests.support.space_seeds import Space
 
 pytestmark = pytest.mark.browser
-
-__all__ = ["server", "space"]  # fixtures shared with the space pages tests
 
 
 def test_a_restored_version_appears_live_in_every_open_editor(

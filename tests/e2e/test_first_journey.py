@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.test_editor_collab import surface, type_at_end
-from tests.support import AtelierServer
+from tests.support.editor import surface, type_at_end
+from tests.support.servers import AtelierServer
 
 pytestmark = pytest.mark.browser
 

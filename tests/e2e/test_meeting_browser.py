@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.sfu.test_udp_ports import free_range
-from tests.support import ROOT, AtelierServer
-from tests.web.spaces_http import Person
+from tests.support.browser import chromium, signed_in
+from tests.support.people import PASSWORD, Who
+from tests.support.ports import free_range
+from tests.support.servers import AtelierServer
+from tests.support.visio import LOOPBACK_ENV
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
 from web.spaces.access import Actor
@@ -31,8 +32,6 @@ from web.spaces.services import add_member, create_space
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "un mot de passe solide"
-LOOPBACK_ENV = {"ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1", "ATELIER_VISIO_ICE_SERVERS": ""}
 MEDIA_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -64,7 +63,7 @@ async def _seed(data_dir: Path) -> Space:
             ids[email] = await create_user(
                 engine, email=email, display_name=name, password=PASSWORD
             )
-        alice: Actor = Person(ids["alice@agri.gouv.fr"])
+        alice: Actor = Who(ids["alice@agri.gouv.fr"])
         space = await create_space(engine, alice, name="Projet Pont")
         await add_member(engine, alice, space.id, ids["bob@agri.gouv.fr"], "editor")
         await add_member(engine, alice, space.id, ids["carole@agri.gouv.fr"], "editor")
@@ -72,11 +71,6 @@ async def _seed(data_dir: Path) -> Space:
         return Space(space.slug, link.token)
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier(**LOOPBACK_ENV)
 
 
 def seed(server: AtelierServer) -> Space:
@@ -93,32 +87,8 @@ def space(server: AtelierServer) -> Space:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     """Headless Chromium with fake camera, microphone and screen (contexts are people)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (make sysdeps)")
-    if not (ROOT / "web" / "static" / "build" / "meeting.js").exists():
-        pytest.fail("the meeting bundle is not built: run `make bundle`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def signed_in(browser: Browser, server: AtelierServer, email: str) -> BrowserContext:
-    context = browser.new_context(base_url=server.http_url)
-    page = context.new_page()
-    page.goto("/connexion")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter", exact=True).click()
-    expect(page).not_to_have_url(f"{server.http_url}/connexion")
-    page.close()
-    return context
+    with chromium(*MEDIA_ARGS, bundle="meeting.js") as launched:
+        yield launched
 
 
 def open_meeting(context: BrowserContext, path: str) -> Page:

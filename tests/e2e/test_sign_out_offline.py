@@ -4,14 +4,15 @@ IndexedDB copies, the service worker and its offline cache are gone (Clear-Site-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_editor_space_pages import _seed, open_page, signed_in
-from tests.support import AtelierServer
+from tests.support.browser import signed_in
+from tests.support.editor import open_page
+from tests.support.servers import AtelierServer
+from tests.support.space_seeds import seed_space
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +21,6 @@ WHAT_THE_SITE_KEEPS = """async () => ({
   caches: await caches.keys(),
   workers: (await navigator.serviceWorker.getRegistrations()).length,
 })"""
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier()
 
 
 def kept(page: Page) -> dict[str, object]:
@@ -36,7 +32,7 @@ def test_signing_out_clears_the_offline_copies_of_documents(
     browser: Browser, server: AtelierServer
 ) -> None:
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop lives on this thread
-        space = pool.submit(asyncio.run, _seed(server.data_dir)).result()
+        space = pool.submit(asyncio.run, seed_space(server.data_dir)).result()
     context = signed_in(browser, server, "alice@agri.gouv.fr")
     try:
         page = open_page(context, space.notes_url)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import AtelierServer, YjsClients
+from tests.support.servers import AtelierServer
+from tests.support.yjs import YjsClients
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycrdt import Doc, Text
 
-from tests.support import AtelierServer, YjsClients
+from tests.support.servers import AtelierServer
+from tests.support.yjs import YjsClients
 
 MAX_MESSAGE = 64 * 1024
 

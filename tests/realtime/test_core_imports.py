@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.imports import imported_top_level_names
+
 REALTIME = Path(__file__).parent.parent.parent / "realtime"
 ROOT = REALTIME.parent
 CORE_MODULES = ["protocol.py", "awareness.py", "room.py", "errors.py"]
@@ -23,20 +25,6 @@ ALLOWED = {
     "pycrdt",
     "plumbing.ratelimit",
 }
-
-
-def imported_top_level_names(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # The shared plumbing holds I/O (the bus) beside pure parts: named in full.
-            top = node.module.split(".")[0]
-            names.add(node.module if top == "plumbing" else top)
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
-            names.add("__import__")  # dynamic imports would dodge this check
-    return names
 
 
 @pytest.mark.parametrize(

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import psutil
-import pytest
 from pycrdt import Doc, Text
 
 from plumbing.bus import InProcessBus, LocalHub
 from realtime.rooms import Connection, DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
-from web.database import create_engine, database_url, migrate
+from tests.support.sinks import Sink
 
 
 def sync_update(text: str, client_doc: Doc | None = None) -> bytes:
@@ -35,32 +32,6 @@ def _frame(update: bytes) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out) + update
-
-
-class Sink:
-    """Stands for a client socket: records what the server sends."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.closed: tuple[int, str] | None = None
-
-    async def send(self, data: bytes) -> None:
-        self.received.append(data)
-
-    async def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[DocumentStore]:
-    url = database_url(tmp_path, None)
-    await asyncio.to_thread(migrate, url)
-    engine = create_engine(url)
-    document_store = DocumentStore(engine, commit_interval=0.02)
-    await document_store.start()
-    yield document_store
-    await document_store.close()
-    await engine.dispose()
 
 
 async def test_an_idle_document_is_unloaded_and_comes_back_from_storage(

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import AtelierServer, RedisServer, YjsClients
+from tests.support.servers import AtelierServer, RedisServer
+from tests.support.yjs import YjsClients
 
 Start = Callable[..., AtelierServer]
 

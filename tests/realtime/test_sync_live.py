@@ -10,7 +10,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.support import ATELIER, ROOT, AtelierServer, YjsClients
+from tests.support.servers import ATELIER, ROOT, AtelierServer
+from tests.support.yjs import YjsClients
 from web.config import SETTINGS
 
 Start = Callable[..., AtelierServer]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +15,7 @@ from realtime.room import Broadcast, DocumentRoom, Persist, Publish
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from realtime.versions import VersionError, restore_update
-from tests.realtime.test_rooms import Sink
-from web.database import create_engine, database_url, migrate
+from tests.support.sinks import Sink
 
 
 def page(*paragraphs: tuple[str, str]) -> Doc[Any]:
@@ -100,18 +97,6 @@ def test_a_server_update_goes_to_everyone_to_the_bus_and_to_the_log_once() -> No
     assert isinstance(message, SyncUpdate) and message.update == update
     assert document_blocks(room.encode_state()).text() == "Titrexy"
     assert room.apply_server_update(b"", now=2) == []
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[DocumentStore]:
-    url = database_url(tmp_path, None)
-    await asyncio.to_thread(migrate, url)
-    engine = create_engine(url)
-    document_store = DocumentStore(engine, commit_interval=0.02)
-    await document_store.start()
-    yield document_store
-    await document_store.close()
-    await engine.dispose()
 
 
 async def test_a_restore_reaches_every_connection_and_survives_a_reload(

@@ -16,7 +16,7 @@ from websockets.frames import Frame, Opcode
 
 from realtime.wsdirect import DirectWebSocketProtocol
 from realtime.wsframe import DIRECT_EXTENSION, DirectSocket, binary_frame
-from tests.support import free_port
+from tests.support.ports import free_port
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]

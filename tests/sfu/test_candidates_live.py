@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from sfu.node import Member, SfuNode
 from sfu.peer import host_addresses
 from sfu.signaling import Candidate, Chat, ClientMessage, Publish, ServerMessage, TrackSource
-from tests.web.conftest import web_settings
+from tests.support.web_app import web_settings
 from web.app import create_app
 from web.auth.tokens import mint_document_token
 from web.database import database_url, migrate

@@ -16,7 +16,8 @@ import redis
 from redis.asyncio import Redis
 
 from sfu.cluster import ALIVE_KEY, NODES_KEY, ROOM_KEY, NodeDirectory, RoomLeases
-from tests.support import RedisServer, free_port, port_answers, stop_process
+from tests.support.ports import free_port, port_answers
+from tests.support.servers import RedisServer, stop_process
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realtime.test_core_imports import imported_top_level_names
+from tests.support.imports import imported_top_level_names
 
 SFU = Path(__file__).parent.parent.parent / "sfu"
 CORE_MODULES = [

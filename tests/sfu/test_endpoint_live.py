@@ -7,41 +7,14 @@ defaults are empty), so no packet leaves the machine.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-import websockets
 from aiortc.contrib.media import MediaPlayer
 
-from tests.sfu.media import video_packets, write_test_video
-from tests.sfu.peers import WsBot
-from tests.support import AtelierServer
-
-LOOPBACK_ENV = {"ATELIER_VISIO_HOST_ADDRESSES": "127.0.0.1", "ATELIER_VISIO_ICE_SERVERS": ""}
-
-
-@pytest.fixture
-def server(atelier: Callable[..., AtelierServer]) -> AtelierServer:
-    return atelier(**LOOPBACK_ENV)
-
-
-def visio_url(server: AtelierServer, room: str, token: str = "", name: str = "") -> str:
-    url = f"ws://127.0.0.1:{server.port}/visio/{room}"
-    query = "&".join(f"{k}={v}" for k, v in (("token", token), ("name", name)) if v)
-    return f"{url}?{query}" if query else url
-
-
-async def close_of(url: str, send: str | None = None) -> tuple[int, str]:
-    async with websockets.connect(url) as ws:
-        if send is not None:
-            await ws.recv()  # welcome
-            await ws.send(send)
-        with pytest.raises(websockets.ConnectionClosed):
-            while True:
-                await ws.recv()
-        assert ws.close_code is not None
-        return ws.close_code, ws.close_reason or ""
+from tests.support.servers import AtelierServer
+from tests.support.sfu_media import video_packets, write_test_video
+from tests.support.sfu_peers import WsBot
+from tests.support.visio import close_of, visio_url
 
 
 async def test_token_bots_meet_and_receive_the_frames_sent(

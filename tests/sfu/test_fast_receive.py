@@ -53,7 +53,7 @@ from sfu.peer import (
     _parse_rtp,
     host_addresses,
 )
-from tests.sfu.media import video_packets, write_test_video
+from tests.support.sfu_media import video_packets, write_test_video
 
 LOOPBACK = ("127.0.0.1",)
 AUDIO_LEVEL = 3

@@ -19,8 +19,8 @@ from aiortc.rtp import RtpPacket, is_rtcp
 
 from sfu.node import Member, RoomRuntime, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
-from tests.sfu.media import nal_units, video_packets, write_test_h264, write_test_video
-from tests.sfu.peers import NodeBot
+from tests.support.sfu_media import nal_units, video_packets, write_test_h264, write_test_video
+from tests.support.sfu_peers import NodeBot
 
 LOOPBACK_ICE = IceConfig(host_addresses=("127.0.0.1",), ice_servers=())
 

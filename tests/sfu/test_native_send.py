@@ -21,7 +21,7 @@ from pylibsrtp import Policy, Session
 
 from sfu import native
 from sfu.peer import NTP_OFFSET, RTP_HISTORY, Codec, PackedFrame, Packetizer, RtpWriter, fanout
-from tests.sfu.test_rtp_writer import EXTENSIONS, RTX, VP8, FakeSender
+from tests.support.sfu_rtp import EXTENSIONS, RTX, VP8, FakeSender
 
 KEY = bytes(range(28))
 PROFILE = Policy.SRTP_PROFILE_AEAD_AES_128_GCM

@@ -9,10 +9,10 @@ from pathlib import Path
 from aiortc.contrib.media import MediaPlayer
 
 from sfu.signaling import Chat
-from tests.sfu.media import video_packets, write_test_video
-from tests.sfu.peers import WsBot
-from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
-from tests.support import AtelierServer
+from tests.support.servers import AtelierServer
+from tests.support.sfu_media import video_packets, write_test_video
+from tests.support.sfu_peers import WsBot
+from tests.support.visio import LOOPBACK_ENV, visio_url
 
 
 async def test_participants_on_two_workers_meet_in_one_room(

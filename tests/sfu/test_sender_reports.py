@@ -18,7 +18,7 @@ from aiortc.rtp import (
 from pylibsrtp import Policy, Session
 
 from sfu.peer import ForwardedTrack, RtpWriter, _fast_protect, host_addresses
-from tests.sfu.test_rtp_writer import VP8, FakeSender, frame, start
+from tests.support.sfu_rtp import VP8, FakeSender, frame, start
 
 LOOPBACK = ("127.0.0.1",)
 

@@ -18,10 +18,10 @@ import redis
 from aiortc.contrib.media import MediaPlayer
 
 from sfu.cluster import ALIVE_KEY, NODES_KEY, ROOM_KEY
-from tests.sfu.media import video_packets, write_test_video
-from tests.sfu.peers import WsBot
-from tests.sfu.test_endpoint_live import LOOPBACK_ENV, close_of, visio_url
-from tests.support import ATELIER, ROOT, AtelierServer, RedisServer, read_log, stop_process
+from tests.support.servers import ATELIER, ROOT, AtelierServer, RedisServer, read_log, stop_process
+from tests.support.sfu_media import video_packets, write_test_video
+from tests.support.sfu_peers import WsBot
+from tests.support.visio import LOOPBACK_ENV, close_of, visio_url
 
 
 def two_workers(

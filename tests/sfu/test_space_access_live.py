@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sfu.signaling import Moderate
-from tests.sfu.peers import WsBot
-from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
-from tests.support import AtelierServer, arrive, post
-from tests.web.test_sync_access_live import live_world
+from tests.support.forms import post_as
+from tests.support.servers import AtelierServer
+from tests.support.sfu_peers import WsBot
+from tests.support.visio import LOOPBACK_ENV, arrive, visio_url
+from tests.support.worlds import live_world
 
 Start = Callable[..., AtelierServer]
 
@@ -83,7 +84,7 @@ async def test_a_guest_waiting_in_the_lobby_is_cut_off_when_their_link_is_revoke
     assert await arrive(guest) == "lobby"
     link_id = world.link_ids["space_link_reader"]
     path = f"/espaces/{world.slug}/liens/{link_id}/revoquer"
-    assert await post(server, world.cookies["owner"], path, {}) == 303
+    assert await post_as(server, world.cookies["owner"], path, {}) == 303
     await guest.wait_for(lambda: guest.closed)
     assert guest.closed == (4403, "guest link revoked")
     await guest.leave()

@@ -10,7 +10,7 @@ import time
 from sfu.node import SfuConfig, SfuNode
 from sfu.peer import IceConfig, IceServer
 from sfu.turn import TURN_CREDENTIAL_SECONDS, turn_credentials
-from tests.sfu.peers import LOOPBACK, NodeBot
+from tests.support.sfu_peers import LOOPBACK, NodeBot
 
 
 def _expected(secret: str, username: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,8 +19,9 @@ import sfu.peer
 from sfu.endpoint import sfu_config
 from sfu.node import CLOSE_SERVER_FULL, NO_MEDIA_PORT, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range, host_addresses
-from tests.sfu.media import write_test_video
-from tests.sfu.peers import LOOPBACK, NodeBot, loopback_pc
+from tests.support.ports import free_range
+from tests.support.sfu_media import write_test_video
+from tests.support.sfu_peers import LOOPBACK, NodeBot, loopback_pc
 from web.config import Settings
 
 Address = tuple[str, int]
@@ -31,38 +31,6 @@ Address = tuple[str, int]
 def vp8_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """~12 s of 320×240 VP8: longer than any test here runs."""
     return write_test_video(tmp_path_factory.mktemp("media") / "pattern.webm", seconds=12)
-
-
-def ephemeral_ports() -> tuple[int, int]:
-    """The kernel's ephemeral port range, where the bots' own sockets are bound."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_range(count: int) -> tuple[int, int]:
-    """`count` consecutive UDP ports free on 127.0.0.1, outside the kernel's ephemeral range
-    (so that no bot's socket takes one of them)."""
-    first, last = ephemeral_ports()
-    spans = [(1024, first - count), (last + 1, 65536 - count)]
-    spans = [(a, b) for a, b in spans if b - a >= 1000]
-    assert spans, "no room outside the ephemeral port range"
-    for _ in range(200):
-        low = random.randint(*random.choice(spans))
-        sockets: list[socket.socket] = []
-        try:
-            for port in range(low, low + count):
-                sockets.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-                sockets[-1].bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return low, low + count - 1
-    raise AssertionError("no free UDP port range found")
 
 
 def in_range(ports: tuple[int, int]) -> Callable[[Address], bool]:

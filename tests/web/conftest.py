@@ -11,17 +11,15 @@ Stable fixtures for every web test (keep these names and signatures):
   → the new user's id.
 - `signed_in(client, email, password=PASSWORD)` → signs `client` in (asserts it worked) and
   returns it.
-- `csrf_token(client, path="/connexion")` → the CSRF token a page gives this client; send it
-  as the `csrf_token` form field or the `X-CSRF-Token` header.
-- `post_form(client, path, data)` → POST a form with the client's CSRF token added.
-- `outbox(app)` → the mails queued so far, newest first.
+
+Helpers live in `tests/support/`: `forms` (`csrf_token`, `post_form`), `people` (`PASSWORD`,
+`sign_in`), `mails` (`outbox`, `link_in`), `page_reading` (`page_text`), `web_app`
+(`web_settings`, `BASE_URL`, `SECRET`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,28 +28,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.support.people import PASSWORD, sign_in
+from tests.support.web_app import BASE_URL, web_settings
 from web.accounts import users as accounts
 from web.app import create_app
-from web.config import Settings
 from web.database import database_url, migrate
-from web.mail import Mailer, OutboxMail
-
-PASSWORD = "un mot de passe solide"
-SECRET = "test-secret-key-" + "x" * 32
-BASE_URL = "http://atelier.test"
-_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
-
-
-def web_settings(data_dir: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": str(data_dir),
-        "secret_key": SECRET,
-        "room_idle_seconds": 0.5,
-        # The clients below ask for this host; the app refuses any other.
-        "public_url": BASE_URL,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture
@@ -152,30 +133,6 @@ def make_user(app: Starlette) -> Callable[..., Awaitable[int]]:
     return make
 
 
-async def csrf_token(client: httpx.AsyncClient, path: str = "/connexion") -> str:
-    """The CSRF token of this client, read from a page's meta tag."""
-    response = await client.get(path)
-    if response.status_code == 303 and path == "/connexion":  # signed in already
-        response = await client.get("/compte")
-    match = _META.search(response.text)
-    assert match, f"no csrf-token meta on {path} ({response.status_code})"
-    return match.group(1)
-
-
-async def post_form(
-    client: httpx.AsyncClient, path: str, data: dict[str, str] | None = None
-) -> httpx.Response:
-    """POST a form with this client's CSRF token."""
-    token = await csrf_token(client)
-    return await client.post(path, data={**(data or {}), "csrf_token": token})
-
-
-async def sign_in(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
-) -> httpx.Response:
-    return await post_form(client, "/connexion", {"email": email, "password": password})
-
-
 @pytest.fixture
 def signed_in() -> Callable[..., Awaitable[httpx.AsyncClient]]:
     async def do(
@@ -186,20 +143,3 @@ def signed_in() -> Callable[..., Awaitable[httpx.AsyncClient]]:
         return client
 
     return do
-
-
-async def outbox(app: Starlette) -> list[OutboxMail]:
-    mailer: Mailer = app.state.mailer
-    return await mailer.recent()
-
-
-def page_text(response: httpx.Response) -> str:
-    """A page's HTML with entities decoded, to look for sentences with apostrophes."""
-    return html.unescape(response.text)
-
-
-def link_in(mail: OutboxMail, path: str) -> str:
-    """The path of the first link to `path...` in a mail."""
-    match = re.search(re.escape(path) + r"[A-Za-z0-9_\-]+", mail.body)
-    assert match, f"no {path} link in: {mail.body}"
-    return match.group(0)

@@ -18,16 +18,11 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from tests.web.spaces_http import (
-    ACTORS,
-    LINK_GUESTS,
-    World,
-    add_person,
-    build_world,
-    csrf,
-    post,
-)
-from tests.web.test_pages_routes import png
+from tests.support.forms import csrf_token as csrf
+from tests.support.forms import post_form as post
+from tests.support.images import png
+from tests.support.people import add_person
+from tests.support.spaces_world import ACTORS, LINK_GUESTS, World, build_world
 from web.pages.image_access import record_images
 from web.pages.images import ImageStore
 from web.spaces import guest_links, services, tree

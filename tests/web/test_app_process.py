@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import AtelierServer
-from tests.web.conftest import web_settings
+from tests.support.servers import AtelierServer
+from tests.support.web_app import web_settings
 from web.app import GC_YOUNG_THRESHOLD, create_app
 from web.database import database_url, migrate
 

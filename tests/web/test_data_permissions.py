@@ -6,7 +6,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support import AtelierServer
+from tests.support.servers import AtelierServer
 
 
 def _mode(path: Path) -> int:

@@ -14,12 +14,9 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from realtime.tables import document_updates
-from tests.realtime.conftest import empty_database_url
 from web.database import DatabaseError, create_engine, database_url, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
-
-__all__ = ["empty_database_url"]  # the parametrized SQLite/PostgreSQL fixture
 
 
 def _heads() -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from babel.messages.extract import extract_from_file
 
-from tests.web.conftest import post_form
+from tests.support.forms import post_form
 from web.i18n import load_catalog, normalise, translations
 
 WEB = Path(__file__).resolve().parents[2] / "web"

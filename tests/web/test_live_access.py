@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.sfu.peers import WsBot
-from tests.sfu.test_endpoint_live import LOOPBACK_ENV, visio_url
-from tests.support import AtelierServer, YjsClients, arrive, post
-from tests.web.test_sync_access_live import LiveWorld, Who, live_world
+from tests.support.forms import post_as as post
+from tests.support.people import Who
+from tests.support.servers import AtelierServer
+from tests.support.sfu_peers import WsBot
+from tests.support.visio import LOOPBACK_ENV, arrive, visio_url
+from tests.support.worlds import LiveWorld, live_world
+from tests.support.yjs import YjsClients
 from web.auth.sessions import COOKIE_NAME
 from web.schema import outbox, users
 from web.spaces import services

@@ -14,9 +14,13 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from tests.support import ATELIER, ROOT, AtelierServer, free_port
-from tests.web.conftest import BASE_URL, PASSWORD, csrf_token, link_in, outbox, post_form
-from tests.web.spaces_http import build_world, post
+from tests.support.forms import csrf_token, post_form
+from tests.support.mails import link_in, outbox
+from tests.support.people import PASSWORD
+from tests.support.ports import free_port
+from tests.support.servers import ATELIER, ROOT, AtelierServer
+from tests.support.spaces_world import build_world
+from tests.support.web_app import BASE_URL
 from web.auth.current import CurrentUser, CurrentUserMiddleware, current_user
 
 MakeApp = Callable[..., Awaitable[Starlette]]
@@ -93,7 +97,7 @@ async def test_invitation_mails_and_guest_links_use_the_served_address(
     loopback_app: Starlette, localhost_clients: Callable[[], httpx.AsyncClient]
 ) -> None:
     world = await build_world(loopback_app, localhost_clients)
-    invited = await post(
+    invited = await post_form(
         world.clients["admin"],
         f"/espaces/{world.slug}/membres/inviter",
         {"email": "partenaire@entreprise.fr", "role": "commenter", "display_name": "Paul"},
@@ -102,7 +106,7 @@ async def test_invitation_mails_and_guest_links_use_the_served_address(
     (mail,) = [m for m in await outbox(loopback_app) if m.to_address == "partenaire@entreprise.fr"]
     assert link_in(mail, f"{SERVED}/invitation/")
 
-    created = await post(
+    created = await post_form(
         world.clients["admin"], f"/espaces/{world.slug}/liens", {"item": "", "role": "reader"}
     )
     assert created.status_code == 201, created.text

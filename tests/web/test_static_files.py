@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from starlette.applications import Starlette
 
-from tests.web.conftest import BASE_URL
+from tests.support.web_app import BASE_URL
 
 MAP = "/static/build/page.js.map"
 
