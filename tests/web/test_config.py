@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,23 @@ def test_every_setting_is_documented_with_its_default() -> None:
 def test_docs_list_no_setting_that_does_not_exist() -> None:
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", DOCS.read_text(), re.M))
     assert documented == {row.name for row in SETTINGS}
+
+
+def test_settings_built_in_code_and_from_an_empty_environment_are_the_same() -> None:
+    # One source: a field's default is its documented default string, parsed.
+    assert Settings() == Settings.from_env({})
+
+
+def test_every_setting_has_the_type_its_field_declares() -> None:
+    hints = typing.get_type_hints(Settings)
+    defaults = Settings()
+    for row in SETTINGS:
+        value = getattr(defaults, row.attribute)
+        declared = hints[row.attribute]
+        union = typing.get_origin(declared) in (typing.Union, types.UnionType)
+        allowed = typing.get_args(declared) if union else (declared,)
+        origins = tuple(typing.get_origin(t) or t for t in allowed)
+        assert isinstance(value, origins), f"{row.name}: {value!r} is not {declared}"
 
 
 def test_defaults_are_the_embedded_ones() -> None:
