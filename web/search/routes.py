@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.current import require_user
 from web.search.service import MAX_QUERY, search_pages
-from web.spaces.http import engine_of, handles_errors
+from web.spaces.endpoints import engine_of, handles_errors
 from web.templating import render
 
 

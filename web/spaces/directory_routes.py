@@ -8,8 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.current import require_user
 from web.spaces import directory
-from web.spaces.http import engine_of, handles_errors, path_int
-from web.spaces.routes import KIND_NAMES
+from web.spaces.endpoints import KIND_NAMES, engine_of, handles_errors, path_int
 from web.templating import render
 
 

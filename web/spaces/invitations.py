@@ -10,7 +10,7 @@ from web.auth.current import CurrentUser, start_session
 from web.config import Settings
 from web.i18n import gettext_for
 from web.spaces import services
-from web.spaces.http import engine_of, handles_errors, see_other
+from web.spaces.endpoints import engine_of, handles_errors, see_other
 from web.spaces.services import Invitation, Space
 from web.templating import render
 

@@ -22,19 +22,21 @@ from web.config import Settings
 from web.i18n import gettext_for
 from web.spaces import guest_links, services, tree
 from web.spaces.access import at_least, utcnow
-from web.spaces.errors import InvalidInput, NotFound, SpaceError
-from web.spaces.guest_links import MAX_DAYS, TooManyGuestAccounts
-from web.spaces.http import (
+from web.spaces.endpoints import (
+    ROLE_NAMES,
+    common,
     engine_of,
     handles_errors,
     optional_int,
     path_int,
     read_form,
     see_other,
+    space_for,
     text,
 )
+from web.spaces.errors import InvalidInput, NotFound, SpaceError
+from web.spaces.guest_links import MAX_DAYS, TooManyGuestAccounts
 from web.spaces.invitations import base_url
-from web.spaces.routes import ROLE_NAMES, common, space_for
 from web.spaces.tables import LINK_ROLES
 from web.templating import render
 

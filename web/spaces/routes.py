@@ -7,7 +7,6 @@ page with its status and message; nothing here answers 500 for bad input.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
@@ -19,9 +18,13 @@ from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.live_access import doc_tag, recheck, space_tag, user_tag
 from web.spaces import directory, services, tree
-from web.spaces.access import LiveLink, at_least, live_link, space_role, utcnow
-from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
-from web.spaces.http import (
+from web.spaces.access import LiveLink, at_least, live_link, utcnow
+from web.spaces.directory_routes import directory_routes
+from web.spaces.endpoints import (
+    KIND_NAMES,
+    ROLE_NAMES,
+    VISIBILITY_NAMES,
+    common,
     engine_of,
     handles_errors,
     optional_int,
@@ -29,9 +32,12 @@ from web.spaces.http import (
     read_form,
     required_int,
     see_other,
+    space_for,
     text,
 )
+from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.invitations import invitation_routes, send_invitation
+from web.spaces.link_routes import link_routes
 from web.spaces.services import Space
 from web.spaces.tables import SPACE_KINDS, SPACE_ROLES, VISIBILITIES
 from web.templating import render
@@ -39,48 +45,10 @@ from web.templating import render
 Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_FIELD = 10_000
 
-ROLE_NAMES = {
-    "owner": "Propriétaire",
-    "admin": "Administrateur",
-    "editor": "Éditeur",
-    "commenter": "Commentateur",
-    "reader": "Lecteur",
-}
-KIND_NAMES = {"project": "Projet", "community": "Communauté"}
-VISIBILITY_NAMES = {
-    "private": "Privé : visible des seuls membres",
-    "listed": "Listé : visible de tous les agents dans l'annuaire des espaces",
-}
-
-
-async def space_for(request: Request, needed: str = "reader") -> tuple[CurrentUser, Space, str]:
-    """The user, the space of the URL and the user's role, which must be `needed` or more."""
-    user = require_user(request)
-    engine = engine_of(request)
-    space = await services.space_by_slug(engine, str(request.path_params["slug"]))
-    role = None if space is None else await space_role(engine, user, space.id)
-    if space is None or role is None:
-        raise NotFound("Espace introuvable.")
-    if not at_least(role, needed):
-        raise Forbidden("Votre rôle dans cet espace ne permet pas cette action.")
-    return user, space, role
-
 
 async def link_target(engine: AsyncEngine, link_id: int) -> LiveLink | None:
     async with engine.connect() as conn:
         return await live_link(conn, link_id, utcnow())
-
-
-def common(space: Space, role: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "space": space,
-        "role": role,
-        "role_names": ROLE_NAMES,
-        "kind_names": KIND_NAMES,
-        "can_edit": at_least(role, "editor") and not space.archived,
-        "can_manage": at_least(role, "admin"),
-        **extra,
-    }
 
 
 # -- lists and creation ------------------------------------------------------------------
@@ -430,9 +398,6 @@ async def restore_page(request: Request) -> Response:
 
 def spaces_routes() -> list[BaseRoute]:
     """The routes of spaces (mount in `create_app`)."""
-    from web.spaces.directory_routes import directory_routes
-    from web.spaces.link_routes import link_routes
-
     slug = "/espaces/{slug}"
     page = slug + "/pages/{page_id:int}"
     return [

@@ -26,7 +26,7 @@ from web.auth.current import CurrentUser, require_user
 from web.i18n import N_, gettext_for
 from web.pages.view import EditorPage, caret_colour
 from web.spaces.access import live_link, page_context, space_role, utcnow
-from web.spaces.http import engine_of
+from web.spaces.endpoints import engine_of
 from web.spaces.services import Space, space_by_id, space_by_slug
 from web.templating import render
 from web.visio.notes import find_notes_page, may_create_notes, notes_title, open_notes_page

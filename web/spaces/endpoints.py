@@ -1,17 +1,23 @@
-"""Helpers shared by the spaces routes: engine and rooms, form fields, errors, redirects."""
+"""What every spaces endpoint shares: the space and role a request acts in, the names shown
+for roles and kinds, form fields, refusals turned into pages, redirects."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
-from web.spaces.errors import InvalidInput, NotFound, SpaceError
+from web.spaces import services
+from web.spaces.access import at_least, space_role
+from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
+from web.spaces.services import Space
 from web.templating import render
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -87,3 +93,42 @@ def path_int(request: Request, name: str) -> int:
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+ROLE_NAMES = {
+    "owner": "Propriétaire",
+    "admin": "Administrateur",
+    "editor": "Éditeur",
+    "commenter": "Commentateur",
+    "reader": "Lecteur",
+}
+KIND_NAMES = {"project": "Projet", "community": "Communauté"}
+VISIBILITY_NAMES = {
+    "private": "Privé : visible des seuls membres",
+    "listed": "Listé : visible de tous les agents dans l'annuaire des espaces",
+}
+
+
+async def space_for(request: Request, needed: str = "reader") -> tuple[CurrentUser, Space, str]:
+    """The user, the space of the URL and the user's role, which must be `needed` or more."""
+    user = require_user(request)
+    engine = engine_of(request)
+    space = await services.space_by_slug(engine, str(request.path_params["slug"]))
+    role = None if space is None else await space_role(engine, user, space.id)
+    if space is None or role is None:
+        raise NotFound("Espace introuvable.")
+    if not at_least(role, needed):
+        raise Forbidden("Votre rôle dans cet espace ne permet pas cette action.")
+    return user, space, role
+
+
+def common(space: Space, role: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "space": space,
+        "role": role,
+        "role_names": ROLE_NAMES,
+        "kind_names": KIND_NAMES,
+        "can_edit": at_least(role, "editor") and not space.archived,
+        "can_manage": at_least(role, "admin"),
+        **extra,
+    }
