@@ -11,13 +11,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket
 
 from plumbing.ratelimit import TokenBucket
 from plumbing.sockets import LiveSockets
+from plumbing.websocket import SocketRefused, websocket_session
+from plumbing.wsframe import DIRECT_EXTENSION, DirectSocket
 from realtime.errors import RealtimeError
 from realtime.rooms import Connection, DocumentRooms
-from realtime.wsframe import DIRECT_EXTENSION, DirectSocket
 
 log = logging.getLogger("atelier.sync")
 
@@ -34,13 +35,8 @@ class Access(enum.Enum):
     READ = "ro"
 
 
-class AccessRefused(RealtimeError):
+class AccessRefused(RealtimeError, SocketRefused):
     """Authorisation failed: close with `code` (4401 no credentials, 4403 forbidden)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -113,17 +109,17 @@ class SyncEndpoint:
         self._sockets = sockets if sockets is not None else LiveSockets()
 
     async def handle(self, websocket: WebSocket) -> None:
-        name = str(websocket.path_params.get("doc", ""))
-        await websocket.accept()
-        if not DOCUMENT_NAME.match(name):
-            await websocket.close(1008, "invalid document name")
-            return
-        try:
-            grant = await self._authorize(websocket, name)
-        except AccessRefused as refused:
-            await websocket.close(refused.code, refused.reason)
-            return
+        await websocket_session(
+            websocket,
+            name="doc",
+            pattern=DOCUMENT_NAME,
+            what="document",
+            session=self._session,
+            log=log,
+        )
 
+    async def _session(self, websocket: WebSocket, name: str) -> None:
+        grant = await self._authorize(websocket, name)  # AccessRefused closes with its code
         direct: DirectSocket | None = websocket.scope.get("extensions", {}).get(DIRECT_EXTENSION)
         conn = self._rooms.new_connection(websocket.send_bytes, websocket.close, direct=direct)
         live = SyncSocket(self._rooms, name, conn, grant)
@@ -135,9 +131,7 @@ class SyncEndpoint:
             log.exception("document %s: could not be loaded", name)
             self._sockets.discard(live)
             await conn.stop()
-            with contextlib.suppress(Exception):
-                await websocket.close(1011, "document unavailable; retrying")
-            return
+            raise SocketRefused(1011, "document unavailable; retrying") from None
 
         limits = self._limits
         bucket = TokenBucket(limits.rate_messages, limits.rate_burst, time.monotonic())
@@ -170,7 +164,7 @@ class SyncEndpoint:
                 if message["type"] == "websocket.disconnect":
                     break
                 on_message(message.get("bytes"))
-        except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        except RuntimeError:  # receiving after the connection closed under us
             pass
         finally:
             self._sockets.discard(live)
@@ -179,7 +173,3 @@ class SyncEndpoint:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(conn.closed.wait(), timeout=1.0)
             await self._rooms.leave(name, conn)
-            finished = direct.closing if direct is not None else False
-            if not finished and websocket.application_state != WebSocketState.DISCONNECTED:
-                with contextlib.suppress(Exception):
-                    await websocket.close(1000)

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from plumbing.bus import Bus
+from plumbing.wsframe import DirectSocket, binary_frame
 from realtime.room import Action, Broadcast, Close, DocumentRoom, Persist, Publish, Send
 from realtime.store import DocumentStore
-from realtime.wsframe import DirectSocket, binary_frame
 
 log = logging.getLogger("atelier.rooms")
 

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from plumbing.bus import Bus
 from plumbing.ratelimit import TokenBucket
 from plumbing.sockets import LiveSockets
+from plumbing.websocket import SocketRefused, websocket_session
 from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
 from sfu.node import Member, RemoteMember, SfuConfig, SfuNode
@@ -78,11 +79,8 @@ def make_sfu(settings: Settings, bus: Bus, *, role: str | None = None) -> SfuNod
     return SfuNode(sfu_config(settings), bus=bus, redis=client, role=role)
 
 
-class VisioRefused(SfuError):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class VisioRefused(SfuError, SocketRefused):
+    """Refused or ended: close with `code` (4401 no credentials, 4403 forbidden...)."""
 
 
 @dataclass(frozen=True)
@@ -140,18 +138,20 @@ class VisioEndpoint:
         self._sockets = sockets if sockets is not None else LiveSockets()
 
     async def handle(self, websocket: WebSocket) -> None:
-        room = str(websocket.path_params.get("room", ""))
-        await websocket.accept()
-        if not ROOM_NAME.match(room):
-            await websocket.close(1008, "invalid meeting name")
-            return
-        try:
-            admission = await self._authorize(websocket, room)
-        except VisioRefused as refused:
-            await websocket.close(refused.code, refused.reason)
-            return
+        await websocket_session(
+            websocket,
+            name="room",
+            pattern=ROOM_NAME,
+            what="meeting",
+            session=self._session,
+            log=log,
+        )
 
-        outgoing: asyncio.Queue[ServerMessage | tuple[int, str]] = asyncio.Queue()
+    async def _session(self, websocket: WebSocket, room: str) -> None:
+        admission = await self._authorize(websocket, room)  # VisioRefused closes with its code
+        # Messages, then maybe a close, in order: the room's closes (a host removed you) come
+        # after what it said before them.
+        outgoing: asyncio.Queue[ServerMessage | tuple[int, str] | None] = asyncio.Queue()
         closing = asyncio.Event()
 
         def send(message: ServerMessage) -> None:
@@ -202,33 +202,35 @@ class VisioEndpoint:
                     close(exc.code, str(exc)[:120])
         except MediaServerUnavailable as exc:  # no live SFU node: the client retries
             log.warning("meeting %s: %s", room, exc.reason)
-            close(exc.code, exc.reason)
-        except (WebSocketDisconnect, RuntimeError, ConnectionError, SfuError):
+            raise SocketRefused(exc.code, exc.reason) from None
+        except SfuError as exc:  # the meeting server is stopping, or runs no meetings here
+            raise SocketRefused(1013, str(exc)) from None
+        except RuntimeError:  # receiving after the connection closed under us
             pass
-        except Exception:  # a bug must cost one connection, never the worker
-            log.exception("meeting %s: unexpected error", room)
-            close(1011, "internal error")
         finally:
             if live is not None:
                 self._sockets.discard(live)
             if member is not None:
                 await self._node.leave(member)
-            close(1000, "")
+            # What is queued goes out first; the close is the writer's (asked for above) or
+            # the shared session path's.
+            outgoing.put_nowait(None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(writer), timeout=1.0)
             writer.cancel()
             with contextlib.suppress(BaseException):
                 await writer
-            if websocket.application_state != WebSocketState.DISCONNECTED:
-                with contextlib.suppress(Exception):
-                    await websocket.close(1000)
 
     async def _write(
-        self, websocket: WebSocket, outgoing: asyncio.Queue[ServerMessage | tuple[int, str]]
+        self,
+        websocket: WebSocket,
+        outgoing: asyncio.Queue[ServerMessage | tuple[int, str] | None],
     ) -> None:
         try:
             while True:
                 item = await outgoing.get()
+                if item is None:
+                    return
                 if isinstance(item, tuple):
                     await websocket.close(*item)
                     return

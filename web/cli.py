@@ -45,8 +45,8 @@ def _raise_open_files_limit() -> None:
 
 # What uvicorn imports and calls in each worker.
 APP_FACTORY = "web.app:serve_app"
-# uvicorn's sans-I/O WebSocket protocol plus the direct path /sync uses (realtime/wsdirect.py).
-WS_PROTOCOL = "realtime.wsdirect:DirectWebSocketProtocol"
+# uvicorn's sans-I/O WebSocket protocol plus the direct path /sync uses (plumbing/wsdirect.py).
+WS_PROTOCOL = "plumbing.wsdirect:DirectWebSocketProtocol"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

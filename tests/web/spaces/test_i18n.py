@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 from tests.support.servers import ROOT
 from tests.support.spaces_world import build_world
 from web.i18n import COOKIE_NAME, load_catalog
-from web.spaces.link_routes import STATUS_NAMES
 from web.spaces.endpoints import KIND_NAMES, ROLE_NAMES, VISIBILITY_NAMES
+from web.spaces.link_routes import STATUS_NAMES
 
 WEB = ROOT / "web"
 KEYWORDS = {

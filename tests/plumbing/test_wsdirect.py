@@ -1,4 +1,4 @@
-"""The direct WebSocket path (realtime/wsdirect.py) under a real uvicorn, with real clients."""
+"""The direct WebSocket path (plumbing/wsdirect.py) under a real uvicorn, with real clients."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import uvicorn
 import websockets
 from websockets.frames import Frame, Opcode
 
-from realtime.wsdirect import DirectWebSocketProtocol
-from realtime.wsframe import DIRECT_EXTENSION, DirectSocket, binary_frame
+from plumbing.wsdirect import DirectWebSocketProtocol
+from plumbing.wsframe import DIRECT_EXTENSION, DirectSocket, binary_frame
 from tests.support.ports import free_port
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

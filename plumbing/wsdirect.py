@@ -4,7 +4,7 @@ This is the only module that reaches into uvicorn's internals (pinned in pyproje
 Through ASGI, every message a server sends costs several awaits (the app's wrappers, the
 protocol's flow-control wait, a fresh frame per client) and every message it receives a queue
 round trip with reading paused and resumed. The sync endpoint sends the same small update to
-many clients, so `atelier serve` runs this protocol (`ws="realtime.wsdirect:..."`), which
+many clients, so `atelier serve` runs this protocol (`ws="plumbing.wsdirect:..."`), which
 offers the application a `DirectSocket` in `scope["extensions"]["atelier.direct"]`:
 
 - the application writes ready-made frames (built once per broadcast) on the transport;
@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover - the C extension is built for every platform we use
     from websockets.utils import apply_mask
 
-from realtime.wsframe import DIRECT_EXTENSION, Receiver
+from plumbing.wsframe import DIRECT_EXTENSION, Receiver
 
 log = logging.getLogger("atelier.sync")
 
@@ -54,7 +54,7 @@ def _quiet(logger: Any) -> _QuietInfo:
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
-    """`WebSocketsSansIOProtocol` that also implements `realtime.wsframe.DirectSocket`."""
+    """`WebSocketsSansIOProtocol` that also implements `plumbing.wsframe.DirectSocket`."""
 
     _receiver: Receiver | None = None
 

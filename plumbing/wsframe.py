@@ -2,7 +2,7 @@
 
 A server's frames are not masked, so the bytes of one binary frame are the same for every
 client: a broadcast builds the frame once and hands the same bytes object to each socket.
-`DirectSocket` is what a server connection offers for that (see `realtime.wsdirect`); without
+`DirectSocket` is what a server connection offers for that (see `plumbing.wsdirect`); without
 it (another ASGI server, the test client) connections fall back to ASGI `send`.
 """
 
