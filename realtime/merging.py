@@ -1,8 +1,9 @@
 """Merging Yjs updates in a process of its own, for the document store's large compactions.
 
-pycrdt's `merge_updates` holds the GIL for its whole run (about 10 µs per kB here): merging a
-2 MB document in a thread would still stop the event loop, and every user of the worker with
-it, for ~25 ms at each compaction. This module is all the merging process imports.
+pycrdt's `merge_updates` holds the GIL for its whole run, in proportion to the document's
+size: merging a large document in a thread would still stop the event loop, and every user of
+the worker with it, at each compaction (figures in docs/benchmarks.md, "Document store"). This
+module is all the merging process imports.
 """
 
 from __future__ import annotations

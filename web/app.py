@@ -72,10 +72,10 @@ class TokenAuthorizer:
 
 
 # Young-generation size for the garbage collector in a server process (CPython's default: 700).
-# Each full collection walks every live object; with the default, a reconnect storm of 2,000
-# clients ran four of them, 80-170 ms each with the event loop stopped. With 10,000 it runs
-# none: what survives is collected young, in a few pauses of tens of ms at most, and steady
-# traffic (short-lived objects) is unaffected.
+# Each full collection walks every live object with the event loop stopped; with the default, a
+# reconnect storm of thousands of clients runs several of them, with 10,000 none: what survives
+# is collected young, in short pauses, and steady traffic (short-lived objects) is unaffected
+# (docs/benchmarks.md, "Garbage collector").
 GC_YOUNG_THRESHOLD = 10_000
 
 

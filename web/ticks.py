@@ -2,7 +2,7 @@
 
 uvicorn's `Server.main_loop` wakes every 100 ms to see whether it should exit and, once a
 second, to refresh the `Date` header. On an idle server those ten wakeups a second were
-almost all of its CPU (~2.7 ms per second here, 0.3 ms with one). Here the loop sleeps a
+almost all of its CPU (docs/benchmarks.md, "Idle server"). Here the loop sleeps a
 second at a time, and a stop signal wakes it at once: the handlers uvicorn installed are
 chained, so stopping is as prompt as before. Installed by `serve_app`, in each process
 `atelier serve` runs (uvicorn's workers included); uvicorn is pinned to the minor version
