@@ -22,6 +22,7 @@ from plumbing.bus import Bus
 log = logging.getLogger("atelier.access")
 
 CHANNEL = "atelier:access"
+ANY = "*"  # a tag "<kind>:*" matches every "<kind>:<id>"
 # Access checks run at once for one change (each is a database query or two).
 CONCURRENT_CHECKS = 16
 
@@ -104,9 +105,17 @@ class LiveSockets:
         """The tags in use that start with `prefix` (the access watch's question)."""
         return {tag for tag in self._by_tag if tag.startswith(prefix)}
 
+    def _holders(self, tag: str) -> set[LiveSocket]:
+        # A socket tagged "space:*" reaches across spaces (the live stream follows many): it
+        # answers to every "space:<id>".
+        prefix, _, _ = tag.partition(":")
+        found = self._by_tag.get(tag, set())
+        wildcard = self._by_tag.get(f"{prefix}:{ANY}")
+        return found | wildcard if wildcard else found
+
     def matching(self, tags: Iterable[str], keep: Iterable[str] = ()) -> list[LiveSocket]:
-        """Sockets that carry every one of `tags` and none of `keep`."""
-        groups = [self._by_tag.get(tag, set()) for tag in tags]
+        """Sockets that carry every one of `tags` (or its kind's wildcard) and none of `keep`."""
+        groups = [self._holders(tag) for tag in tags]
         if not groups:
             return []
         smallest = min(groups, key=len)

@@ -51,16 +51,17 @@ async def close(websocket: WebSocket, code: int, reason: str = "") -> None:
 async def websocket_session(
     websocket: WebSocket,
     *,
-    name: str,
-    pattern: re.Pattern[str],
     what: str,
     session: Session,
     log: logging.Logger,
+    name: str | None = None,
+    pattern: re.Pattern[str] | None = None,
 ) -> None:
-    """Run `session(websocket, value)` for the path parameter `name`, checked by `pattern`."""
+    """Run `session(websocket, value)` for the path parameter `name`, checked by `pattern`
+    (no parameter: `value` is "")."""
     await websocket.accept()
-    value = str(websocket.path_params.get(name, ""))
-    if not pattern.match(value):
+    value = "" if name is None else str(websocket.path_params.get(name, ""))
+    if pattern is not None and not pattern.match(value):
         await close(websocket, 1008, f"invalid {what} name")
         return
     try:

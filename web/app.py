@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from live.log import make_log
+from live.stream import LiveStream
 from plumbing.bus import make_bus
 from plumbing.sockets import AccessChanges, LiveSockets
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
@@ -28,6 +30,7 @@ from web.config import Settings
 from web.database import create_engine, database_url, prepare_data_dir
 from web.hosts import KnownHostMiddleware
 from web.live_access import watching_expiries
+from web.live_topics import ItemTopics, LiveAuthorizer
 from web.pages.routes import PageRoutes
 from web.pages.version_routes import VersionRoutes
 from web.pages.versions import VersionKeeper
@@ -146,6 +149,14 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     # with ATELIER_VISIO_MODE=signaling every meeting runs on `atelier sfu` nodes instead.
     sfu = make_sfu(settings, bus)
     visio = VisioEndpoint(sfu, MeetingAuthorizer(accounts.sessions, secret), live_sockets)
+    # The live event stream (/live): notifications, comments and every other live list, one
+    # socket per tab; a Redis Stream across workers.
+    live_items = ItemTopics()
+    live = LiveStream(
+        make_log(settings.redis_url, settings.live_retention_events),
+        LiveAuthorizer(accounts.sessions, live_items),
+        live_sockets,
+    )
     keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)
     ready = False
 
@@ -158,6 +169,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             try:
                 await rooms.start()
                 await sfu.start()
+                await live.start()
                 await keeper.start()  # automatic versions of changed pages
                 # Ended sessions, revoked links and removed members lose their sockets on
                 # every worker.
@@ -180,6 +192,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 ready = False
                 await access.close()
                 await keeper.close()
+                await live.close()
                 await sfu.close()
                 await rooms.close()
             finally:
@@ -218,6 +231,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             Route("/healthz", healthz),
             WebSocketRoute("/sync/{doc:path}", sync.handle),
             WebSocketRoute("/visio/{room}", visio.handle),
+            WebSocketRoute("/live", live.handle),
             *accounts.routes(),
             *visio_routes(),
             *spaces_routes(),
@@ -240,5 +254,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app.state.store = store
     app.state.sfu = sfu
     app.state.access = access
+    app.state.live = live
+    app.state.live_items = live_items
     app.state.versions = keeper
     return app

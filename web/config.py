@@ -330,6 +330,14 @@ class Settings:
         "Days a new guest link stays valid unless its creator picks another expiry (1 to 366).",
         _int(1, 366),
     )
+    live_retention_events: int = setting(
+        "ATELIER_LIVE_RETENTION_EVENTS",
+        "100000",
+        "Live events (notifications, comments, board moves...) kept for clients that reconnect: "
+        "one that missed more than this is told to reload its page. In memory, or in Redis with "
+        "REDIS_URL.",
+        _int(100, 10_000_000),
+    )
     access_watch_seconds: float = setting(
         "ATELIER_ACCESS_WATCH_SECONDS",
         "5",

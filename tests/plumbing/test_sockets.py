@@ -125,3 +125,11 @@ async def test_a_malformed_change_on_the_bus_is_ignored() -> None:
     sender.publish("atelier:access", AccessChange(frozenset({"user:1"}), "good").encode())
     await until(lambda: socket.rechecked)
     assert socket.closed is None and socket.rechecked == ["good"]
+
+
+async def test_a_socket_tagged_for_every_space_is_reached_by_a_change_in_any_of_them() -> None:
+    stream = FakeSocket("user:1", "session:a", "space:*")
+    other_person = FakeSocket("user:2", "space:*")
+    live = registry(stream, other_person)
+    assert await live.apply(AccessChange(frozenset({"user:1", "space:3"}), "removed")) == 1
+    assert stream.rechecked == ["removed"] and other_person.rechecked == []
