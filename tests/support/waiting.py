@@ -1,0 +1,36 @@
+"""Waiting for the event itself, never for a fixed time: poll a condition until it holds, with
+a deadline that only bounds a failure (a passing test returns as soon as the condition does)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.005
+
+
+async def eventually(condition: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
+    """The first truthy value of `condition()`, checked as the event loop runs; AssertionError
+    naming `what` (or the condition) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await asyncio.sleep(POLL_SECONDS)
+    return value
+
+
+def eventually_blocking(
+    condition: Callable[[], T], timeout: float = 10.0, what: str = "", poll: float = 0.02
+) -> T:
+    """`eventually` for code without an event loop (another process or thread does the work)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(poll)
+    return value
