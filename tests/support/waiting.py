@@ -24,6 +24,20 @@ async def eventually(condition: Callable[[], T], timeout: float = 10.0, what: st
     return value
 
 
+async def until_passes(check: Callable[[], None], timeout: float = 10.0) -> None:
+    """Run `check` (a function of assertions) until it passes, as the event loop runs; after
+    `timeout` seconds, its last failure is raised."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(POLL_SECONDS)
+
+
 def eventually_blocking(
     condition: Callable[[], T], timeout: float = 10.0, what: str = "", poll: float = 0.02
 ) -> T:
