@@ -4,24 +4,32 @@ a deadline that only bounds a failure (a passing test returns as soon as the con
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
 POLL_SECONDS = 0.005
 
 
-async def eventually(condition: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
-    """The first truthy value of `condition()`, checked as the event loop runs; AssertionError
-    naming `what` (or the condition) after `timeout` seconds."""
+async def eventually(
+    condition: Callable[[], T | Awaitable[T]], timeout: float = 10.0, what: str = ""
+) -> T:
+    """The first truthy value of `condition()` (awaited when it is a coroutine), checked as
+    the event loop runs; AssertionError naming `what` (or the condition) after `timeout`
+    seconds."""
     deadline = time.monotonic() + timeout
-    while not (value := condition()):
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return cast(T, value)
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         await asyncio.sleep(POLL_SECONDS)
-    return value
 
 
 async def until_passes(check: Callable[[], None], timeout: float = 10.0) -> None:
