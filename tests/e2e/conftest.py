@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support.relay import TcpRelay
 from tests.support.servers import AtelierServer
 from tests.support.space_seeds import Space, seed_space
 
@@ -24,3 +26,11 @@ def space(server: AtelierServer) -> Space:
     # Playwright's sync API keeps an event loop on this thread: seed from another one.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, seed_space(server.data_dir)).result()
+
+
+@pytest.fixture
+def relay(server: AtelierServer) -> Iterator[TcpRelay]:
+    """One person's line to the test's server, which the test may cut and restore."""
+    line = TcpRelay(server.port).start()
+    yield line
+    line.close()

@@ -11,7 +11,16 @@ import signal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.editor import mint_token, open_editor, surface, type_at_end
+from tests.support.editor import (
+    expect_blocks,
+    mint_token,
+    open_editor,
+    surface,
+    type_at_end,
+    type_at_start,
+    wait_until_kept_on_device,
+)
+from tests.support.relay import TcpRelay
 from tests.support.servers import AtelierServer
 
 pytestmark = pytest.mark.browser
@@ -64,25 +73,46 @@ def test_a_reader_sees_live_changes_and_cannot_type(
     expect(surface(writer)).not_to_contain_text("texte du lecteur")
 
 
-def test_text_typed_offline_reaches_the_other_person_when_back_online(
-    browser: Browser, server: AtelierServer, doc: str
+def test_two_people_who_edit_one_paragraph_while_one_is_offline_end_with_the_same_text(
+    browser: Browser, server: AtelierServer, doc: str, relay: TcpRelay
 ) -> None:
     away = browser.new_context()
-    traveller = open_editor(away, server, doc, mint_token(server, doc, name="Nomade"))
+    token = mint_token(server, doc, name="Nomade")
+    traveller = open_editor(away, server, doc, token, via=relay.http_url)
     colleague = open_editor(browser.new_context(), server, doc, mint_token(server, doc))
+    watcher = open_editor(browser.new_context(), server, doc, mint_token(server, doc, access="ro"))
+    type_at_end(traveller, "Ordre du jour : le budget.")
+    expect_blocks(colleague, ["Ordre du jour : le budget."])
+    expect(traveller.locator("#editor")).to_have_attribute("data-offline-ready", "true")
     status = traveller.get_by_role("status")
-    expect(status).to_have_text(SAVED)
 
-    away.set_offline(True)
+    away.set_offline(True)  # the page is told the network is gone...
+    relay.cut()  # ...and it is: its service worker cannot reach the server either
     expect(status).to_have_text(OFFLINE)
-    type_at_end(traveller, "Écrit dans le train.")
-    expect(surface(traveller)).to_contain_text("Écrit dans le train.")
-    colleague.wait_for_timeout(500)
-    expect(surface(colleague)).not_to_contain_text("Écrit dans le train.")
+    type_at_end(traveller, " Adopté.")  # the end of the paragraph
+    type_at_start(colleague, "Lundi : ")  # its start
+    # The colleague's edit went out (the watcher, online, has it) and not to the traveller,
+    # whose own edit stays on the device.
+    expect_blocks(watcher, ["Lundi : Ordre du jour : le budget."])
+    expect_blocks(traveller, ["Ordre du jour : le budget. Adopté."])
+    expect_blocks(colleague, ["Lundi : Ordre du jour : le budget."])
 
+    # Still offline, the traveller reloads: the page comes from the service worker's cache and
+    # the text from IndexedDB.
+    wait_until_kept_on_device(traveller, "Adopté.")
+    traveller.reload()
+    expect(traveller.locator("#editor")).to_have_attribute("data-ready", "true")
+    expect_blocks(traveller, ["Ordre du jour : le budget. Adopté."])
+    expect(status).to_have_text(OFFLINE)
+
+    relay.restore()
     away.set_offline(False)
     expect(status).to_have_text(SAVED)
-    expect(surface(colleague)).to_contain_text("Écrit dans le train.")
+    merged = ["Lundi : Ordre du jour : le budget. Adopté."]
+    for page in (traveller, colleague, watcher):
+        expect_blocks(page, merged)
+    newcomer = open_editor(browser.new_context(), server, doc, mint_token(server, doc, access="ro"))
+    expect_blocks(newcomer, merged)
 
 
 def test_the_status_says_syncing_until_the_server_has_read_the_edits(
@@ -118,7 +148,7 @@ def test_edits_made_offline_survive_a_reload_while_the_server_is_unreachable(
 
     away.set_offline(True)
     type_at_end(page, "Pendant la coupure.")
-    page.wait_for_timeout(300)  # y-indexeddb writes each update in its own transaction
+    wait_until_kept_on_device(page, "Pendant la coupure.")
     server.stop()
     page.reload()
     expect(page.locator("#editor")).to_have_attribute("data-ready", "true")

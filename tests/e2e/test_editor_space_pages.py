@@ -87,8 +87,10 @@ def test_a_guest_link_reader_watches_live_cannot_type_and_is_cut_off_on_revocati
         "Accès refusé par le serveur — rechargez la page"
     )
     expect(surface(guest)).to_have_attribute("aria-readonly", "true")
+    # Alice's text reaches another tab of hers, and no longer the guest.
+    other_tab = open_page(alice_context, space.notes_url)
     type_at_end(alice, " Après révocation.")
-    guest.wait_for_timeout(500)
+    expect(surface(other_tab)).to_contain_text("Après révocation.")
     expect(surface(guest)).not_to_contain_text("Après révocation.")
 
 

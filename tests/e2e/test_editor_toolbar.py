@@ -83,7 +83,7 @@ def test_formatting_links_checklists_and_tables_reach_the_markdown_export(
     expect(button(page, "addRow")).to_be_enabled()
     expect(page.get_by_role("status")).to_have_text("Enregistré")
 
-    page.wait_for_timeout(300)  # the server commits updates in groups
+    page.wait_for_function("() => window.atelier.shared.confirmed")  # the server has read it all
     response = page.request.get(f"{server.http_url}/d/{doc}/export.md?token={token}")
     markdown = response.text()
     assert response.status == 200

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.browser import chromium, signed_in
 from tests.support.people import PASSWORD, Who
@@ -109,38 +109,38 @@ def enter(browser: Browser, server: AtelierServer, space: Space, email: str) -> 
     return page
 
 
+# framesDecoded of each inbound video of the page's subscribe connection, by stats id.
 FRAMES_DECODED = """async () => {
   const pc = window.atelierMeeting?.subscriber?.pc;
-  if (!pc) return [];
-  const stats = await pc.getStats();
-  const frames = [];
-  stats.forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video") frames.push(s.framesDecoded || 0);
+  const frames = {};
+  if (!pc) return frames;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") frames[s.id] = s.framesDecoded || 0;
   });
   return frames;
 }"""
 
+# The videos that decoded more frames than `before` says (a video not in it: more than none).
+DECODING_SINCE = f"""async ([count, before]) => {{
+  const now = await ({FRAMES_DECODED})();
+  const decoding = Object.keys(now).filter((id) => now[id] > (before[id] ?? 0));
+  return decoding.length >= count ? now : false;
+}}"""
 
-def decoded_video(page: Page) -> list[int]:
-    """framesDecoded of each inbound video of the page's subscribe connection."""
-    return list(page.evaluate(FRAMES_DECODED))
 
-
-def wait_for_videos(page: Page, count: int, timeout: float = MEDIA_TIMEOUT_MS / 1000) -> None:
-    """Wait until `count` inbound videos decode frames, and keep decoding."""
-    deadline = time.monotonic() + timeout
-    first: list[int] = []
-    while time.monotonic() < deadline:
-        first = sorted(decoded_video(page), reverse=True)
-        if len(first) >= count and all(f > 0 for f in first[:count]):
-            break
-        page.wait_for_timeout(250)
-    else:
-        raise AssertionError(f"{count} decoding videos expected, got framesDecoded {first}")
-    page.wait_for_timeout(1000)
-    later = sorted(decoded_video(page), reverse=True)
-    assert sum(later[:count]) > sum(first[:count]), (first, later)
-    assert all(f > 0 for f in later[:count]), later
+def wait_for_videos(page: Page, count: int, timeout: float = MEDIA_TIMEOUT_MS) -> None:
+    """Wait until `count` inbound videos decode frames, then until `count` of them decode
+    more (they keep decoding)."""
+    seen: dict[str, int] = {}
+    for step in ("decode frames", "keep decoding"):
+        try:
+            handle = page.wait_for_function(
+                DECODING_SINCE, arg=[count, seen], timeout=timeout, polling=100
+            )
+        except PlaywrightTimeoutError:
+            now = page.evaluate(FRAMES_DECODED)
+            raise AssertionError(f"{count} videos do not {step}: framesDecoded {now}") from None
+        seen = handle.json_value()
 
 
 def test_three_participants_each_see_and_decode_the_other_two_videos(
@@ -258,10 +258,12 @@ def test_a_guest_waits_in_the_lobby_until_a_host_admits_them(
     meeting = guest.locator("[data-meeting]")
     expect(meeting).to_have_attribute("data-screen", "lobby")
     expect(guest.get_by_role("heading", name="Salle d’attente")).to_be_visible()
-    # The host sees who waits; nobody in the meeting sees the guest yet.
+    # The host sees who waits; nobody in the meeting sees the guest yet: Bob, a member who
+    # comes in after the guest knocked, appears to Alice, and the guest still does not.
     expect(alice.get_by_text("En salle d’attente : 1")).to_be_visible()
-    expect(alice.locator(".tile")).to_have_count(1)
-    alice.wait_for_timeout(500)
+    enter(browser, server, space, "bob@agri.gouv.fr")
+    expect(alice.locator(".tile")).to_have_count(2)
+    expect(alice.locator('.tile[aria-label="Bob Durand"]')).to_have_count(1)
     expect(meeting).to_have_attribute("data-screen", "lobby")
     alice.get_by_role("button", name="Faire entrer Claire (prestataire)").click()
     expect(meeting).to_have_attribute("data-screen", "room")

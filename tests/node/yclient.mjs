@@ -170,7 +170,10 @@ const commands = {
   },
   async events ({ client }) {
     const entry = get(client)
-    return { ...entry.events, connected: entry.provider.wsconnected, synced: entry.provider.synced }
+    const { wsconnected: connected, synced, shouldConnect } = entry.provider
+    // shouldConnect false: the client has given up the connection (after a 44xx close, no
+    // reconnection is ever scheduled).
+    return { ...entry.events, connected, synced, shouldConnect }
   },
   async wait_denied ({ client, timeout = 10 }) {
     const entry = get(client)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import uvicorn
@@ -17,6 +17,7 @@ from websockets.frames import Frame, Opcode
 from plumbing.wsdirect import DirectWebSocketProtocol
 from plumbing.wsframe import DIRECT_EXTENSION, DirectSocket, binary_frame
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -24,11 +25,28 @@ Handler = Callable[[DirectSocket, Receive, Send], Awaitable[None]]
 
 
 class QuickClose(DirectWebSocketProtocol):
-    """Gives up on a client that does not answer a close within half a second."""
+    """Gives up on a client that does not answer a close within half a second, and counts
+    the bytes it reads, so that a test knows when the server has read a write."""
+
+    opened: ClassVar[list[QuickClose]] = []  # this test server's connections (`serve` empties it)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.close_timeout = 0.5
+        self.bytes_read = 0
+        QuickClose.opened.append(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_read += len(data)
+        super().data_received(data)
+
+
+async def until_the_server_has_read(count: int) -> None:
+    """Wait until the server's connections have read `count` bytes in all: a write after
+    that arrives in a read of its own."""
+    await eventually(
+        lambda: sum(c.bytes_read for c in QuickClose.opened) >= count, what=f"{count} bytes read"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -46,14 +64,14 @@ async def serve(handler: Handler, log_level: str = "warning") -> AsyncIterator[s
         await send({"type": "websocket.accept"})
         await handler(scope["extensions"][DIRECT_EXTENSION], receive, send)
 
+    QuickClose.opened.clear()
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, ws=QuickClose, log_level=log_level, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started, what="uvicorn to start")
     try:
         yield f"ws://127.0.0.1:{port}/"
     finally:
@@ -69,8 +87,13 @@ def test_a_frame_is_what_websockets_itself_would_send(size: int) -> None:
 
 
 async def test_messages_sent_before_the_receiver_is_set_arrive_first_and_in_order() -> None:
+    sent = asyncio.Event()
+
     async def echo(direct: DirectSocket, receive: Receive, send: Send) -> None:
-        await asyncio.sleep(0.3)  # the client's first messages wait in uvicorn's queue
+        # The client has sent its first messages, and uvicorn, holding the first one in its
+        # queue, has stopped reading: they wait there.
+        await sent.wait()
+        await eventually(lambda: QuickClose.opened[0].read_paused, what="uvicorn to pause")
 
         def on_message(data: bytes | None) -> None:
             if data is None:
@@ -84,6 +107,7 @@ async def test_messages_sent_before_the_receiver_is_set_arrive_first_and_in_orde
     async with serve(echo) as url, websockets.connect(url) as client:
         for i in range(5):
             await client.send(f"m{i}".encode())
+        sent.set()
         assert [await client.recv() for _ in range(5)] == [f"echo m{i}".encode() for i in range(5)]
         await client.send(b"later")
         assert await client.recv() == b"echo later"
@@ -129,19 +153,18 @@ async def test_a_client_that_stops_reading_is_cut_off_after_the_close_timeout() 
         assert direct.closing
         assert (await receive())["type"] == "websocket.disconnect"
         # The socket is dropped although the client never read its backlog.
-        while not direct.transport.is_closing() or direct.transport.get_write_buffer_size():
-            await asyncio.sleep(0.05)
+        transport = direct.transport
+        await eventually(
+            lambda: transport.is_closing() and not transport.get_write_buffer_size(),
+            what="the socket to be dropped",
+        )
         ended.set()
 
     async with serve(flood) as url:
         port = int(url.rsplit(":", 1)[1].strip("/"))
         raw = socket.create_connection(("127.0.0.1", port))
         try:
-            raw.sendall(
-                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                b"Sec-WebSocket-Version: 13\r\n\r\n"
-            )
+            raw.sendall(HANDSHAKE)
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             # ... and never read again.
             await asyncio.wait_for(ended.wait(), timeout=20)
@@ -157,22 +180,32 @@ def client_frame(
     return Frame(Opcode(opcode), payload, fin=fin).serialize(mask=mask, extensions=[])
 
 
+HANDSHAKE = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
 class RawClient:
     """A WebSocket client on a plain socket, so a test chooses how bytes are cut into writes."""
 
     def __init__(self, url: str) -> None:
         port = int(url.rsplit(":", 1)[1].strip("/"))
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(
-            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            b"Sec-WebSocket-Version: 13\r\n\r\n"
-        )
+        self.sock.sendall(HANDSHAKE)
+        self.sent = len(HANDSHAKE)
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             self.buffer += self.sock.recv(4096)
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101")
+
+    async def write(self, data: bytes) -> None:
+        """One write of `data`, read by the server on its own: it has read all before."""
+        await until_the_server_has_read(self.sent)
+        await asyncio.to_thread(self.sock.sendall, data)
+        self.sent += len(data)
 
     def _read(self, n: int) -> bytes:
         while len(self.buffer) < n:
@@ -208,16 +241,12 @@ async def test_frames_cut_or_joined_any_way_reach_the_receiver_whole_and_in_orde
     async with serve(echo_handler) as url:
         client = await asyncio.to_thread(RawClient, url)
         sock = client.sock
-        whole = client_frame(b"one")
         # One frame per write, then a frame cut in two writes, then three frames in one write.
-        await asyncio.to_thread(sock.sendall, whole)
+        await client.write(client_frame(b"one"))
         cut = client_frame(medium)
-        await asyncio.to_thread(sock.sendall, cut[:7])
-        await asyncio.sleep(0.1)
-        await asyncio.to_thread(sock.sendall, cut[7:])
-        await asyncio.to_thread(
-            sock.sendall, client_frame(b"a") + client_frame(big) + client_frame(b"b")
-        )
+        await client.write(cut[:7])
+        await client.write(cut[7:])
+        await client.write(client_frame(b"a") + client_frame(big) + client_frame(b"b"))
         # A message in three fragments with a ping in the middle, each its own write.
         for part in (
             client_frame(b"frag", fin=False),
@@ -225,9 +254,8 @@ async def test_frames_cut_or_joined_any_way_reach_the_receiver_whole_and_in_orde
             client_frame(b"men", opcode=0x0, fin=False),
             client_frame(b"ted", opcode=0x0),
         ):
-            await asyncio.to_thread(sock.sendall, part)
-            await asyncio.sleep(0.02)
-        await asyncio.to_thread(sock.sendall, client_frame(b"last"))
+            await client.write(part)
+        await client.write(client_frame(b"last"))
         frames = [await asyncio.to_thread(client.frame) for _ in range(8)]
         sock.close()
     assert frames == [
@@ -268,7 +296,10 @@ async def test_each_socket_is_logged_once_at_info() -> None:
                 async with websockets.connect(url) as client:
                     await client.send(b"hello")
                     assert await client.recv() == b"echo hello"
-            await asyncio.sleep(0.1)  # the server finishes its side of the close
+            # Whatever the server logs of a socket is logged once it has lost the connection.
+            await eventually(
+                lambda: all(c.disconnected for c in QuickClose.opened), what="the server's closes"
+            )
         finally:
             logger.removeHandler(keep)
     at_info = [text for level, text in lines if level >= logging.INFO]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,24 +64,31 @@ def _varuint(n: int) -> bytes:
             return bytes(out)
 
 
-async def send_and_get_close(url: str, frames: list[bytes | str], wait: float = 1.0) -> int | None:
-    """Send frames on a raw socket; return the close code the server chose (None: still open)."""
+def presence_probe() -> tuple[bytes, bytes]:
+    """An awareness message from a new client id with a unique state, and that state: the
+    server sends presence back to its sender too, after whatever came before on the socket."""
+    state = json.dumps({"probe": uuid.uuid4().hex}).encode()
+    client_id = random.randrange(1, 2**31)
+    update = _varuint(1) + _varuint(client_id) + _varuint(1) + _varuint(len(state)) + state
+    return b"\x01" + _varuint(len(update)) + update, state
+
+
+async def send_and_get_close(url: str, frames: list[bytes | str]) -> int | None:
+    """Send frames on a raw socket; return the close code the server chose, or None when it
+    kept the socket open: it then answered a probe sent after the frames, so it judged them."""
+    probe, state = presence_probe()
     async with websockets.connect(url, max_size=None, open_timeout=5) as ws:
         try:
             for frame in frames:
                 await ws.send(frame)
-            # Give the server time to judge, then see whether it closed us.
-            await asyncio.wait_for(_drain(ws), timeout=wait)
+            await ws.send(probe)
+            async with asyncio.timeout(10):
+                async for message in ws:
+                    if isinstance(message, bytes) and state in message:
+                        return None
         except websockets.ConnectionClosed:
             pass
-        except TimeoutError:
-            return None
         return ws.close_code
-
-
-async def _drain(ws: websockets.ClientConnection) -> None:
-    async for _ in ws:
-        pass
 
 
 @pytest.mark.parametrize(
@@ -160,15 +170,35 @@ def test_fuzzed_frames_never_take_the_server_down(
     server: AtelierServer, token: str, frames: list[bytes]
 ) -> None:
     url = f"{server.sync_url}/fuzz?token={token}"
-    asyncio.run(send_and_get_close(url, list(frames), wait=0.2))
+    asyncio.run(send_and_get_close(url, list(frames)))
     assert server.process is not None and server.process.poll() is None
     assert httpx.get(f"{server.http_url}/healthz", timeout=5).status_code == 200
 
 
+def hostile_frames(seed: int, count: int) -> list[list[bytes]]:
+    """`count` lists of frames shaped like the fuzz test's (random bytes, alone or after a sync,
+    awareness or update header), the same for a given seed."""
+    rng = random.Random(seed)
+    prefixes = [b"", b"\x00", b"\x01", b"\x00\x02"]
+    return [
+        [
+            rng.choice(prefixes) + rng.randbytes(rng.randrange(41))
+            for _ in range(rng.randrange(1, 5))
+        ]
+        for _ in range(count)
+    ]
+
+
 async def test_the_fuzzed_document_still_syncs_afterwards(
-    server: AtelierServer, token: str, yjs: YjsClients
+    server: AtelierServer, token: str, yjs: YjsClients, unique: str
 ) -> None:
-    await yjs("open", client="a", url=server.sync_url, doc="fuzz", params={"token": token})
+    doc = f"fuzz-{unique}"
+    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("insert", client="a", text="before the storm. ")
+    for frames in hostile_frames(seed=20, count=40):
+        await send_and_get_close(f"{server.sync_url}/{doc}?token={token}", list(frames))
     await yjs("insert", client="a", text="after the storm")
-    await yjs("open", client="b", url=server.sync_url, doc="fuzz", params={"token": token})
-    await yjs("wait_contains", client="b", text="after the storm")
+    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("wait_contains", client="b", text="before the storm. after the storm")
+    await yjs("insert", client="b", index=0, text="b: ")
+    await yjs("wait_contains", client="a", text="b: before the storm.")

@@ -7,9 +7,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.servers import AtelierServer, RedisServer
+from tests.support.waiting import eventually
 from tests.support.yjs import YjsClients
 
 Start = Callable[..., AtelierServer]
+
+
+def all_stored(*servers: AtelierServer) -> bool:
+    """Whether every server's store has committed all it was given."""
+    return all(server.health()["store"]["updates_pending"] == 0 for server in servers)
+
+
+def committed_since(server: AtelierServer, commits: int) -> dict[str, int] | None:
+    """The server's store figures once it has committed again since `commits`."""
+    figures: dict[str, int] = server.health()["store"]
+    return figures if figures["commits"] > commits and not figures["updates_pending"] else None
 
 
 def two_workers(atelier: Start, tmp_path: Path, redis_url: str) -> tuple[AtelierServer, ...]:
@@ -79,11 +91,17 @@ async def test_after_a_redis_restart_rooms_catch_up_and_nothing_is_lost(
     await yjs("open", client="b", url=two.sync_url, doc=doc, params={"token": token})
     await yjs("insert", client="a", text="before. ")
     await yjs("wait_contains", client="b", text="before.")
+    await eventually(lambda: all_stored(one, two), what="the workers to commit")
+    commits = {server: server.health()["store"]["commits"] for server in (one, two)}
 
     private_redis.stop()
     await yjs("insert", client="a", text="during-a. ")
     await yjs("insert", client="b", text="during-b. ")
-    await asyncio.sleep(1.0)
+    # Each worker stored its client's edit, which the other could not hear of.
+    for server in (one, two):
+        await eventually(
+            lambda s=server: committed_since(s, commits[s]), what="the edit made during the outage"
+        )
     private_redis.start()
 
     # Both workers resubscribe and catch up from storage; both clients converge.
@@ -113,18 +131,26 @@ async def test_each_update_is_published_once_and_stored_once(
     for i in range(10):
         await yjs("insert", client="a", text=f"{i};")
     await yjs("wait_contains", client="b", text="9;")
-    await asyncio.sleep(0.5)
-
+    # Each client's presence, sent once the edits went through its worker, is published after
+    # whatever that worker published of them: read the channel up to both.
+    await yjs("awareness", client="a", state={"user": {"name": "a-ensuite"}})
+    await yjs("awareness", client="b", state={"user": {"name": "b-ensuite"}})
     updates: list[bytes] = []
-    while (message := await pubsub.get_message(timeout=0.2)) is not None:
-        if message["type"] == "message" and message["data"][16:18] == b"\x00\x02":
-            updates.append(message["data"])
+    awaited = {b"a-ensuite", b"b-ensuite"}
+    async with asyncio.timeout(10):
+        while awaited:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            data = message["data"] if message else b""
+            if data[16:18] == b"\x00\x02":
+                updates.append(data)
+            awaited = {marker for marker in awaited if marker not in data}
     await pubsub.aclose()
     await client.aclose()
     # One publication per keystroke, all from the worker whose client typed it.
     assert len(updates) == 10
     assert len({u[:16] for u in updates}) == 1
 
+    await eventually(lambda: all_stored(one, two), what="the workers to commit")
     with sqlite3.connect(one.data_dir / "atelier.db") as db:
         (rows,) = db.execute(
             "SELECT count(*) FROM document_updates WHERE name = ?", (doc,)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import realtime.store
 from realtime.store import DocumentStore, StoreError
 from realtime.tables import document_updates, documents
+from tests.support.waiting import eventually
 from web.database import create_engine, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,9 +161,8 @@ async def test_group_commit_writes_many_documents_in_a_handful_of_transactions(
             expected[name] += f"{n},"
     assert store.stats.pending == 500
 
-    await asyncio.sleep(interval + 0.25)
+    await eventually(lambda: store.stats.pending == 0, what="the group commits")
 
-    assert store.stats.pending == 0
     assert store.stats.committed_updates == 500
     assert 1 <= store.stats.commits <= 3
     for name, content in expected.items():
@@ -282,8 +282,8 @@ async def test_a_long_log_is_compacted_in_the_background(
     editor = Editor()
     for i in range(230):
         store.append("busy", editor.type(f"{i};"))
-        if i % 10 == 9:
-            await asyncio.sleep(0.02)
+        if i % 10 == 9:  # a pause in the typing: the store commits what came
+            await eventually(lambda: store.stats.pending == 0, what="a commit")
     await store.close()  # waits for running compactions
 
     assert store.stats.compactions >= 3
@@ -305,18 +305,21 @@ async def test_a_large_document_is_compacted_in_proportion_to_its_size(
     before = store.stats.compactions
     for i in range(100):  # 100 keystrokes: far less than a quarter of the snapshot
         store.append("big", editor.type(f"{i % 10}"))
-        if i % 10 == 9:
-            await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+        if i % 10 == 9:  # a pause in the typing: the store commits what came
+            await eventually(lambda: store.stats.pending == 0, what="a commit")
+    await store.close()  # waits for the compactions it started, if any
     assert store.stats.compactions == before
-    for _ in range(12):  # now the log passes a quarter of the snapshot
+
+    # The same store on the same log, and a close to wait: now the log passes a quarter of
+    # the snapshot, and a compaction is seen.
+    store = DocumentStore(engine, commit_interval=0.01, compact_after=20)
+    await store.start()
+    await store.load("big")  # the store learns the log's size as it loads the document
+    for _ in range(12):
         store.append("big", editor.type("y" * 5_000))
-    for _ in range(250):
-        if store.stats.compactions > before:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: store.stats.pending == 0, what="a commit")
     await store.close()
-    assert store.stats.compactions > before
+    assert store.stats.compactions >= 1
     assert len(text_of(await load_fresh(open_engine, "big"))) == 200_000 + 100 + 60_000
 
 
@@ -326,13 +329,9 @@ async def test_a_large_log_in_bytes_is_compacted_in_the_background(engine: Async
     editor = Editor()
     for _ in range(10):
         store.append("heavy", editor.type("x" * 5_000))
-    for _ in range(250):
-        if store.stats.compactions:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: store.stats.compactions, what="a compaction")
     await store.close()
 
-    assert store.stats.compactions >= 1
     assert await log_rows(engine, "heavy") < 4
 
 
@@ -419,19 +418,27 @@ async def test_two_processes_editing_and_compacting_one_document_lose_no_edit(
         await store.start()
     editors = [Editor(), Editor()]
 
+    editing = [True, True]
+
     async def edit(index: int) -> None:
         store, editor = stores[index], editors[index]
         for i in range(150):
             store.append("shared", editor.set(f"p{index}-{i}", i))
-            if i % 7 == 0:
-                await asyncio.sleep(0.003)
+            if i % 7 == 0:  # a pause in the typing: this process commits what came
+                await eventually(lambda: store.stats.pending == 0, what="a commit")
             if i % 40 == 39:
                 await store.compact("shared")
+        editing[index] = False
+
+    def commits() -> int:
+        return sum(store.stats.commits for store in stores)
 
     async def compact_repeatedly() -> None:
         for _ in range(10):
+            seen = commits()
             await asyncio.gather(*(store.compact("shared") for store in stores))
-            await asyncio.sleep(0.01)
+            # Again once there is something new to compact, or the editing is over.
+            await eventually(lambda s=seen: commits() > s or not any(editing), what="edits")
 
     await asyncio.gather(edit(0), edit(1), compact_repeatedly())
     for store in stores:
@@ -497,22 +504,14 @@ async def test_a_failing_database_keeps_updates_queued_until_it_recovers(
     with caplog.at_level(logging.ERROR, logger="realtime.store"):
         store.append("outage", editor.type("kept "))
         store.append("outage", editor.type("safe"))
-        for _ in range(200):
-            if store.stats.failed_commits >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert store.stats.failed_commits >= 2
+        await eventually(lambda: store.stats.failed_commits >= 2, what="two failed commits")
         assert store.stats.pending == 2
         with pytest.raises(Exception, match="document_updates"):
             await store.flush()
 
         await _rename_log_table(admin, "document_updates_away", "document_updates")
-        for _ in range(300):
-            if store.stats.pending == 0:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: store.stats.pending == 0, what="the retried commit")
 
-    assert store.stats.pending == 0
     assert text_of(await load_fresh(open_engine, "outage")) == "kept safe"
     errors = [r.getMessage() for r in caplog.records if r.name == "realtime.store"]
     assert errors and all("retrying" in message for message in errors)
@@ -543,6 +542,8 @@ async def test_close_never_hangs_when_it_comes_as_a_group_is_due(engine: AsyncEn
         store = DocumentStore(engine, commit_interval=interval)
         await store.start()
         store.append("closing", editor.type("."))
+        # The timing is what this test is about: the close must land just before the end of
+        # the gathering wait.
         await asyncio.sleep(0)  # the store's task wakes and starts gathering
         await asyncio.sleep(interval - 0.0001 * (1 + attempt % 8))
         async with asyncio.timeout(10):  # not wait_for: that would defer close to a new task

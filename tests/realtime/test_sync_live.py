@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from tests.support.servers import ATELIER, ROOT, AtelierServer
+from tests.support.waiting import eventually
 from tests.support.yjs import YjsClients
+from web.auth.tokens import load_secret_key, mint_document_token
 from web.config import SETTINGS
 
 Start = Callable[..., AtelierServer]
@@ -47,16 +49,18 @@ async def test_edits_made_while_disconnected_merge_on_reconnect(
     server = atelier()
     token = server.token("")
     doc = f"offline-{unique}"
-    await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
-    await yjs("open", client="b", url=server.sync_url, doc=doc, params={"token": token})
+    for name in ("a", "b", "watcher"):
+        await yjs("open", client=name, url=server.sync_url, doc=doc, params={"token": token})
     await yjs("insert", client="a", text="shared. ")
     await yjs("wait_text", client="b", text="shared. ")
 
     await yjs("disconnect", client="b")
     await yjs("insert", client="b", text="written offline. ")
     await yjs("insert", client="a", text="written online. ")
-    await asyncio.sleep(0.3)
-    assert "written offline" not in (await yjs("text", client="a"))["text"]
+    # The watcher gets a's later edit: b's, had it been sent, would have come first.
+    await yjs("wait_contains", client="watcher", text="written online.")
+    for name in ("watcher", "a"):
+        assert "written offline" not in (await yjs("text", client=name))["text"]
 
     await yjs("connect", client="b")
     merged = (await yjs("wait_contains", client="a", text="written offline."))["text"]
@@ -101,11 +105,13 @@ async def test_read_only_client_syncs_and_shows_presence_but_cannot_write(
     await yjs("wait_peers", client="writer", count=1)
 
     await yjs("insert", client="reader", index=0, text="VANDALISM ")
-    for _ in range(100):
-        if (await yjs("events", client="reader"))["denied"]:
-            break
-        await asyncio.sleep(0.05)
-    assert "read-only" in (await yjs("events", client="reader"))["denied"][0]
+    assert "read-only" in (await yjs("wait_denied", client="reader"))["denied"][0]
+    # The reader's next message (its presence) reaches the writer: the refused edit, sent
+    # before it on the same socket, would have reached the writer first.
+    reader_id = (await yjs("client_id", client="reader"))["client_id"]
+    await yjs("awareness", client="reader", state={"user": {"name": "lecteur, ensuite"}})
+    await yjs("wait_peer_name", client="writer", peer=reader_id, name="lecteur, ensuite")
+    assert (await yjs("text", client="writer"))["text"] == "official text"
     await yjs("insert", client="writer", text=" and more")
     await yjs("wait_contains", client="reader", text="and more")
     assert (await yjs("text", client="writer"))["text"] == "official text and more"
@@ -145,23 +151,26 @@ async def test_missing_bad_or_foreign_credentials_are_refused(
         )
     )["closes"]
     assert closes[0]["code"] == code
-    await asyncio.sleep(0.5)  # 44xx is terminal for the stock client: no reconnection storm
-    assert len((await yjs("events", client="x"))["closes"]) == 1
+    # 44xx is terminal for the stock client: it gives the connection up (no reconnection is
+    # scheduled, so no reconnection storm).
+    events = await yjs("events", client="x")
+    assert events["shouldConnect"] is False
+    assert len(events["closes"]) == 1
 
 
 async def test_an_expired_token_is_refused(atelier: Start, yjs: YjsClients, unique: str) -> None:
     server = atelier()
-    token = server.token("", ttl=1)
-    await asyncio.sleep(2.1)
+    secret = load_secret_key("", server.data_dir)  # `atelier serve` made it in its data folder
+
+    def token(issued_ago: float) -> str:
+        # Time is set by the token's issue date, not waited for: valid for a minute, from then.
+        now = time.time() - issued_ago
+        return mint_document_token(secret, prefix="", writable=True, ttl=60, now=now)
+
+    doc, url = f"d-{unique}", server.sync_url
+    await yjs("open", client="on-time", url=url, doc=doc, params={"token": token(0)})
     closes = (
-        await yjs(
-            "open",
-            client="x",
-            url=server.sync_url,
-            doc=f"d-{unique}",
-            params={"token": token},
-            wait="closed",
-        )
+        await yjs("open", client="x", url=url, doc=doc, params={"token": token(120)}, wait="closed")
     )["closes"]
     assert closes[0]["code"] == 4401 and "expired" in closes[0]["reason"]
 
@@ -267,7 +276,9 @@ async def test_with_postgresql_a_document_survives_a_kill(
     await yjs("open", client="a", url=server.sync_url, doc=doc, params={"token": token})
     for i in range(20):
         await yjs("insert", client="a", text=f"{i} ")
-    await asyncio.sleep(0.5)
+    await yjs("open", client="w", url=server.sync_url, doc=doc, params={"token": token})
+    await yjs("wait_text", client="w", text="".join(f"{i} " for i in range(20)))  # it has them
+    await eventually(lambda: server.health()["store"]["updates_pending"] == 0, what="a commit")
     await yjs("close", client="a")
     server.kill()
     server.start()
@@ -313,7 +324,9 @@ async def test_the_token_a_client_connects_with_never_reaches_the_server_log(
     await yjs("open", client="a", url=server.sync_url, doc=f"log-{unique}", params={"token": token})
     await yjs("insert", client="a", text="hello")
     await yjs("close", client="a")
-    await asyncio.sleep(0.3)
+    # The server is done with that socket (and whatever it logs of it) once the document's
+    # room, idle, is unloaded.
+    await eventually(lambda: server.health()["documents_loaded"] == 0, what="the room to unload")
     log = server.log_path.read_text(errors="replace")
     assert f"/sync/log-{unique}" in log  # the socket was logged...
     assert token not in log and token.split(".")[-1] not in log  # ...without its credential

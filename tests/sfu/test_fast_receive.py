@@ -54,6 +54,7 @@ from sfu.peer import (
     host_addresses,
 )
 from tests.support.sfu_media import video_packets, write_test_video
+from tests.support.waiting import eventually
 
 LOOPBACK = ("127.0.0.1",)
 AUDIO_LEVEL = 3
@@ -277,10 +278,7 @@ async def test_a_publishers_media_and_reports_take_the_fast_path(media_file: Pat
         def reported() -> bool:  # the publisher's sender reports, handled by the receivers
             return all(r._RTCRtpReceiver__lsr for r in receivers)
 
-        for _ in range(300):
-            if len(frames) > 60 and reported():
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: len(frames) > 60 and reported(), timeout=15, what="frames, SRs")
         assert {mid for mid, _ in frames} == {p.mid for p in published}
         assert reported()
         assert fast.handled >= len(frames)

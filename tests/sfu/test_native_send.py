@@ -48,10 +48,40 @@ class Sender(FakeSender):
         dtls.on = lambda event, handler: self.dtls_handlers.append(handler)
 
 
+async def receive(inbox: socket.socket, count: int) -> list[bytes]:
+    """The next `count` packets to arrive in `inbox`, decrypted (with a fresh session), and
+    any more already there: whatever a write sent is sent by the time its last packet is."""
+    loop = asyncio.get_running_loop()
+    rx = session(Policy.SSRC_ANY_INBOUND)
+    packets = []
+    async with asyncio.timeout(10):
+        while len(packets) < count:
+            packets.append(rx.unprotect(await loop.sock_recv(inbox, 2048)))
+    while True:
+        try:
+            packets.append(rx.unprotect(inbox.recv(2048)))
+        except BlockingIOError:
+            return packets
+
+
+async def arrived_before_a_marker(inbox: socket.socket) -> list[bytes]:
+    """What reached `inbox` before a datagram sent now from another socket (loopback delivers
+    a datagram during its send: anything sent earlier is there first)."""
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as marker:
+        marker.sendto(b"marker", inbox.getsockname())
+    before = []
+    async with asyncio.timeout(10):
+        while (data := await loop.sock_recv(inbox, 2048)) != b"marker":
+            before.append(data)
+    return before
+
+
 async def received_by_a_subscriber(
-    frames: list[PackedFrame], *, close: bool = False
+    frames: list[PackedFrame], *, expect: int, close: bool = False
 ) -> list[bytes]:
-    """Send `frames` through a writer on loopback; the packets the subscriber decrypts."""
+    """Send `frames` through a writer on loopback; the packets the subscriber decrypts, once
+    `expect` of them came (on a closed socket: what came before a marker sent after them)."""
     loop = asyncio.get_running_loop()
     inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     inbox.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)  # the keyframe at once
@@ -75,14 +105,9 @@ async def received_by_a_subscriber(
             writer.write(frame)
         # from C exactly when it is built
         assert (writer._route.native is not None) == (native.LIB is not None) or close
-        await asyncio.sleep(0.05)
-        rx = session(Policy.SSRC_ANY_INBOUND)
-        packets = []
-        while True:
-            try:
-                packets.append(rx.unprotect(inbox.recv(2048)))
-            except BlockingIOError:
-                return packets
+        if close:
+            return await arrived_before_a_marker(inbox)
+        return await receive(inbox, expect)
     finally:
         transport.close()
         inbox.close()
@@ -109,11 +134,11 @@ def test_the_native_sender_is_built() -> None:
 
 async def test_frames_from_c_are_the_bytes_python_sends() -> None:
     sent = frames()
-    from_c = await received_by_a_subscriber(sent)
+    from_c = await received_by_a_subscriber(sent, expect=154)
     assert native.LIB is not None
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(native, "LIB", None)
-        from_python = await received_by_a_subscriber(frames())
+        from_python = await received_by_a_subscriber(frames(), expect=154)
     assert len(from_c) == 154 and from_c == from_python
     payloads = [p for f in sent for p in f.payloads]
     seqs = [int.from_bytes(p[2:4], "big") for p in from_c]
@@ -124,11 +149,11 @@ async def test_frames_from_c_are_the_bytes_python_sends() -> None:
 
 
 async def test_nothing_goes_out_on_a_closing_socket() -> None:
-    assert await received_by_a_subscriber(frames(), close=True) == []
+    assert await received_by_a_subscriber(frames(), expect=0, close=True) == []
 
 
 async def test_the_python_path_sends_without_the_native_sender(without_native: Any) -> None:
-    assert len(await received_by_a_subscriber(frames())) == 154
+    assert len(await received_by_a_subscriber(frames(), expect=154)) == 154
 
 
 @dataclass
@@ -138,15 +163,9 @@ class Subscriber:
     inbox: socket.socket
     transport: Any
 
-    def received(self) -> list[bytes]:
-        """The packets that arrived since last time, decrypted."""
-        rx = session(Policy.SSRC_ANY_INBOUND)
-        packets = []
-        while True:
-            try:
-                packets.append(rx.unprotect(self.inbox.recv(2048)))
-            except BlockingIOError:
-                return packets
+    async def received(self, count: int) -> list[bytes]:
+        """The packets that arrived since last time, decrypted, once `count` of them came."""
+        return await receive(self.inbox, count)
 
 
 @asynccontextmanager
@@ -200,16 +219,14 @@ async def test_a_frame_fanned_out_from_c_is_each_writers_own_python_bytes() -> N
             sub.writer.write(sent[0])
         fan_out(subs, sent[1])
         fan_out(subs, sent[2])
-        await asyncio.sleep(0.05)
-        from_c = [sub.received() for sub in subs]
+        from_c = [await sub.received(154) for sub in subs]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(native, "LIB", None)
         async with subscribers(3) as subs:
             for frame in frames():
                 for sub in subs:
                     sub.writer.write(frame)
-            await asyncio.sleep(0.05)
-            from_python = [sub.received() for sub in subs]
+            from_python = [await sub.received(154) for sub in subs]
     assert [len(p) for p in from_c] == [154, 154, 154]
     assert from_c == from_python
     for i, packets in enumerate(from_c):
@@ -225,9 +242,8 @@ async def test_abs_send_time_is_the_fan_outs_clock() -> None:
             sub.writer._route = None  # its extensions are given to C again
         now = NTP_OFFSET + 1_700_000_000.25
         fan_out(subs, frames()[1], now)
-        await asyncio.sleep(0.05)
         for sub in subs:
-            packets = sub.received()
+            packets = await sub.received(3)
             assert len(packets) == 3
             stamp = int(now * 262144) & 0xFFFFFF
             assert all(stamp.to_bytes(3, "big") in p[12:24] for p in packets)
@@ -241,9 +257,9 @@ async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
             track.keep(frame)
         fan_out(subs, sent[0])
         fan_out(subs, sent[1])
-        await asyncio.sleep(0.05)
         for sub in subs:
-            packets = sub.received()
+            packets = await sub.received(4)
+            assert len(packets) == 4
             for packet in packets:  # NACKed: the very packet, unprotected
                 assert sub.writer._sent_packet(int.from_bytes(packet[2:4], "big")) == packet
             report = sub.writer.sender_report()
@@ -269,9 +285,9 @@ async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> N
             os.fstat(fd)  # our dup of its socket is closed
         # A fan-out made before the close skips it; the other writer still gets the frame.
         fanout(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
-        await asyncio.sleep(0.05)
-        assert subs[0].received() == []
-        assert len(subs[1].received()) == 3
+        # The other writer's packets, sent after any the leaving one would have had, came.
+        assert len(await subs[1].received(3)) == 3
+        assert await subs[0].received(0) == []
 
 
 async def test_a_writer_whose_dtls_transport_closes_sends_nothing_more() -> None:

@@ -113,6 +113,8 @@ async def test_reports_reach_a_real_peer_without_aiortcs_rtcp_path() -> None:
         def reports() -> list[RtcpSrPacket]:
             return [p for p in got if isinstance(p, RtcpSrPacket) and p.ssrc == sender._ssrc]
 
+        # A frame every 20 ms, as a camera sends, until aiortc's first report on its own
+        # timer has come (the pause paces the media; the loop ends on the report itself).
         for _ in range(400):
             if writer.started:
                 writer.write(frame())

@@ -3,7 +3,6 @@ peers on loopback; a participant finding no free port is closed (1013), the othe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
@@ -22,6 +21,7 @@ from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range
 from tests.support.ports import free_range
 from tests.support.sfu_media import write_test_video
 from tests.support.sfu_peers import LOOPBACK, NodeBot, loopback_pc
+from tests.support.waiting import eventually
 from web.config import Settings
 
 Address = tuple[str, int]
@@ -203,9 +203,7 @@ async def test_short_of_ports_on_one_address_closes_the_sockets_opened_on_the_ot
             await peer.answer(browser.localDescription.sdp)
         assert bound == [("127.0.0.1", low)]
         # That socket, bound before the failure, is closed (aioice never saw it).
-        async with asyncio.timeout(10):
-            while ("127.0.0.1", low) in udp_addresses():
-                await asyncio.sleep(0.01)
+        await eventually(lambda: ("127.0.0.1", low) not in udp_addresses(), what="the close")
     finally:
         held.close()
         await peer.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -98,6 +99,12 @@ class AtelierServer:
 
     def log(self) -> str:
         return read_log(self.log_path)[-6000:]
+
+    def health(self) -> dict[str, Any]:
+        """The server's /healthz figures, its store's among them (`updates_pending`,
+        `commits`): what a test waits on to know the server has stored something."""
+        figures: dict[str, Any] = httpx.get(f"{self.http_url}/healthz", timeout=5).json()
+        return figures
 
     def token(
         self, prefix: str = "", access: str = "rw", ttl: int | None = None, *, name: str = ""

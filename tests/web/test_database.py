@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from realtime.tables import document_updates
+from tests.support.waiting import eventually
 from web.database import DatabaseError, create_engine, database_url, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,12 +173,24 @@ async def test_a_write_that_reads_first_waits_its_turn_instead_of_failing(tmp_pa
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t VALUES (2)"))
 
+    def write_lock_taken() -> bool:
+        """Whether some connection holds the write lock (asked without waiting for it)."""
+        probe = sqlite3.connect(tmp_path / "atelier.db", timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+
     async with engine.begin() as first:
         count = (await first.execute(text("SELECT count(*) FROM t"))).scalar_one()
         other = asyncio.create_task(other_writer())
-        # Let the other writer commit now if the database lets it (it did: then the write
-        # below failed); if it must wait for us, it waits.
-        await asyncio.wait([other], timeout=0.5)
+        # The other writer commits now if the database lets it (it did: then the write below
+        # failed), or waits for the write lock held for this transaction.
+        await eventually(lambda: other.done() or write_lock_taken(), what="the other writer")
         await first.execute(text("INSERT INTO t VALUES (:n)"), {"n": count + 1})
     await other
     async with engine.connect() as conn:

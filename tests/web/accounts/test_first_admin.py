@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,18 +10,14 @@ import httpx
 
 from tests.support.forms import token_in
 from tests.support.servers import AtelierServer
+from tests.support.waiting import eventually_blocking
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+(/premier-admin/[A-Za-z0-9_\-]+)")
 
 
 def _link(server: AtelierServer) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        match = LINK.search(server.log())
-        if match:
-            return match.group(1)
-        time.sleep(0.1)
-    raise AssertionError(f"no first-admin link in the log:\n{server.log()}")
+    match = eventually_blocking(lambda: LINK.search(server.log()), what="the first-admin link")
+    return match.group(1)
 
 
 def test_the_printed_link_creates_the_first_admin_once(

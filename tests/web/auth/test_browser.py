@@ -7,13 +7,13 @@ show the skip link to keyboard users, and fit a phone screen.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.support.servers import AtelierServer
+from tests.support.waiting import eventually_blocking
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +22,7 @@ PASSWORD = "le mot de passe du premier admin"
 
 
 def _first_admin_link(server: AtelierServer) -> str:
-    deadline = time.monotonic() + 10
-    while not (match := LINK.search(server.log())):
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.1)
+    match = eventually_blocking(lambda: LINK.search(server.log()), what="the first-admin link")
     return match.group(0)
 
 

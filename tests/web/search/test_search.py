@@ -5,7 +5,6 @@ The access rules and matching run on SQLite and on PostgreSQL when one answers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -18,6 +17,7 @@ from tests.support.page_reading import page_text
 from tests.support.people import Who, add_person, sign_in_as
 from tests.support.servers import ROOT
 from tests.support.spaces_world import open_link
+from tests.support.waiting import eventually
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.search.indexer import PageIndexer
 from web.search.service import search_pages
@@ -266,11 +266,7 @@ async def test_an_edit_made_live_in_a_room_becomes_findable_after_indexing(
     update = page_update("puis une libellule", doc=client_doc)
     rooms.receive(page.doc_name, conn, bytes(SyncUpdate(update)))
     await rooms.leave(page.doc_name, conn)
-    for _ in range(100):
-        if page.doc_name not in rooms.loaded:
-            break
-        await asyncio.sleep(0.05)
-    assert page.doc_name not in rooms.loaded
+    await eventually(lambda: page.doc_name not in rooms.loaded, what="the room to unload")
     assert await indexer(db_app).refresh() == 1
     assert await titles(db_app, owner, "libellule hippocampe") == ["Page vivante"]
 
@@ -286,11 +282,8 @@ async def test_a_starting_server_indexes_the_pages_it_finds(
     await write_page(first, page.doc_name, "Écrite avant la recherche : ornithorynque.")
 
     second = await make_app()  # same database: its indexer's first pass finds the page
-    for _ in range(100):
-        if await titles(second, owner, "ornithorynque"):
-            break
-        await asyncio.sleep(0.05)
-    assert await titles(second, owner, "ornithorynque") == ["Ancienne page"]
+    found = await eventually(lambda: titles(second, owner, "ornithorynque"), what="the page")
+    assert found == ["Ancienne page"]
 
 
 # --- the page -----------------------------------------------------------------------------
