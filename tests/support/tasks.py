@@ -15,7 +15,7 @@ class TasksApi:
     def __init__(self, client: httpx.AsyncClient, slug: str) -> None:
         self.client = client
         self.slug = slug
-        self._token = ""
+        self.csrf = ""
 
     @property
     def base(self) -> str:
@@ -28,9 +28,9 @@ class TasksApi:
         url = path if own else f"{self.base}{path}"
         headers = {}
         if method != "GET":
-            if not self._token:
-                self._token = await csrf_token(self.client)
-            headers["X-CSRF-Token"] = self._token
+            if not self.csrf:
+                self.csrf = await csrf_token(self.client)
+            headers["X-CSRF-Token"] = self.csrf
         if body is None:
             return await self.client.request(method, url, headers=headers)
         return await self.client.request(method, url, json=body, headers=headers)

@@ -81,9 +81,13 @@ async def read_json(request: Request) -> Any:
             raise BodyTooLarge("Requête trop volumineuse.")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks) or b"null")
+        return json.loads(b"".join(chunks) or b"null", parse_constant=_not_json)
     except ValueError:
         raise TaskInvalid("Requête illisible : JSON invalide.") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def today() -> date:
