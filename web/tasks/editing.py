@@ -272,7 +272,7 @@ async def create_task(
     """A new task (title required) in the given column, or the first; at the given place, or
     at the bottom."""
     if "title" not in fields:
-        raise TaskInvalid("Titre : ce champ est obligatoire.")
+        raise TaskInvalid("%(field)s : ce champ est obligatoire.", field="Titre")
 
     async def work(conn: AsyncConnection) -> Outcome:
         return await _insert_task(conn, store, actor, space_id, fields)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.i18n import N_
 from web.spaces.errors import SpaceError
 
 
@@ -48,8 +49,10 @@ class StaleTask(TaskConflict):
 
     def __init__(self, fields: list[str], current: dict[str, Any]) -> None:
         super().__init__(
-            "Cette tâche a été modifiée entre-temps (%(fields)s) : rechargez-la, puis "
-            "refaites votre modification.",
+            N_(
+                "Cette tâche a été modifiée entre-temps (%(fields)s) : rechargez-la, puis "
+                "refaites votre modification."
+            ),
             fields=", ".join(fields),
         )
         self.extra = {"conflict": {"fields": fields}, "task": current}
