@@ -22,9 +22,9 @@ from sqlalchemy import and_, case, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from web.spaces.access import Actor, at_least, aware, space_role_in, utcnow
+from web.spaces.access import MAX_ID, Actor, at_least, aware, member_role, space_role_in, utcnow
 from web.spaces.errors import Forbidden
-from web.spaces.tables import spaces
+from web.spaces.tables import memberships, spaces
 from web.tasks.errors import StaleTask, TaskConflict, TaskNotFound
 from web.tasks.fractional import generate_n_keys_between
 from web.tasks.tables import (
@@ -128,18 +128,40 @@ async def require_role(
     conn: AsyncConnection, actor: Actor, space_id: int, needed: str, now: datetime | None = None
 ) -> str:
     """The actor's role in the space, which must be `needed` or more (403), on a board it
-    may see (404); writing (editor and up) needs a space that is not archived (409)."""
-    role = await space_role_in(conn, actor, space_id, now or utcnow())
+    may see (404); writing (editor and up) needs a space that is not archived (409).
+
+    A member's role and the space's state come in one query (this runs on every move)."""
+    archived: Any = None
+    if actor.guest_link_id is not None or not 0 < space_id < MAX_ID:
+        role = await space_role_in(conn, actor, space_id, now or utcnow())
+        if role is not None and at_least(needed, "editor"):
+            archived = (
+                await conn.execute(select(spaces.c.archived_at).where(spaces.c.id == space_id))
+            ).scalar()
+    else:
+        row = (
+            await conn.execute(
+                select(memberships.c.role, spaces.c.visibility, spaces.c.archived_at)
+                .select_from(
+                    spaces.outerjoin(
+                        memberships,
+                        and_(
+                            memberships.c.space_id == spaces.c.id,
+                            memberships.c.user_id == actor.id,
+                        ),
+                    )
+                )
+                .where(spaces.c.id == space_id)
+            )
+        ).first()
+        role = None if row is None else member_role(row.role, row.visibility, actor)
+        archived = None if row is None else row.archived_at
     if role is None:
         raise TaskNotFound("Espace introuvable.")
     if not at_least(role, needed):
         raise Forbidden("Votre rôle dans cet espace ne permet pas cette action.")
-    if at_least(needed, "editor"):
-        archived = (
-            await conn.execute(select(spaces.c.archived_at).where(spaces.c.id == space_id))
-        ).scalar()
-        if archived is not None:
-            raise TaskConflict("Cet espace est archivé : désarchivez-le d'abord.")
+    if at_least(needed, "editor") and archived is not None:
+        raise TaskConflict("Cet espace est archivé : désarchivez-le d'abord.")
     return role
 
 

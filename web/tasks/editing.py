@@ -106,8 +106,12 @@ async def _free_place(
 ) -> tuple[str, bool]:
     """`key`, or the key just after it when another card holds it; whether it changed."""
     others = (tasks.c.column_id == column_id, tasks.c.id != (task_id or 0))
-    taken = await conn.execute(select(tasks.c.id).where(tasks.c.order_key == key, *others))
-    if taken.first() is None:
+    first = (
+        await conn.execute(
+            select(func.min(tasks.c.order_key)).where(tasks.c.order_key >= key, *others)
+        )
+    ).scalar()
+    if first != key:
         return key, False
     following = (
         await conn.execute(
@@ -127,6 +131,10 @@ async def _bottom(conn: AsyncConnection, column_id: int) -> str:
 
 
 async def _wip(conn: AsyncConnection, column: Any) -> dict[str, Any]:
+    """The column's work-in-progress limit against its cards (counted when it has a limit)."""
+    limit = column.wip_limit
+    if limit is None:
+        return {"limit": None, "count": None, "exceeded": False}
     count = (
         await conn.execute(
             select(func.count()).where(
@@ -134,8 +142,7 @@ async def _wip(conn: AsyncConnection, column: Any) -> dict[str, Any]:
             )
         )
     ).scalar_one()
-    limit = column.wip_limit
-    return {"limit": limit, "count": count, "exceeded": limit is not None and count > limit}
+    return {"limit": limit, "count": count, "exceeded": count > limit}
 
 
 # -- checks of related rows -----------------------------------------------------------------
