@@ -31,3 +31,10 @@ bench-sync-cpu: $(RUN_STAMP) $(NODE_STAMP)
 	    "--docs 200 --clients 2 --rate 1"; do \
 	  .venv/bin/python bench/sync_cpu_bench.py $$point $(SYNC_CPU_ARGS) || exit 1; \
 	done
+
+# Tasks (docs/benchmarks.md, "Tasks"): a 5,000-card board, a move seen by 20 live viewers,
+# the scheduler on 200 and 1,000 tasks. About a minute.
+.PHONY: bench-tasks
+bench-tasks: $(RUN_STAMP)
+	@mkdir -p $(SYNC_BENCH_OUT)
+	.venv/bin/python bench/tasks_bench.py --json $(SYNC_BENCH_OUT)/tasks.json

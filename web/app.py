@@ -39,6 +39,9 @@ from web.search.routes import search_routes
 from web.spaces.routes import spaces_routes
 from web.spaces.sync_auth import SpacesAuthorizer
 from web.spaces.tree import purge_trash
+from web.tasks.common import TaskHooks, TaskStore
+from web.tasks.live import may_follow_task
+from web.tasks.routes import TaskRoutes
 from web.visio.access import MeetingAuthorizer
 from web.visio.routes import visio_routes
 
@@ -152,11 +155,14 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     # The live event stream (/live): notifications, comments and every other live list, one
     # socket per tab; a Redis Stream across workers.
     live_items = ItemTopics()
+    live_items.register("task", may_follow_task)
     live = LiveStream(
         make_log(settings.redis_url, settings.live_retention_events),
         LiveAuthorizer(accounts.sessions, live_items),
         live_sockets,
     )
+    # Tasks: the social layer adds its activity feed and comment counts to these hooks.
+    task_hooks = TaskHooks()
     keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)
     ready = False
 
@@ -238,6 +244,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *search_routes(),
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
             *VersionRoutes(engine, rooms, store).routes(),
+            *TaskRoutes(TaskStore(engine, task_hooks)).routes(),
         ],
         # Outermost: a request naming another host is refused before anything else runs.
         middleware=[
@@ -256,5 +263,6 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app.state.access = access
     app.state.live = live
     app.state.live_items = live_items
+    app.state.task_hooks = task_hooks
     app.state.versions = keeper
     return app

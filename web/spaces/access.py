@@ -1,4 +1,5 @@
-"""Who may do what: a user's role in a space and on a page, and the grant of a page's document.
+"""Who may do what: a user's role in a space, on its pages and tasks, and the grant of a
+realtime document (a page's body or a task's description).
 
 Rules: members have their membership role; agents (and instance admins) read listed spaces
 as readers; a guest who came through a link has the link's role on the link's item only, and
@@ -17,6 +18,7 @@ from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.spaces.tables import SPACE_ROLES, guest_links, memberships, pages, spaces
+from web.tasks.tables import tasks
 
 ROLE_RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
 # Instance roles that may see listed spaces and the directory.
@@ -172,20 +174,45 @@ class DocumentRole:
         return at_least(self.role, "editor")
 
 
+async def content_role_in(
+    conn: AsyncConnection, user: Actor, space_id: int, now: datetime
+) -> str | None:
+    """The user's role on what a whole space holds (its board, its tasks): the space role,
+    reader at most in an archived space; a guest of a one-page link has none."""
+    role = await space_role_in(conn, user, space_id, now)
+    if role is None:
+        return None
+    archived = (
+        await conn.execute(select(spaces.c.archived_at).where(spaces.c.id == space_id))
+    ).scalar()
+    return "reader" if archived is not None else role
+
+
 async def document_role(
     engine: AsyncEngine, user: Actor, doc_name: str, *, now: datetime | None = None
 ) -> DocumentRole | None:
-    """The user's role on the page whose document is `doc_name`, or None."""
+    """The user's role on the page or the task whose document is `doc_name`, or None.
+
+    The one answer to "who may open this document": a page's body follows the page's role,
+    a task's description its space's (editors write, readers and commenters read).
+    """
+    now = now or utcnow()
     async with engine.connect() as conn:
         row = (
             await conn.execute(
                 select(pages.c.id, pages.c.space_id).where(pages.c.doc_name == doc_name)
             )
         ).first()
-        if row is None:
+        if row is not None:
+            role = await page_role_in(conn, user, row.id, now)
+            return None if role is None else DocumentRole(role, row.space_id)
+        space_id = (
+            await conn.execute(select(tasks.c.space_id).where(tasks.c.doc_name == doc_name))
+        ).scalar()
+        if space_id is None:
             return None
-        role = await page_role_in(conn, user, row.id, now or utcnow())
-    return None if role is None else DocumentRole(role, row.space_id)
+        role = await content_role_in(conn, user, space_id, now)
+    return None if role is None else DocumentRole(role, space_id)
 
 
 @dataclass(frozen=True)
