@@ -14,7 +14,8 @@ Stable fixtures for every web test (keep these names and signatures):
 
 - `matrix_instance` — for the authorisation matrix (module-scoped, its tests on the module's
   event loop): one app per module on SQLite, then on a PostgreSQL database of its own when
-  one answers, with the `InstanceState` that snapshots and wipes it between cases.
+  one answers, with the `InstanceState` that snapshots and wipes it between cases;
+  `matrix_routes` — every route of the app as the matrix names them.
 
 Helpers live in `tests/support/`: `forms` (`csrf_token`, `post_form`), `people` (`PASSWORD`,
 `sign_in`), `mails` (`outbox`, `link_in`), `page_reading` (`page_text`), `web_app`
@@ -34,6 +35,7 @@ import pytest
 import pytest_asyncio
 from starlette.applications import Starlette
 
+from tests.support.access_matrix import route_names
 from tests.support.people import PASSWORD, sign_in
 from tests.support.postgres import temporary_database
 from tests.support.web_app import BASE_URL, web_settings
@@ -179,6 +181,4 @@ async def matrix_instance(
 @pytest.fixture
 def matrix_routes(tmp_path: Path) -> set[str]:
     """Every route of the app, as the matrix names them (`METHOD /path`, `WS /path`)."""
-    from tests.support.access_matrix import route_names
-
     return route_names(create_app(web_settings(tmp_path / "data")))
