@@ -12,6 +12,11 @@ Stable fixtures for every web test (keep these names and signatures):
 - `signed_in(client, email, password=PASSWORD)` → signs `client` in (asserts it worked) and
   returns it.
 
+- `matrix_instance` — for the authorisation matrix (module-scoped, its tests on the module's
+  event loop): one app per module on SQLite, then on a PostgreSQL database of its own when
+  one answers, with the `InstanceState` that snapshots and wipes it between cases;
+  `matrix_routes` — every route of the app as the matrix names them.
+
 Helpers live in `tests/support/`: `forms` (`csrf_token`, `post_form`), `people` (`PASSWORD`,
 `sign_in`), `mails` (`outbox`, `link_in`), `page_reading` (`page_text`), `web_app`
 (`web_settings`, `BASE_URL`, `SECRET`).
@@ -20,16 +25,21 @@ Helpers live in `tests/support/`: `forms` (`csrf_token`, `post_form`), `people` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from starlette.applications import Starlette
 
+from tests.support.access_matrix import route_names
 from tests.support.people import PASSWORD, sign_in
+from tests.support.postgres import temporary_database
 from tests.support.web_app import BASE_URL, web_settings
+from tests.support.world_snapshot import InstanceState
 from web.accounts import users as accounts
 from web.app import create_app
 from web.database import database_url, migrate
@@ -143,3 +153,32 @@ def signed_in() -> Callable[..., Awaitable[httpx.AsyncClient]]:
         return client
 
     return do
+
+
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def matrix_instance(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Starlette, InstanceState]]:
+    """One app for a whole matrix module, per database; each case wipes it and builds its
+    world (building an app per case would cost more than all of a case's requests)."""
+    data_dir = tmp_path_factory.mktemp("matrix") / "data"
+    data_dir.mkdir()
+    async with contextlib.AsyncExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = await stack.enter_async_context(temporary_database())
+        await asyncio.to_thread(migrate, database_url(data_dir.resolve(), url))
+        overrides = {"database_url": url} if url else {}
+        app = create_app(web_settings(data_dir, **overrides))
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        yield app, InstanceState(app)
+
+
+@pytest.fixture
+def matrix_routes(tmp_path: Path) -> set[str]:
+    """Every route of the app, as the matrix names them (`METHOD /path`, `WS /path`)."""
+    return route_names(create_app(web_settings(tmp_path / "data")))

@@ -236,8 +236,10 @@ async def join_meeting(request: Request) -> Response:
     if not ROOM_NAME.match(room):
         raise HTTPException(404, t(NOT_FOUND))
     if room.startswith("space-"):
+        # Only for those who may enter its meeting: the others must not learn from a room
+        # number which spaces exist, nor their addresses.
         space = await space_by_id(engine_of(request), int(room.removeprefix("space-")))
-        if space is None:
+        if space is None or not await _allowed_in_space(request, user, space.id):
             raise HTTPException(404, t(NOT_FOUND))
         return RedirectResponse(f"/espaces/{quote(space.slug)}/reunion", status_code=303)
     if user.is_guest:  # ad-hoc meetings are for signed-in agents (guests come by a space)

@@ -155,6 +155,21 @@ async def test_an_agent_starts_an_ad_hoc_meeting_with_its_own_link_guests_may_no
     assert space_room.headers["location"] == f"/espaces/{world.slug}/reunion"
 
 
+async def test_a_space_room_number_tells_outsiders_nothing(
+    app: Starlette, new_client: Callable[[], httpx.AsyncClient]
+) -> None:
+    world = await build_world(app, new_client)
+    room = f"/reunion/space-{world.space_id}"
+    for stranger in ("outsider", "instance_admin"):
+        answer = await world.clients[stranger].get(room)
+        assert answer.status_code == 404
+        assert world.slug not in answer.text and "location" not in answer.headers
+    unknown = await world.clients["outsider"].get(f"/reunion/space-{world.space_id + 1}")
+    assert unknown.status_code == 404
+    guest = await world.clients["page_link_editor"].get(room)
+    assert guest.headers["location"] == f"/espaces/{world.slug}/reunion"
+
+
 async def test_the_meeting_page_and_its_client_strings_follow_the_language(
     app: Starlette, new_client: Callable[[], httpx.AsyncClient]
 ) -> None:
