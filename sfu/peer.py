@@ -1441,14 +1441,13 @@ class RtpWriter:
 
     def _send(self, frame: PackedFrame) -> None:
         route = self._current_route()
-        if route is None:
-            return
+        if route is None or route.closing():
+            return  # nothing to send to, or its connection is going away
         sender = self._sender
         now = time.time() + NTP_OFFSET
         to = route.native
         if to is not None:
-            if not to.transport.is_closing():  # else its connection is going away
-                self._send_native(frame, now)
+            self._send_native(frame, now)
             return
         if self._abs_send_time:
             stamp = (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")  # 6.18 fixed point
@@ -1518,7 +1517,7 @@ class RtpWriter:
         extensions = self._ext_head + b"\0\0\0" + self._ext_tail
         if not self._abs_send_time:
             extensions = self._ext_head
-        if len(extensions) > native.EXT_MAX:
+        if len(extensions) > native.LIB.ATELIER_EXT_MAX:
             return False
         dest.first = self._first_byte
         dest.payload_type = self._payload_type
@@ -1691,8 +1690,8 @@ class RtpWriter:
         """The packet `sequence_number`, if C sent it: from its ring and the frame kept."""
         dest = self._dest
         sent = 0
-        for back in range(1, native.RING + 1):
-            slot = (dest.ring_next - back) % native.RING
+        for back in range(1, native.LIB.ATELIER_RING + 1):
+            slot = (dest.ring_next - back) % native.LIB.ATELIER_RING
             count = dest.ring_count[slot]
             if not count:
                 return None
@@ -1727,7 +1726,7 @@ def fanout(dests: Any, n: int, frame: PackedFrame, now: float) -> None:
     """`frame` from C to the first `n` writers' `atelier_dest`s of `dests`, at `now` (seconds
     since 1900, as the writers' sender reports and abs-send-time count them)."""
     addresses, sizes = frame.arrays()
-    native.LIB.atelier_fanout(
+    native.LIB.atelier_send_frame(
         dests,
         n,
         frame.serial,
@@ -1739,7 +1738,7 @@ def fanout(dests: Any, n: int, frame: PackedFrame, now: float) -> None:
         sizes,
         frame.size,
         _native_buffer(),
-        native.STRIDE,
+        native.LIB.ATELIER_STRIDE,
     )
 
 
@@ -1763,6 +1762,7 @@ class _Route(NamedTuple):
     sendto: Callable[[bytes, Any], None]
     addr: Any
     protect: Callable[..., bytes]
+    closing: Callable[[], bool]  # whether the socket is closing (its connection going away)
     native: _NativeRoute | None
 
     @classmethod
@@ -1772,7 +1772,12 @@ class _Route(NamedTuple):
         transport = pair.protocol.transport
         addr = pair.remote_addr
         to = _native_route(transport, addr, srtp) if fast else None
-        return cls(pair, srtp, transport.sendto, addr, protect, to)
+        closing = getattr(transport, "is_closing", _never)
+        return cls(pair, srtp, transport.sendto, addr, protect, closing, to)
+
+
+def _never() -> bool:
+    return False
 
 
 def _native_route(transport: Any, addr: Any, srtp: pylibsrtp.Session) -> _NativeRoute | None:
@@ -1814,7 +1819,9 @@ def _native_route(transport: Any, addr: Any, srtp: pylibsrtp.Session) -> _Native
 @functools.cache
 def _native_buffer() -> Any:
     """Where `sfu.native` writes a batch of packets (one per process: the loop is single)."""
-    return native.FFI.new("unsigned char[]", native.MAX_BATCH * native.STRIDE)
+    return native.FFI.new(
+        "unsigned char[]", native.LIB.ATELIER_MAX_BATCH * native.LIB.ATELIER_STRIDE
+    )
 
 
 @dataclass
