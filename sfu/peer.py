@@ -35,7 +35,6 @@ import contextvars
 import errno
 import fractions
 import functools
-import gc
 import ipaddress
 import itertools
 import logging
@@ -292,16 +291,6 @@ def udp_ports(ports: tuple[int, int] | None) -> Iterator[None]:
         yield
     finally:
         _UDP_PORTS.reset(token)
-
-
-# The process's modules (~150k long-lived objects, most of the heap) are walked by every full
-# collection: 40-100 ms with the event loop stopped, and a meeting's joins (peer connections,
-# SDP objects) trigger several, stalling a newcomer's offer or first frames. Frozen once here,
-# when the SFU is imported with the rest of the app, they are no longer walked (a full
-# collection then takes ~10 ms); being alive now, nothing is lost but the rare cycle among
-# them that dies later.
-gc.collect()
-gc.freeze()
 
 
 @dataclass(frozen=True)

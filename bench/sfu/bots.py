@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -683,6 +684,10 @@ async def main_async(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    # As an SFU process runs aiortc (its receive path is the bots' too): with the start-up
+    # heap out of the collector's sight.
+    gc.collect()
+    gc.freeze()
     plan = json.loads(Path(sys.argv[1]).read_text())
     if plan.get("rcvbuf"):
         loopback.set_receive_buffer(int(plan["rcvbuf"]))

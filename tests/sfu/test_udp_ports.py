@@ -16,13 +16,13 @@ from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
 
 import sfu.peer
-from sfu.endpoint import sfu_config
 from sfu.node import CLOSE_SERVER_FULL, NO_MEDIA_PORT, SfuConfig, SfuNode
 from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range, host_addresses
 from tests.support.ports import free_range
 from tests.support.sfu_media import write_test_video
 from tests.support.sfu_peers import LOOPBACK, NodeBot, loopback_pc
 from web.config import Settings
+from web.visio.sfu_setup import sfu_config
 
 Address = tuple[str, int]
 
