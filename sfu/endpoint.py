@@ -23,8 +23,9 @@ from plumbing.ratelimit import TokenBucket
 from plumbing.sockets import LiveSockets
 from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
-from sfu.node import Member, RemoteMember, SfuNode
+from sfu.node import RemoteMember, SfuNode
 from sfu.room import Newcomer
+from sfu.room_runtime import Member
 from sfu.signaling import ServerMessage, parse_client
 
 log = logging.getLogger("atelier.visio")

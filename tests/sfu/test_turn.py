@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import time
 
-from sfu.node import SfuConfig, SfuNode
-from sfu.peer import IceConfig, IceServer
+from sfu.config import IceConfig, IceServer, SfuConfig
+from sfu.node import SfuNode
 from sfu.turn import TURN_CREDENTIAL_SECONDS, turn_credentials
 from tests.support.sfu_peers import LOOPBACK, NodeBot
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from plumbing.bus import Bus
+from sfu.config import IceConfig, IceServer, SfuConfig
 from sfu.errors import SfuError
-from sfu.node import SfuConfig, SfuNode
-from sfu.peer import IceConfig, IceServer
+from sfu.node import SfuNode
 from web.config import Settings
 
 

@@ -27,8 +27,10 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
 from sfu import native
+from sfu.frames import Codec, PackedFrame, Packetizer
 from sfu.native import build
-from sfu.peer import NTP_OFFSET, RTP_HISTORY, Codec, PackedFrame, Packetizer, RtpWriter, fanout
+from sfu.rtp import NTP_OFFSET, RTP_HISTORY
+from sfu.sending import RtpWriter, send_from_c
 from tests.support.servers import ROOT
 from tests.support.sfu_rtp import EXTENSIONS, RTX, VP8, FakeSender
 
@@ -244,7 +246,7 @@ def fan_out(subs: list[Subscriber], frame: PackedFrame, now: float = 0.0) -> Non
     writers = [s.writer for s in subs]
     dests = [w.native_dest() for w in writers]
     assert all(d is not None for d in dests)
-    fanout(native.FFI.new("atelier_dest *[]", dests), len(dests), frame, now or NTP_OFFSET)
+    send_from_c(native.FFI.new("atelier_dest *[]", dests), len(dests), frame, now or NTP_OFFSET)
 
 
 @needs_c
@@ -327,7 +329,7 @@ async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> N
         with pytest.raises(OSError):
             os.fstat(fd)  # our dup of its socket is closed
         # A fan-out made before the close skips it; the other writer still gets the frame.
-        fanout(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
+        send_from_c(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
         await asyncio.sleep(0.05)
         assert subs[0].received() == []
         assert len(subs[1].received()) == 3
