@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 NODE_STAMP := node_modules/.installed
 BUNDLE_STAMP := web/static/build/.built
-NATIVE_STAMP := sfu/_native.stamp
+NATIVE_SOURCES := setup.py sfu/native/build.py sfu/native/sender.c sfu/native/sender.h
 EDITOR_SOURCES := $(shell find editor -name "*.ts") editor/tsconfig.json
 EDITOR_ENTRIES := $(wildcard editor/entries/*.ts)
 
@@ -32,22 +32,20 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 LOCK_RUN := requirements/run.txt
 LOCK_DEV := requirements/dev.txt
 
-$(RUN_STAMP): $(LOCK_RUN) pyproject.toml
+# The editable install also builds the SFU's C sender (setup.py, sfu/native/) where a C compiler
+# exists; `python -m sfu.native` then says whether it is in use, or warns with the compiler's
+# reason (the SFU works without it, sending from Python: more CPU per stream).
+$(RUN_STAMP): $(LOCK_RUN) pyproject.toml $(NATIVE_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_RUN)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	$(PIP) check
+	@$(BIN)/python -m sfu.native
 	@touch $@
 
 $(DEV_STAMP): $(LOCK_DEV) $(RUN_STAMP)
 	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK_DEV)
 	$(PIP) check
-	@touch $@
-
-# The SFU's C sender (sfu/native.py): built with cffi and the C compiler; without one the SFU
-# sends from Python (slower) and says so at start.
-$(NATIVE_STAMP): $(RUN_STAMP) sfu/native.py
-	@$(BIN)/python -m sfu.native
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -64,9 +62,9 @@ $(BUNDLE_STAMP): $(NODE_STAMP) $(EDITOR_SOURCES) package-lock.json
 
 bundle: $(BUNDLE_STAMP)
 
-setup: $(RUN_STAMP) $(NATIVE_STAMP) $(BUNDLE_STAMP)
+setup: $(RUN_STAMP) $(BUNDLE_STAMP)
 
-setup-dev: sysdeps $(DEV_STAMP) $(NATIVE_STAMP) $(BUNDLE_STAMP)
+setup-dev: sysdeps $(DEV_STAMP) $(BUNDLE_STAMP)
 
 # Debian packages the tests use, installed when missing and we are root (CI is).
 sysdeps:
@@ -131,7 +129,7 @@ bench-store: $(RUN_STAMP)
 	$(BIN)/python bench/store_bench.py
 
 clean:
-	rm -rf $(VENV) node_modules web/static/build sfu/_native*
+	rm -rf $(VENV) node_modules web/static/build build sfu/native/_sender*
 
 -include bench/bench.mk
 -include bench/sfu.mk

@@ -12,7 +12,7 @@ SFU_BENCH_OUT ?= bench/results
 
 .PHONY: bench-sfu bench-sfu-quick bench-sfu-rounds sfu-bench-deps
 
-sfu-bench-deps: $(RUN_STAMP) $(NATIVE_STAMP)
+sfu-bench-deps: $(RUN_STAMP)
 	@missing=""; \
 	command -v janus >/dev/null || missing="$$missing janus"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \

@@ -5,7 +5,7 @@ The same synthetic aiortc participants (bench/sfu/bots.py) join the same scenari
 server, on loopback only. Publishers send a pre-encoded 640x480 30 fps VP8 (~500 kbit/s) + Opus
 file (bench/sfu/media.py, cached under bench/results/), so they never encode; subscribers count
 complete encoded frames and never decode. The bots run on uvloop and take their SRTP straight
-from the socket to aiortc's receivers (`sfu.peer.FastReceive`, the SFU's own receive path), to
+from the socket to aiortc's receivers (`sfu.receiving.FastReceive`, the SFU's own receive path), to
 leave the server as much of the machine as they can. Per server and scenario the driver reports:
 
   forwarded video streams  received streams with frames in the window / expected streams

@@ -17,20 +17,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from plumbing.bus import Bus
 from plumbing.ratelimit import TokenBucket
 from plumbing.sockets import LiveSockets
 from plumbing.websocket import SocketRefused, websocket_session
 from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
-from sfu.node import Member, RemoteMember, SfuConfig, SfuNode
-from sfu.peer import IceConfig, IceServer
+from sfu.node import RemoteMember, SfuNode
 from sfu.room import Newcomer
+from sfu.room_runtime import Member
 from sfu.signaling import ServerMessage, parse_client
-from web.config import Settings
 
 log = logging.getLogger("atelier.visio")
 
@@ -40,43 +37,6 @@ RATE_MESSAGES = 50.0
 RATE_BURST = 200.0
 # Closed with this, the meeting client joins again at once (see RECONNECT_CODES in client.ts).
 ROLE_CHANGED = 4100
-
-
-def sfu_config(settings: Settings) -> SfuConfig:
-    """The SFU's configuration from the instance settings."""
-    servers = []
-    for url in settings.visio_ice_servers.split():
-        if url.startswith(("turn:", "turns:")):
-            user, password = settings.visio_turn_username, settings.visio_turn_password
-            servers.append(IceServer(url, user or None, password or None))
-        else:
-            servers.append(IceServer(url))
-    addresses = tuple(a for a in settings.visio_host_addresses.split(",") if a)
-    public = settings.visio_public_address.split(",")[0]
-    ice = IceConfig(
-        host_addresses=addresses,
-        ice_servers=tuple(servers),
-        public_address=public,
-        udp_ports=settings.visio_udp_ports,
-    )
-    return SfuConfig(
-        ice=ice,
-        max_participants=settings.visio_max_participants,
-        last_n=settings.visio_last_n,
-        turn_secret=settings.visio_turn_secret,
-    )
-
-
-def make_sfu(settings: Settings, bus: Bus, *, role: str | None = None) -> SfuNode:
-    """The SFU of this process: embedded; with Redis, rooms leased and signaling relayed; in
-    `signaling` mode (or `role="standalone"`, `atelier sfu`) a part of separate SFU nodes."""
-    role = role or ("signaling" if settings.visio_mode == "signaling" else "embedded")
-    if not settings.redis_url:
-        if role != "embedded":
-            raise SfuError(f"an SFU node in the {role} role needs REDIS_URL")
-        return SfuNode(sfu_config(settings))
-    client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-    return SfuNode(sfu_config(settings), bus=bus, redis=client, role=role)
 
 
 class VisioRefused(SfuError, SocketRefused):

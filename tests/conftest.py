@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sfu import aiortc_internals
 from tests.support.browser import chromium
 from tests.support.ports import port_answers
 from tests.support.servers import AtelierServer, RedisServer
@@ -20,6 +21,13 @@ from tests.support.yjs import YjsClients
 from web.database import create_engine, migrate
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aiortc_as_the_sfu_runs_it() -> None:
+    """aiortc and aioice patched as an SFU node patches them at its start: the test bots and
+    the peers tests make alone then gather on loopback too (`sfu.ice.host_addresses`)."""
+    aiortc_internals.install()
 
 
 @pytest.fixture

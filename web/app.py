@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -22,12 +21,13 @@ from plumbing.sockets import AccessChanges, LiveSockets
 from realtime.endpoint import Access, AccessRefused, EndpointLimits, Grant, SyncEndpoint
 from realtime.rooms import DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
-from sfu.endpoint import VisioEndpoint, make_sfu
+from sfu.endpoint import VisioEndpoint
 from web import logs, ticks
 from web.accounts.setup import AccountsSetup
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url, prepare_data_dir
+from web.gc_tuning import freeze_startup_heap
 from web.hosts import KnownHostMiddleware
 from web.live_access import watching_expiries
 from web.live_topics import ItemTopics, LiveAuthorizer
@@ -44,6 +44,7 @@ from web.tasks.live import may_follow_task
 from web.tasks.routes import TaskRoutes
 from web.visio.access import MeetingAuthorizer
 from web.visio.routes import visio_routes
+from web.visio.sfu_setup import make_sfu
 
 log = logging.getLogger("atelier.web")
 
@@ -77,29 +78,11 @@ class TokenAuthorizer:
         return Grant(access, tags, recheck)
 
 
-# Young-generation size for the garbage collector in a server process (CPython's default: 700).
-# Each full collection walks every live object with the event loop stopped; with the default, a
-# reconnect storm of thousands of clients runs several of them, with 10,000 none: what survives
-# is collected young, in short pauses, and steady traffic (short-lived objects) is unaffected
-# (docs/benchmarks.md, "Garbage collector").
-GC_YOUNG_THRESHOLD = 10_000
-
-
 def serve_app() -> Starlette:
     """`create_app` for `atelier serve`: the app owns its process (see `tune_gc`, and
     `web.ticks` for uvicorn's once-a-second housekeeping)."""
     ticks.install()
     return create_app(tune_gc=True)
-
-
-def _freeze_startup_heap() -> None:
-    # Everything built so far (modules, templates, the app, compiled SQL) lives as long as the
-    # process: out of the collector's sight, a full collection walks only what came later
-    # (connections, rooms), and the rarer full collections cost a fraction of what they did.
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Starlette:
@@ -185,7 +168,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 except Exception:  # the schema may not be migrated yet
                     log.warning("could not purge the pages trash", exc_info=True)
                 if tune_gc:
-                    _freeze_startup_heap()
+                    freeze_startup_heap()
                 ready = True
                 log.info("atelier ready (bus: %s)", "redis" if settings.redis_url else "in-process")
                 # Sessions and guest links that expire while connected are cut off within

@@ -142,7 +142,7 @@ def cmd_sfu(args: argparse.Namespace) -> int:
         )
     import asyncio
 
-    from sfu.standalone import run_sfu_node
+    from web.visio.standalone import run_sfu_node
 
     _raise_open_files_limit()
     try:

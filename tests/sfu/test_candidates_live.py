@@ -18,8 +18,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from starlette.applications import Starlette
 
-from sfu.node import Member, SfuNode
-from sfu.peer import host_addresses
+from sfu.ice import host_addresses
+from sfu.node import SfuNode
+from sfu.room_runtime import Member
 from sfu.signaling import Candidate, Chat, ClientMessage, Publish, ServerMessage, TrackSource
 from tests.support.web_app import web_settings
 from web.app import create_app

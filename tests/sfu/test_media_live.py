@@ -17,8 +17,10 @@ from aiortc.contrib.media import MediaPlayer
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from sfu.node import Member, RoomRuntime, SfuConfig, SfuNode
-from sfu.peer import IceConfig, PublisherPeer, SubscriberPeer
+from sfu.config import IceConfig, SfuConfig
+from sfu.node import SfuNode
+from sfu.peers import PublisherPeer, SubscriberPeer
+from sfu.room_runtime import Member, RoomRuntime
 from tests.support.sfu_media import nal_units, video_packets, write_test_h264, write_test_video
 from tests.support.sfu_peers import NodeBot
 from tests.support.waiting import eventually, until_passes
@@ -83,8 +85,8 @@ async def test_forwarded_frames_are_byte_identical_to_those_the_publisher_sent(
     await bob.wait_for(enough)
     only_loopback_sockets()
     # They went out from C (`sfu.native`), fanned out to the track's subscribers.
-    fan = node.rooms["room"]._fanouts[video_track]
-    assert (fan.sending, fan.others) == (1, [])
+    recipients = node.rooms["room"]._recipients[video_track]
+    assert (recipients.c_count, recipients.others) == (1, [])
     received = [f.data for f in bob.frames[str(bob.received_track(video_track))]]
     sent = video_packets(vp8_file)
     start = sent.index(received[0])
@@ -344,7 +346,7 @@ async def test_h264_is_forwarded_unchanged_when_the_publisher_prefers_it(
 async def test_a_subscriber_that_never_answers_is_closed_and_the_room_goes_on(
     node: SfuNode, vp8_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sfu.node.ANSWER_TIMEOUT", 0.5)
+    monkeypatch.setattr("sfu.room_runtime.ANSWER_TIMEOUT", 0.5)
     alice = await NodeBot(node, "room", "Alice").join()
     mute = await NodeBot(node, "room", "Silent").join()
     # A broken client: it gets offers and never answers.

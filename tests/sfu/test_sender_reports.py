@@ -17,7 +17,10 @@ from aiortc.rtp import (
 )
 from pylibsrtp import Policy, Session
 
-from sfu.peer import ForwardedTrack, RtpWriter, _fast_protect, host_addresses
+from sfu.ice import host_addresses
+from sfu.peers import ForwardedTrack
+from sfu.sending import RtpWriter
+from sfu.srtp import fast_protect
 from tests.support.sfu_rtp import VP8, FakeSender, frame, start
 
 LOOPBACK = ("127.0.0.1",)
@@ -73,7 +76,7 @@ def test_the_fast_srtcp_protection_is_pylibsrtps_byte_for_byte() -> None:
     sender = FakeSender()
     sender._RTCRtpSender__cname = "cname"  # type: ignore[attr-defined]
     writer = RtpWriter(sender)  # type: ignore[arg-type]
-    reference, fast = session(), _fast_protect(session(), rtcp=True)
+    reference, fast = session(), fast_protect(session(), rtcp=True)
     for count in range(20):
         sender._RTCRtpSender__packet_count = count
         report = writer.sender_report()

@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import time
 
-from sfu.node import SfuConfig, SfuNode
-from sfu.peer import IceConfig, IceServer
+from sfu.config import IceConfig, IceServer, SfuConfig
+from sfu.node import SfuNode
 from sfu.turn import TURN_CREDENTIAL_SECONDS, turn_credentials
 from tests.support.sfu_peers import LOOPBACK, NodeBot
 
@@ -80,8 +80,8 @@ async def test_without_a_secret_the_static_credentials_are_given() -> None:
 
 
 def test_the_secret_comes_from_the_settings() -> None:
-    from sfu.endpoint import sfu_config
     from web.config import Settings
+    from web.visio.sfu_setup import sfu_config
 
     settings = Settings.from_env({"ATELIER_VISIO_TURN_SECRET": " s3cret "})
     assert sfu_config(settings).turn_secret == "s3cret"

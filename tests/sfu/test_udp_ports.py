@@ -14,15 +14,18 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
 
-import sfu.peer
-from sfu.endpoint import sfu_config
-from sfu.node import CLOSE_SERVER_FULL, NO_MEDIA_PORT, SfuConfig, SfuNode
-from sfu.peer import IceConfig, PublisherPeer, UdpPortsExhausted, _bind_in_range, host_addresses
+import sfu.ice
+from sfu.config import IceConfig, SfuConfig
+from sfu.ice import UdpPortsExhausted, bind_in_range, host_addresses
+from sfu.node import SfuNode
+from sfu.peers import PublisherPeer
+from sfu.room_runtime import CLOSE_SERVER_FULL, NO_MEDIA_PORT
 from tests.support.ports import free_range
 from tests.support.sfu_media import write_test_video
 from tests.support.sfu_peers import LOOPBACK, NodeBot, loopback_pc
 from tests.support.waiting import eventually
 from web.config import Settings
+from web.visio.sfu_setup import sfu_config
 
 Address = tuple[str, int]
 
@@ -80,13 +83,13 @@ def test_ports_are_taken_round_robin_skipping_those_in_use() -> None:
     low, high = free_range(3)
     held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     held.bind(("127.0.0.1", low + 1))
-    bound = [_bind_in_range("127.0.0.1", (low, high)) for _ in range(2)]
+    bound = [bind_in_range("127.0.0.1", (low, high)) for _ in range(2)]
     try:
         assert sorted(s.getsockname()[1] for s in bound) == [low, high]
         with pytest.raises(UdpPortsExhausted, match=f"no free UDP port in {low}-{high} on 127"):
-            _bind_in_range("127.0.0.1", (low, high))
+            bind_in_range("127.0.0.1", (low, high))
         bound.pop().close()
-        bound.append(_bind_in_range("127.0.0.1", (low, high)))  # a port freed is free again
+        bound.append(bind_in_range("127.0.0.1", (low, high)))  # a port freed is free again
     finally:
         held.close()
         for sock in bound:
@@ -186,11 +189,11 @@ async def test_short_of_ports_on_one_address_closes_the_sockets_opened_on_the_ot
     bound: list[Address] = []
 
     def bind(address: str, ports: tuple[int, int]) -> socket.socket:
-        sock = _bind_in_range(address, ports)
+        sock = bind_in_range(address, ports)
         bound.append(sock.getsockname())
         return sock
 
-    monkeypatch.setattr(sfu.peer, "_bind_in_range", bind)
+    monkeypatch.setattr(sfu.ice, "bind_in_range", bind)
     browser = loopback_pc()
     browser.addTransceiver("video", direction="sendonly")
     with host_addresses(LOOPBACK):

@@ -22,9 +22,12 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from sfu.node import Member, SfuNode
-from sfu.peer import EncodedFrame, FrameTap, host_addresses
+from sfu.frame_assembly import FrameTap
+from sfu.frames import EncodedFrame
+from sfu.ice import host_addresses
+from sfu.node import SfuNode
 from sfu.room import Newcomer
+from sfu.room_runtime import Member
 from sfu.signaling import ClientMessage, Publish, ServerMessage, SubscribeAnswer, TrackSource
 
 LOOPBACK = ("127.0.0.1",)

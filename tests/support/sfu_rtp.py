@@ -13,7 +13,8 @@ from aiortc.rtcrtpparameters import (
     RTCRtpSendParameters,
 )
 
-from sfu.peer import Codec, EncodedFrame, PackedFrame, Packetizer, RtpWriter
+from sfu.frames import Codec, EncodedFrame, PackedFrame, Packetizer
+from sfu.sending import RtpWriter
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
 RTX = RTCRtpCodecParameters(
@@ -77,4 +78,4 @@ def frame(size: int = 3000) -> PackedFrame:
     data = bytes((i * 7) % 251 for i in range(size))
     return EncodedFrame(
         Codec("video/VP8", 90000), data, 4500, Packetizer(Codec("video/VP8", 90000))
-    ).packet()
+    ).packed()

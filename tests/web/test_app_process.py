@@ -13,8 +13,9 @@ import httpx
 from tests.support.servers import AtelierServer
 from tests.support.waiting import eventually_blocking
 from tests.support.web_app import web_settings
-from web.app import GC_YOUNG_THRESHOLD, create_app
+from web.app import create_app
 from web.database import database_url, migrate
+from web.gc_tuning import GC_YOUNG_THRESHOLD
 
 
 async def _ready_and_stopped(tmp_path: Path, *, tune_gc: bool) -> tuple[int, int]:

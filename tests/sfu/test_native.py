@@ -1,17 +1,24 @@
-"""`sfu.native`: a subscriber's frames sent from C (one `sendmmsg` per frame), alone or fanned
-out to every writer of a track at once, are the bytes the Python path sends, on real loopback
-sockets with real SRTP sessions; retransmissions and sender reports follow what C sent; a
-closed writer gets nothing more and leaves no socket open. It is built by `make setup`, and
-the writer falls back to Python without it."""
+"""`sfu.native`, the C sender: a subscriber's frames sent from C (one `sendmmsg` per frame),
+alone or to every writer of a track at once, are the bytes the Python path sends, on real
+loopback sockets with real SRTP sessions; retransmissions and sender reports follow what C
+sent; a closed writer gets nothing more and leaves no socket open. The packaging builds it
+where a C compiler exists; without it (or built from other sources) the writer sends from
+Python, the tests that need it skip saying why, and `python -m sfu.native` warns with the
+compiler's reason."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +27,15 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from pylibsrtp import Policy, Session
 
 from sfu import native
-from sfu.peer import NTP_OFFSET, RTP_HISTORY, Codec, PackedFrame, Packetizer, RtpWriter, fanout
+from sfu.frames import Codec, PackedFrame, Packetizer
+from sfu.native import build
+from sfu.rtp import NTP_OFFSET, RTP_HISTORY
+from sfu.sending import RtpWriter, send_from_c
+from tests.support.servers import ROOT
 from tests.support.sfu_rtp import EXTENSIONS, RTX, VP8, FakeSender
 
 KEY = bytes(range(28))
+needs_c = pytest.mark.skipif(native.LIB is None, reason=f"the C sender is not in use: {native.WHY}")
 PROFILE = Policy.SRTP_PROFILE_AEAD_AES_128_GCM
 
 
@@ -127,11 +139,56 @@ def without_native(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "LIB", None)
 
 
-def test_the_native_sender_is_built() -> None:
-    # `make setup` builds it (CI has a compiler); without it the SFU still works, slower.
-    assert native.LIB is not None, native.WHY
+@needs_c
+def test_a_c_sender_built_from_other_sources_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert native.load()[1] is not None
+    monkeypatch.setattr(native, "source_hash", lambda: "0" * 64)  # the sources changed since
+    ffi, lib, why = native.load()
+    assert (ffi, lib) == (None, None)
+    assert "other sources" in why
 
 
+def test_without_the_c_sender_make_warns_with_the_compilers_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(native, "LIB", None)
+    monkeypatch.setattr(native, "WHY", "not built (No module named 'sfu.native._sender')")
+    monkeypatch.setenv("CC", "/nonexistent/cc")  # as on a machine without a compiler
+    assert native.main() == 0  # the SFU works without it
+    err = capsys.readouterr().err
+    assert "warning: the SFU's C sender is not in use: not built" in err
+    assert "building it fails" in err and "/nonexistent/cc" in err
+    assert "sending from Python" in err
+
+
+def test_the_c_sender_is_compiled_with_warnings_as_errors() -> None:
+    assert "-Werror" in build.COMPILE_ARGS
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler to build the C sender")
+def test_a_wheel_of_the_project_carries_the_c_sender_built_and_its_sources(
+    tmp_path: Path,
+) -> None:
+    tree, dist = tmp_path / "tree", tmp_path / "dist"
+    skip = shutil.ignore_patterns("__pycache__", "_sender*")
+    for package in ("plumbing", "realtime", "sfu", "web"):
+        shutil.copytree(ROOT / package, tree / package, ignore=skip)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip_wheel, "--quiet", str(tree), "--wheel-dir", str(dist)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert any(n.startswith("sfu/native/_sender.") and n.endswith(".so") for n in names), names
+    assert {"sfu/native/sender.c", "sfu/native/sender.h", "sfu/native/build.py"} <= names
+
+
+@needs_c
 async def test_frames_from_c_are_the_bytes_python_sends() -> None:
     sent = frames()
     from_c = await received_by_a_subscriber(sent, expect=154)
@@ -208,9 +265,10 @@ def fan_out(subs: list[Subscriber], frame: PackedFrame, now: float = 0.0) -> Non
     writers = [s.writer for s in subs]
     dests = [w.native_dest() for w in writers]
     assert all(d is not None for d in dests)
-    fanout(native.FFI.new("atelier_dest *[]", dests), len(dests), frame, now or NTP_OFFSET)
+    send_from_c(native.FFI.new("atelier_dest *[]", dests), len(dests), frame, now or NTP_OFFSET)
 
 
+@needs_c
 async def test_a_frame_fanned_out_from_c_is_each_writers_own_python_bytes() -> None:
     # Frames alternate between each writer's own path and the fan-out: one numbering.
     async with subscribers(3) as subs:
@@ -235,6 +293,7 @@ async def test_a_frame_fanned_out_from_c_is_each_writers_own_python_bytes() -> N
         assert {int.from_bytes(p[8:12], "big") for p in packets} == {0x1000 + i}
 
 
+@needs_c
 async def test_abs_send_time_is_the_fan_outs_clock() -> None:
     async with subscribers(2) as subs:
         for sub in subs:
@@ -249,6 +308,7 @@ async def test_abs_send_time_is_the_fan_outs_clock() -> None:
             assert all(stamp.to_bytes(3, "big") in p[12:24] for p in packets)
 
 
+@needs_c
 async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
     async with subscribers(2) as subs:
         sent = frames()
@@ -273,6 +333,7 @@ async def test_retransmissions_and_sender_reports_follow_what_c_sent() -> None:
         assert subs[1].writer._sent_packet(first) is None
 
 
+@needs_c
 async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> None:
     async with subscribers(2) as subs:
         leaving = subs[0].writer
@@ -284,12 +345,13 @@ async def test_a_closed_writer_gets_nothing_more_and_its_socket_is_closed() -> N
         with pytest.raises(OSError):
             os.fstat(fd)  # our dup of its socket is closed
         # A fan-out made before the close skips it; the other writer still gets the frame.
-        fanout(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
+        send_from_c(native.FFI.new("atelier_dest *[]", dests), 2, frames()[1], NTP_OFFSET)
         # The other writer's packets, sent after any the leaving one would have had, came.
         assert len(await subs[1].received(3)) == 3
         assert await subs[0].received(0) == []
 
 
+@needs_c
 async def test_a_writer_whose_dtls_transport_closes_sends_nothing_more() -> None:
     async with subscribers(2) as subs:
         assert all(s.writer.native_dest() is not None for s in subs)

@@ -39,20 +39,13 @@ from aiortc.rtcrtpreceiver import RemoteStreamTrack
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, wrap_rtx
 from pylibsrtp import Policy, Session
 
-from sfu.peer import (
-    Codec,
-    EncodedFrame,
-    FastReceive,
-    FrameAssembler,
-    FrameTap,
-    IceConfig,
-    Packetizer,
-    PublisherPeer,
-    _fast_unprotect,
-    _no_bandwidth_estimation,
-    _parse_rtp,
-    host_addresses,
-)
+from sfu.config import IceConfig
+from sfu.frame_assembly import FrameAssembler, FrameTap, no_bandwidth_estimation
+from sfu.frames import Codec, EncodedFrame, Packetizer
+from sfu.ice import host_addresses
+from sfu.peers import PublisherPeer
+from sfu.receiving import FastReceive, parse_rtp
+from sfu.srtp import fast_unprotect
 from tests.support.sfu_media import video_packets, write_test_video
 from tests.support.waiting import eventually
 
@@ -130,13 +123,13 @@ def test_rtp_is_parsed_as_aiortc_parses_it_with_the_audio_level() -> None:
     levels = 0
     for data in packets:
         theirs = RtpPacket.parse(data, mapping)
-        ours = _parse_rtp(data, AUDIO_LEVEL)
+        ours = parse_rtp(data, AUDIO_LEVEL)
         same(ours, theirs)
         levels += theirs.extensions.audio_level is not None
     assert levels > 50
-    assert _parse_rtp(packets[-1], AUDIO_LEVEL).extensions.audio_level == (True, 5)
+    assert parse_rtp(packets[-1], AUDIO_LEVEL).extensions.audio_level == (True, 5)
     # Without a negotiated audio level id, none is read.
-    assert _parse_rtp(packets[0], None).extensions.audio_level is None
+    assert parse_rtp(packets[0], None).extensions.audio_level is None
 
 
 def test_malformed_rtp_is_refused_exactly_where_aiortc_refuses_it() -> None:
@@ -159,10 +152,10 @@ def test_malformed_rtp_is_refused_exactly_where_aiortc_refuses_it() -> None:
                 continue
             except ValueError:
                 with pytest.raises(ValueError):
-                    _parse_rtp(variant, AUDIO_LEVEL)
+                    parse_rtp(variant, AUDIO_LEVEL)
                 refused += 1
                 continue
-            same(_parse_rtp(variant, AUDIO_LEVEL), theirs)
+            same(parse_rtp(variant, AUDIO_LEVEL), theirs)
     assert refused > 1000
 
 
@@ -176,8 +169,8 @@ def srtp_pair() -> tuple[Session, Session]:
 def test_the_fast_srtp_unprotection_is_pylibsrtps_byte_for_byte() -> None:
     tx, rx = srtp_pair()
     _, rx_fast = srtp_pair()
-    fast = _fast_unprotect(rx_fast, rtcp=False)
-    fast_rtcp = _fast_unprotect(rx_fast, rtcp=True)
+    fast = fast_unprotect(rx_fast, rtcp=False)
+    fast_rtcp = fast_unprotect(rx_fast, rtcp=True)
     for data in sample_packets()[:50]:
         protected = tx.protect(data)
         assert fast(protected) == rx.unprotect(protected) == data
@@ -319,7 +312,7 @@ async def a_receiver(
     receiver._track = RemoteStreamTrack(kind=kind)
     frames: list[EncodedFrame] = []
     FrameTap.install(receiver, frames.append)
-    _no_bandwidth_estimation(receiver)
+    no_bandwidth_estimation(receiver)
     peer = PublisherPeer.__new__(PublisherPeer)  # only what `_watch_packets` uses
     peer._ssrc, peer._pli_pending = {}, set()
     peer._on_audio_level = lambda mid, level: None
@@ -436,7 +429,7 @@ async def test_a_failing_handler_drops_its_packet_and_warns_once(
             raise RuntimeError("broken")
         done.append(n)
 
-    with caplog.at_level("DEBUG", logger="atelier.sfu.peer"):
+    with caplog.at_level("DEBUG", logger="atelier.sfu.receiving"):
         for n in range(6):
             fast._run(handler(n))
     assert done == [0, 2, 4]

@@ -13,7 +13,10 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 from pylibsrtp import Policy, Session
 
-from sfu.peer import Codec, EncodedFrame, Packetizer, RtpWriter, _fast_protect
+from sfu.frames import Codec, EncodedFrame, Packetizer
+from sfu.rtp import ResendGate
+from sfu.sending import RtpWriter
+from sfu.srtp import fast_protect
 from tests.support.sfu_rtp import EXTENSIONS, RTX, VP8, FakeSender, frame, start
 
 
@@ -66,7 +69,7 @@ def test_a_nacked_packet_is_resent_as_rtx_exactly_as_aiortc_wraps_it() -> None:
     assert sender.resent[0] == expected.serialize(extensions)
     asyncio.run(writer._retransmit(lost.sequence_number))
     assert len(sender.resent) == 1  # NACKed again within a round trip: that copy is on its way
-    writer._resent = [(-1, 0.0)] * len(writer._resent)  # a round trip later
+    writer._resent = ResendGate()  # a round trip later
     asyncio.run(writer._retransmit(lost.sequence_number))
     second = RtpPacket.parse(sender.resent[1], extensions)
     assert second.sequence_number == (rtx.sequence_number + 1) & 0xFFFF
@@ -87,13 +90,13 @@ def test_a_vp8_track_packetises_each_frame_once_with_consecutive_picture_ids() -
     packetizer = Packetizer(codec)
     a = EncodedFrame(codec, b"\x10" * 100, 0, packetizer)
     b = EncodedFrame(codec, b"\x11" * 100, 3000, packetizer)
-    assert a.packet() is a.packet()  # shared by every subscriber
-    first, second = a.packet().payloads[0], b.packet().payloads[0]
+    assert a.packed() is a.packed()  # shared by every subscriber
+    first, second = a.packed().payloads[0], b.packed().payloads[0]
     picture = int.from_bytes(first[2:4], "big") & 0x7FFF
     assert int.from_bytes(second[2:4], "big") & 0x7FFF == (picture + 1) % (1 << 15)
-    assert b.packet().timestamp == 3000
+    assert b.packed().timestamp == 3000
     opus = EncodedFrame(Codec("audio/opus", 48000), b"\x01\x02", 960)
-    assert opus.packet().payloads == [b"\x01\x02"] and opus.packet().timestamp == 960
+    assert opus.packed().payloads == [b"\x01\x02"] and opus.packed().timestamp == 960
 
 
 def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
@@ -107,7 +110,7 @@ def test_the_fast_srtp_protection_is_pylibsrtps_byte_for_byte() -> None:
         )
         return Session(policy=policy)
 
-    reference, fast = session(), _fast_protect(session())
+    reference, fast = session(), fast_protect(session())
     for seq in range(50):
         head = struct.pack("!BBHII", 0x80, 97, seq, 9000, 1234)
         payload = bytes([seq]) * (seq * 25)

@@ -16,8 +16,9 @@ import logging
 import signal
 
 from plumbing.bus import RedisBus
-from sfu.endpoint import make_sfu
 from web.config import Settings
+from web.gc_tuning import freeze_startup_heap
+from web.visio.sfu_setup import make_sfu
 
 log = logging.getLogger("atelier.sfu")
 
@@ -40,6 +41,7 @@ async def run_sfu_node(settings: Settings, ready: asyncio.Event | None = None) -
             hosts = settings.visio_host_addresses or "every non-loopback interface"
             ports = settings.visio_udp_ports
             media = f"{hosts}, UDP ports {ports[0]}-{ports[1]}" if ports else hosts
+            freeze_startup_heap()  # this process runs nothing else
             print(f"atelier sfu: node {node.node_id} ready (media on {media})", flush=True)
             if ready is not None:
                 ready.set()
