@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
 
 import pytest
+import uvicorn
+import websockets
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from plumbing.websocket import SocketRefused, websocket_session
+from tests.support.ports import free_port
 
 log = logging.getLogger("test.websocket")
 
@@ -41,38 +45,49 @@ async def endpoint(websocket: WebSocket) -> None:
 
 
 @pytest.fixture
-def client() -> TestClient:
-    return TestClient(Starlette(routes=[WebSocketRoute("/ws/{name}", endpoint)]))
+async def url() -> AsyncIterator[str]:
+    """The endpoint served by a real uvicorn on loopback."""
+    port = free_port()
+    app = Starlette(routes=[WebSocketRoute("/ws/{name}", endpoint)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    await task
 
 
-def closing_code(client: TestClient, path: str, *texts: str) -> tuple[int, str]:
-    with client.websocket_connect(path) as ws:
+async def closing(url: str, *texts: str) -> tuple[int, str]:
+    """Connect, send `texts`, read until the server closes: its code and reason."""
+    async with websockets.connect(url) as ws:
         for text in texts:
-            ws.send_text(text)
-        with pytest.raises(WebSocketDisconnect) as ended:
+            await ws.send(text)
+        with pytest.raises(websockets.ConnectionClosed) as ended:
             while True:
-                ws.receive_text()
-    return ended.value.code, ended.value.reason
+                await ws.recv()
+    assert ended.value.rcvd is not None
+    return ended.value.rcvd.code, ended.value.rcvd.reason
 
 
-def test_a_name_the_pattern_refuses_closes_with_1008(client: TestClient) -> None:
-    assert closing_code(client, "/ws/NOT-OK") == (1008, "invalid thing name")
+async def test_a_name_the_pattern_refuses_closes_with_1008(url: str) -> None:
+    assert await closing(f"{url}/NOT-OK") == (1008, "invalid thing name")
 
 
-def test_a_refusal_closes_with_its_code_and_reason(client: TestClient) -> None:
-    assert closing_code(client, "/ws/room", "refuse") == (4403, "no access to room")
+async def test_a_refusal_closes_with_its_code_and_reason(url: str) -> None:
+    assert await closing(f"{url}/room", "refuse") == (4403, "no access to room")
 
 
-def test_a_bug_costs_the_connection_only_and_is_logged(
-    client: TestClient, caplog: pytest.LogCaptureFixture
+async def test_a_bug_costs_the_connection_only_and_is_logged(
+    url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert closing_code(client, "/ws/room", "bug") == (1011, "internal error")
+    assert await closing(f"{url}/room", "bug") == (1011, "internal error")
     assert "thing room: unexpected error" in caplog.text and "KeyError" in caplog.text
-    # The application still serves the next connection.
-    with client.websocket_connect("/ws/other") as ws:
-        ws.send_text("hello")
-        assert ws.receive_text() == "other: hello"
+    # The server still serves the next connection.
+    async with websockets.connect(f"{url}/other") as ws:
+        await ws.send("hello")
+        assert await ws.recv() == "other: hello"
 
 
-def test_a_session_that_ends_closes_normally(client: TestClient) -> None:
-    assert closing_code(client, "/ws/room", "hi", "bye")[0] == 1000
+async def test_a_session_that_ends_closes_normally(url: str) -> None:
+    assert (await closing(f"{url}/room", "hi", "bye"))[0] == 1000
