@@ -320,7 +320,10 @@ def _html_node(node: Node) -> str:
         return f'<ul class="task-list">\n{_html(node.children)}</ul>\n'
     if kind == "taskItem":
         checked = " checked" if task_checked(attrs) else ""
-        box = f'<input type="checkbox" disabled{checked}> '
+        # Named by its task's text, so that a screen reader says what is (not) done.
+        first = next((c for c in node.children if isinstance(c, Block)), None)
+        name = _esc(first.text().strip()) if first is not None else ""
+        box = f'<input type="checkbox" aria-label="{name}" disabled{checked}> '
         return f'<li class="task-list-item">{box}{_html(node.children)}</li>\n'
     if kind == "table":
         return f"<table>\n<tbody>\n{_html(node.children)}</tbody>\n</table>\n"

@@ -79,7 +79,10 @@ def test_html_of_a_real_editor_page_keeps_structure_and_escapes_text(rich: Block
     out = to_html_fragment(rich)
     assert out.startswith("<h1>Réunion du 3 mars</h1>\n<p>Texte avec <strong>gras</strong>")
     assert '<a href="https://example.org/a?b=1&amp;c=2">lien</a>' in out
-    assert '<li class="task-list-item"><input type="checkbox" disabled checked> <p>fait</p>' in out
+    assert (
+        '<li class="task-list-item"><input type="checkbox" aria-label="fait" disabled checked> '
+        "<p>fait</p>" in out
+    )
     assert '<pre><code class="language-python">def f(x):\n    return x * 2  # &lt;b&gt;' in out
     assert "<th><p>Nom</p>\n</th>" in out and "<td><p>éditrice | cheffe</p>\n</td>" in out
     assert "<p>Ligne<br>coupée</p>" in out
