@@ -142,3 +142,7 @@ clean:
 dsfr: $(RUN_STAMP)
 	$(BIN)/python tools/dsfr.py
 
+# Screenshots of every main page at laptop and phone size, for a reviewer (not in git).
+.PHONY: screenshots
+screenshots: setup-dev
+	$(BIN)/python bench/screenshots.py --out build/screenshots
