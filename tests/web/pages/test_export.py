@@ -313,6 +313,14 @@ def test_only_a_true_checked_attribute_ticks_a_task(checked: object, done: bool)
     assert ("disabled checked>" in to_html_fragment(doc)) is done
 
 
+def test_a_task_box_is_named_by_its_text_and_an_empty_one_is_left_out_for_screen_readers() -> None:
+    named = Block("taskItem", {}, (Block("paragraph", {}, (TextRun("Relire <le> devis"),)),))
+    empty = Block("taskItem", {}, (Block("paragraph", {}, ()),))
+    html = to_html_fragment(Block("doc", {}, (Block("taskList", {}, (named, empty)),)))
+    assert '<input type="checkbox" aria-label="Relire &lt;le&gt; devis" disabled>' in html
+    assert '<input type="checkbox" aria-hidden="true" disabled>' in html
+
+
 @pytest.mark.parametrize(
     ("language", "info"),
     [
