@@ -40,13 +40,15 @@ CAROL = "carol@agri.gouv.fr"
 @dataclass(frozen=True)
 class Stop:
     """One page of the tour: a name (for files and test ids), its address (with the world's
-    `{slug}`, `{notes}`... filled in), who looks at it, and whether it holds the editor."""
+    `{slug}`, `{notes}`... filled in), who looks at it, whether it holds the editor, the status
+    it answers, and what shows once its script is ready."""
 
     name: str
     path: str
     who: str  # "visiteur", "alice" (admin and owner), "carol" (reader), "invite" (guest link)
     editor: bool = False
     status: int = 200
+    ready: str = ""  # a selector shown once the page's script has done its part
 
 
 STOPS = (
@@ -75,7 +77,7 @@ STOPS = (
     Stop("admin-comptes", "/admin/comptes", "alice"),
     Stop("admin-inscriptions", "/admin/inscriptions", "alice"),
     Stop("admin-courriels", "/admin/courriels", "alice"),
-    Stop("reunion", "/espaces/{slug}/reunion", "alice"),
+    Stop("reunion", "/espaces/{slug}/reunion", "alice", ready="[data-action=join]:enabled"),
     Stop("erreur-404", "/espaces/{slug}/pages/999999", "alice", status=404),
     Stop("erreur-403", "/espaces/{slug}/parametres", "carol", status=403),
 )
@@ -209,6 +211,8 @@ class Visitors:
             expect(page.locator("[data-connection-status]")).not_to_have_attribute(
                 "data-state", "syncing"
             )
+        if stop.ready:
+            expect(page.locator(stop.ready)).to_be_visible()
         page.wait_for_load_state("networkidle")
         return page
 
