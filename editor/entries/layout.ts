@@ -28,7 +28,10 @@ function openModal(modal: HTMLElement, opener: HTMLElement): void {
     }
   }
   document.documentElement.style.overflow = "hidden";
-  const first = modal.querySelector<HTMLElement>(".fr-btn--close, a[href], button, input");
+  // The search panel is opened to type: its field takes the focus; the menu, its close button.
+  const first =
+    modal.querySelector<HTMLElement>("input[type=search]") ??
+    modal.querySelector<HTMLElement>(".fr-btn--close, a[href], button");
   first?.focus();
 }
 

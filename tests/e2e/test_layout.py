@@ -58,6 +58,20 @@ def test_on_a_phone_the_header_is_one_short_row_and_the_menu_button_shows_the_na
     expect(page.get_by_role("heading", level=1)).to_have_text("Annuaire")
 
 
+def test_on_a_phone_the_search_button_opens_the_search_field(
+    alice: BrowserContext, space: Space
+) -> None:
+    page = at(alice, "/espaces", PHONE)
+    field = page.get_by_role("searchbox", name="Chercher dans les pages")
+    expect(field).to_be_hidden()
+    page.get_by_role("button", name="Ouvrir la recherche").click()
+    expect(field).to_be_focused()
+    field.fill("compte")
+    field.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Recherche")
+    expect(page.get_by_label("Mots à chercher dans les pages")).to_have_value("compte")
+
+
 def test_the_phone_menu_opens_and_closes_from_the_keyboard(
     alice: BrowserContext, space: Space
 ) -> None:
