@@ -133,3 +133,14 @@ clean:
 
 -include bench/bench.mk
 -include bench/sfu.mk
+
+# The State's design system for ATELIER_THEME=etat (State services only, under the DSFR's terms
+# of use: docs/design.md). Run as `DSFR_ACCEPT_LICENSE=1 make dsfr` once they are accepted.
+.PHONY: dsfr
+dsfr: $(RUN_STAMP)
+	$(BIN)/python tools/dsfr.py
+
+# Screenshots of every main page at laptop and phone size, for a reviewer (not in git).
+.PHONY: screenshots
+screenshots: setup-dev
+	$(BIN)/python bench/screenshots.py --out build/screenshots

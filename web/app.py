@@ -42,6 +42,8 @@ from web.spaces.tree import purge_trash
 from web.tasks.common import TaskHooks, TaskStore
 from web.tasks.live import may_follow_task
 from web.tasks.routes import TaskRoutes
+from web.templating import STATIC_DIR
+from web.theme import load_theme
 from web.visio.access import MeetingAuthorizer
 from web.visio.routes import visio_routes
 from web.visio.sfu_setup import make_sfu
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     settings = settings or Settings.from_env()
     settings.check()
     settings.check_serving()
+    theme = load_theme(settings.theme, STATIC_DIR)  # `etat` without the DSFR's files stops here
     logs.install()  # uvicorn logs each socket's URL, and `?token=` is a credential
     data_dir = settings.data_path
     prepare_data_dir(data_dir)  # 0700, its files 0600
@@ -239,6 +242,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     )
     accounts.install(app)
     app.state.settings = settings
+    app.state.theme = theme
     app.state.rooms = rooms
     app.state.bus = bus
     app.state.store = store

@@ -372,6 +372,15 @@ class Settings:
         "`localhost`, `127.0.0.1` and `::1` are accepted too.",
         _host_names,
     )
+    theme: str = setting(
+        "ATELIER_THEME",
+        "neutre",
+        "Look of the pages. `neutre`: Atelier's own stylesheet on the DSFR's components (system "
+        "fonts, an Atelier wordmark), for any instance. `etat`: the State's design system "
+        '(DSFR: Marianne font, "République Française" header block), for State services only '
+        "under the DSFR's terms; needs `DSFR_ACCEPT_LICENSE=1 make dsfr` first (docs/design.md).",
+        _choice("neutre", "etat"),
+    )
     serve_source_maps: bool = setting(
         "ATELIER_SERVE_SOURCE_MAPS",
         "false",

@@ -3,7 +3,8 @@
 Globals every template can use (the request is in the context of a `TemplateResponse`):
 `_` / `gettext` / `ngettext` (translated into the request's language; `{% trans %}` works
 too), `csrf_input()` (the hidden field every form needs), `csrf_token()`, `current_user` (a
-`CurrentUser` or None), `locale`, `static_url(path)`.
+`CurrentUser` or None), `locale`, `theme` (web/theme.py), `static_url(path)`; the components
+of web/templates/_components.html.
 
 Usage in a route: `return render(request, "auth/connexion.html", {"error": ...})`.
 """
@@ -23,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from web.auth.csrf import FIELD_NAME, csrf_token
 from web.auth.current import current_user as _current_user
 from web.i18n import LOCALE_NAMES, LOCALES, locale_of, translations
+from web.theme import NEUTRAL, THEMES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -86,7 +88,8 @@ def make_templates() -> Jinja2Templates:
 
 
 def _request_globals(request: Request) -> dict[str, Any]:
-    return {"current_user": _current_user(request), "locale": locale_of(request)}
+    theme = getattr(request.app.state, "theme", THEMES[NEUTRAL])
+    return {"current_user": _current_user(request), "locale": locale_of(request), "theme": theme}
 
 
 def render(

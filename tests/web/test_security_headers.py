@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 
@@ -34,9 +36,15 @@ async def test_pages_have_no_inline_script(client: httpx.AsyncClient) -> None:
     assert "<script>" not in page and "onclick=" not in page
 
 
-async def test_the_stylesheet_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/static/css/atelier.css")
-    assert response.status_code == 200 and ":focus-visible" in response.text
+async def test_the_stylesheets_a_page_links_are_served_from_the_instance(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await client.get("/connexion")).text
+    links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert links and all(link.startswith("/static/") for link in links)
+    sheets = [await client.get(link) for link in links]
+    assert all(sheet.status_code == 200 for sheet in sheets)
+    assert any(":focus-visible" in sheet.text for sheet in sheets)  # focus stays visible
 
 
 async def test_a_bug_shows_a_french_error_page_with_the_headers(app: object) -> None:

@@ -320,7 +320,12 @@ def _html_node(node: Node) -> str:
         return f'<ul class="task-list">\n{_html(node.children)}</ul>\n'
     if kind == "taskItem":
         checked = " checked" if task_checked(attrs) else ""
-        box = f'<input type="checkbox" disabled{checked}> '
+        # Named by its task's text, so that a screen reader says what is (not) done; the box
+        # of an empty task has nothing to say and is left out for them.
+        first = next((c for c in node.children if isinstance(c, Block)), None)
+        name = _esc(first.text().strip()) if first is not None else ""
+        said = f'aria-label="{name}"' if name else 'aria-hidden="true"'
+        box = f'<input type="checkbox" {said} disabled{checked}> '
         return f'<li class="task-list-item">{box}{_html(node.children)}</li>\n'
     if kind == "table":
         return f"<table>\n<tbody>\n{_html(node.children)}</tbody>\n</table>\n"

@@ -26,6 +26,16 @@ from web.templating import render
 _NOT_FOUND = "Cette page n’existe pas ou vous n’y avez pas accès."
 
 
+def _crumbs(context: PageContext, page_url: str) -> list[tuple[str, str]]:
+    """The breadcrumb above a page's versions: its space, the pages above it, the page."""
+    space = f"/espaces/{quote(context.space.slug)}"
+    return [
+        (context.space.name, space),
+        *((c.title, f"{space}/pages/{c.id}") for c in context.breadcrumbs),
+        (context.title, page_url),
+    ]
+
+
 class VersionRoutes:
     """Routes under `/espaces/{slug}/pages/{page_id}/versions`."""
 
@@ -66,6 +76,7 @@ class VersionRoutes:
             {
                 "title": context.title,
                 "page_url": url,
+                "crumbs": _crumbs(context, url),
                 "versions": history,
                 "can_edit": context.can_edit,
                 "before_restore": versions.BEFORE_RESTORE,
@@ -115,6 +126,7 @@ class VersionRoutes:
             {
                 "title": context.title,
                 "page_url": url,
+                "crumbs": _crumbs(context, url),
                 "version": version,
                 "label": label,
                 "can_edit": context.can_edit,

@@ -70,7 +70,7 @@ _TAGS = {
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width"},
-    "input": {"type", "checked", "disabled"},
+    "input": {"type", "checked", "disabled", "aria-label", "aria-hidden"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
     "ol": {"start"},

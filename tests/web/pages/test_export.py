@@ -79,7 +79,10 @@ def test_html_of_a_real_editor_page_keeps_structure_and_escapes_text(rich: Block
     out = to_html_fragment(rich)
     assert out.startswith("<h1>Réunion du 3 mars</h1>\n<p>Texte avec <strong>gras</strong>")
     assert '<a href="https://example.org/a?b=1&amp;c=2">lien</a>' in out
-    assert '<li class="task-list-item"><input type="checkbox" disabled checked> <p>fait</p>' in out
+    assert (
+        '<li class="task-list-item"><input type="checkbox" aria-label="fait" disabled checked> '
+        "<p>fait</p>" in out
+    )
     assert '<pre><code class="language-python">def f(x):\n    return x * 2  # &lt;b&gt;' in out
     assert "<th><p>Nom</p>\n</th>" in out and "<td><p>éditrice | cheffe</p>\n</td>" in out
     assert "<p>Ligne<br>coupée</p>" in out
@@ -308,6 +311,14 @@ def test_only_a_true_checked_attribute_ticks_a_task(checked: object, done: bool)
     doc = Block("doc", {}, (Block("taskList", {}, (item,)),))
     assert to_markdown(doc) == ("- [x] t\n" if done else "- [ ] t\n")
     assert ("disabled checked>" in to_html_fragment(doc)) is done
+
+
+def test_a_task_box_is_named_by_its_text_and_an_empty_one_is_left_out_for_screen_readers() -> None:
+    named = Block("taskItem", {}, (Block("paragraph", {}, (TextRun("Relire <le> devis"),)),))
+    empty = Block("taskItem", {}, (Block("paragraph", {}, ()),))
+    html = to_html_fragment(Block("doc", {}, (Block("taskList", {}, (named, empty)),)))
+    assert '<input type="checkbox" aria-label="Relire &lt;le&gt; devis" disabled>' in html
+    assert '<input type="checkbox" aria-hidden="true" disabled>' in html
 
 
 @pytest.mark.parametrize(

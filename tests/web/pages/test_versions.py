@@ -180,7 +180,8 @@ async def test_a_version_with_nonsense_attributes_is_shown_with_its_text(
     assert shown.status_code == 200
     content = version_content(shown.text)
     assert "<h1>Titre</h1>" in content and "<ol>" in content and "<p>piège</p>" in content
-    assert '<input type="checkbox" disabled=""> <p>à faire</p>' in content
+    # The box is named by its task, for screen readers.
+    assert '<input type="checkbox" aria-label="à faire" disabled=""> <p>à faire</p>' in content
     assert '<code class="language-js">x = 1</code>' in content
     assert html_problems(content, EXPORT_TAGS) == []
 
