@@ -4,11 +4,14 @@ logout), including a provider that gets its id_tokens wrong."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 
 from tests.support.forms import post_form
@@ -301,6 +304,48 @@ async def test_the_provider_is_found_through_its_discovery_document(
     assert asked["code_challenge_method"] == ["S256"] and asked["nonce"] and asked["state"]
 
 
+ELSEWHERE = "https://intrus.example"
+FORGED = {
+    "for another service": {"aud": "another-client"},
+    "from another issuer": {"iss": ELSEWHERE},
+    "expired an hour ago": {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+    "for another sign-in": {"nonce": "a-nonce-from-another-sign-in"},
+}
+
+
+@pytest.mark.parametrize("forged", FORGED.values(), ids=FORGED.keys())
+async def test_an_id_token_the_provider_got_wrong_signs_nobody_in(
+    oidc_app: Starlette,
+    provider: OpenIDProvider,
+    browser: httpx.AsyncClient,
+    forged: dict[str, Any],
+) -> None:
+    provider.person = {"sub": "agent-1", "email": "ada@travail.gouv.fr", "email_verified": True}
+    provider.forged_claims = forged
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    assert await find_by_email(oidc_app.state.engine, "ada@travail.gouv.fr") is None
+    # The same person, with an id_token as it should be, signs in.
+    provider.forged_claims = {}
+    assert (await _sign_in_through_provider(browser)).status_code == 303
+    assert await _signed_in(browser)
+
+
+async def test_an_id_token_signed_with_a_key_the_provider_does_not_publish_signs_nobody_in(
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    # Someone else's key under the provider's key id: what a forger would send.
+    provider.signing_key = RSAKey.generate_key(2048, parameters={"kid": provider.key.kid})
+    provider.person = {"sub": "agent-2", "email": "bob@travail.gouv.fr", "email_verified": True}
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    assert await find_by_email(oidc_app.state.engine, "bob@travail.gouv.fr") is None
+
+
 async def test_the_address_may_come_from_the_userinfo_endpoint_only(
     oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
@@ -318,6 +363,21 @@ async def test_the_address_may_come_from_the_userinfo_endpoint_only(
     assert done.status_code == 303 and "Clara Zetkin" in (await browser.get("/compte")).text
     user = await find_by_email(oidc_app.state.engine, "clara@travail.gouv.fr")
     assert user is not None and user.oidc_subject == "agent-3"
+
+
+async def test_a_userinfo_answer_about_someone_else_signs_nobody_in(
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    # OpenID Connect Core 5.3.2: userinfo is used only when its subject is the id_token's.
+    provider.claims_in_id_token = False
+    provider.person = {"sub": "agent-6", "email": "fred@travail.gouv.fr", "email_verified": True}
+    provider.forged_userinfo = {"sub": "agent-66", "email": "gus@travail.gouv.fr"}
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    for email in ("fred@travail.gouv.fr", "gus@travail.gouv.fr"):
+        assert await find_by_email(oidc_app.state.engine, email) is None
 
 
 async def test_a_return_from_an_earlier_sign_in_attempt_is_refused(
