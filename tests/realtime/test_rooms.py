@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import gc
+from collections.abc import Awaitable, Callable
 
 import psutil
 from pycrdt import Doc, Text
 
-from plumbing.bus import InProcessBus, LocalHub
+from plumbing.bus import Bus, InProcessBus
 from realtime.rooms import Connection, DocumentRooms, RoomLimits
 from realtime.store import DocumentStore
 from tests.support.sinks import Sink
@@ -56,24 +56,38 @@ async def test_an_idle_document_is_unloaded_and_comes_back_from_storage(
     await rooms.close()
 
 
-async def test_two_workers_on_one_bus_share_a_document(store: DocumentStore) -> None:
-    hub = LocalHub()
-    one = DocumentRooms(store, InProcessBus(hub), RoomLimits())
-    two = DocumentRooms(store, InProcessBus(hub), RoomLimits())
+async def test_two_workers_on_one_bus_share_a_document(
+    store: DocumentStore, worker_bus: Callable[[], Awaitable[Bus]], unique: str
+) -> None:
+    one = DocumentRooms(store, await worker_bus(), RoomLimits())
+    two = DocumentRooms(store, await worker_bus(), RoomLimits())
+    name = f"shared-{unique}"  # one Redis may serve other test runs: a channel of our own
     a, b = Sink(), Sink()
     conn_a = one.new_connection(a.send, a.close)
     conn_b = two.new_connection(b.send, b.close)
-    await one.join("shared", conn_a, writable=True)
-    await two.join("shared", conn_b, writable=True)
+    await one.join(name, conn_a, writable=True)
+    await two.join(name, conn_b, writable=True)
+    # Once a change from two reaches one, each worker has heard the other arrive: what follows
+    # can only travel as a published update.
+    hello = sync_update("from two ")
+    two.receive(name, conn_b, hello)
+    await a.wait_for(lambda: hello in a.received)
+
     message = sync_update("hi from one")
-    one.receive("shared", conn_a, message)
-    await asyncio.sleep(0.05)
-    assert message in b.received  # the original bytes reach the other worker's client
-    state = two.document_state("shared")
+    one.receive(name, conn_a, message)
+
+    # The original bytes reach the other worker's client, and that worker's document.
+    await b.wait_for(lambda: message in b.received)
+    state = two.document_state(name)
     assert state is not None
+    seen = Doc()
+    seen.apply_update(state)
+    assert "hi from one" in str(seen.get("content", type=Text))
     for rooms, conn in ((one, conn_a), (two, conn_b)):
-        await rooms.leave("shared", conn)
+        await rooms.leave(name, conn)
         await rooms.close()
+    await store.flush()
+    assert store.stats.committed_updates == 2  # each stored by the worker it came to, once
 
 
 def _rss() -> int:

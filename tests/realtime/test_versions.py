@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from plumbing.bus import InProcessBus, LocalHub
+from plumbing.bus import Bus, InProcessBus
 from realtime.extract import document_blocks
 from realtime.protocol import SyncUpdate, parse_message
 from realtime.room import Broadcast, DocumentRoom, Persist, Publish
@@ -39,6 +39,12 @@ def edit(doc: Doc[Any], words: str) -> bytes:
     paragraph = doc.get("default", type=XmlFragment).children.append(XmlElement("paragraph"))
     paragraph.children.append(XmlText(words))
     return doc.get_update(before)
+
+
+def got_an_update(sink: Sink, since: int = 0) -> bool:
+    """Has the client of `sink` been sent a document update (beyond the sync on joining), after
+    its first `since` messages?"""
+    return any(isinstance(parse_message(data), SyncUpdate) for data in sink.received[since:])
 
 
 def test_a_restore_brings_back_the_old_text_with_its_formatting_and_attributes() -> None:
@@ -114,11 +120,9 @@ async def test_a_restore_reaches_every_connection_and_survives_a_reload(
     assert rooms.take_changed() == set()
 
     await rooms.apply_server_change("doc", lambda current: restore_update(current, old))
-    await asyncio.sleep(0.05)
 
     for sink in sinks:
-        updates = [parse_message(d) for d in sink.received]
-        assert any(isinstance(m, SyncUpdate) for m in updates)
+        await sink.wait_for(lambda sink=sink: got_an_update(sink))
     assert rooms.take_changed() == {"doc"}
     for conn in conns:
         await rooms.leave("doc", conn)
@@ -144,27 +148,38 @@ async def test_a_restore_of_a_document_nobody_has_open_loads_and_stores_it(
 
 
 async def test_a_restore_on_one_worker_reaches_the_editors_of_another_and_is_stored_once(
-    store: DocumentStore,
+    store: DocumentStore, worker_bus: Callable[[], Awaitable[Bus]], unique: str
 ) -> None:
-    hub = LocalHub()
-    one = DocumentRooms(store, InProcessBus(hub), RoomLimits())
-    two = DocumentRooms(store, InProcessBus(hub), RoomLimits())
-    store.append("partagé", page(("maintenant", "")).get_update())
-    far = Sink()
-    conn = two.new_connection(far.send, far.close)
-    await two.join("partagé", conn, writable=True)
+    one = DocumentRooms(store, await worker_bus(), RoomLimits())
+    two = DocumentRooms(store, await worker_bus(), RoomLimits())
+    name = f"partagé-{unique}"  # one Redis may serve other test runs: a channel of our own
+    current = page(("maintenant", ""))
+    store.append(name, current.get_update())
+    near, far = Sink(), Sink()
+    near_conn = one.new_connection(near.send, near.close)
+    far_conn = two.new_connection(far.send, far.close)
+    await one.join(name, near_conn, writable=True)
+    await two.join(name, far_conn, writable=True)
+    # The far editor types and the near one sees it: each worker has heard the other arrive,
+    # so the restore can only reach the far editor as an update published on the bus.
+    typed = bytes(SyncUpdate(edit(current, "tapé loin")))
+    two.receive(name, far_conn, typed)
+    await near.wait_for(lambda: typed in near.received)
+    assert two.take_changed() == {name}
+    before = len(far.received)
     old = page(("avant", "")).get_update()
 
-    await one.apply_server_change("partagé", lambda current: restore_update(current, old))
-    await asyncio.sleep(0.05)
+    await one.apply_server_change(name, lambda current: restore_update(current, old))
 
-    state = two.document_state("partagé")
+    # The editor on the other worker is sent the change, and that worker's document has it.
+    await far.wait_for(lambda: got_an_update(far, since=before))
+    state = two.document_state(name)
     assert state is not None and document_blocks(state).text() == "Titreavant"
-    assert any(isinstance(parse_message(d), SyncUpdate) for d in far.received)
-    assert one.take_changed() == {"partagé"} and two.take_changed() == set()
-    await store.flush()
-    assert store.stats.committed_updates == 2  # the first state, then the restore: once
-    assert document_blocks(await store.load("partagé")).text() == "Titreavant"
-    await two.leave("partagé", conn)
+    assert one.take_changed() == {name} and two.take_changed() == set()
+    await one.leave(name, near_conn)
+    await two.leave(name, far_conn)
     for rooms in (one, two):
         await rooms.close()
+    await store.flush()
+    assert store.stats.committed_updates == 3  # first state, far edit, restore: each once
+    assert document_blocks(await store.load(name)).text() == "Titreavant"

@@ -19,7 +19,7 @@ from aiortc.contrib.media import MediaPlayer
 
 from sfu.cluster import ALIVE_KEY, NODES_KEY, ROOM_KEY
 from tests.support.servers import ATELIER, ROOT, AtelierServer, RedisServer, read_log, stop_process
-from tests.support.sfu_media import video_packets, write_test_video
+from tests.support.sfu_media import decoded_pictures, write_test_video
 from tests.support.sfu_peers import WsBot
 from tests.support.visio import LOOPBACK_ENV, close_of, visio_url
 
@@ -86,15 +86,14 @@ def _text(value: object) -> str | None:
 
 
 async def _meet_and_exchange_frames(alice: WsBot, bob: WsBot, video: Path) -> None:
-    """Both publish the same pre-encoded video; each receives the other's frames as sent."""
-    sent = video_packets(video)
+    """Both publish the same pre-encoded video; each sees the other's pictures as sent."""
+    pictures = decoded_pictures(video)
     for bot in (alice, bob):
         await bot.publish([(MediaPlayer(str(video), decode=False).video, "camera")])
     for bot in (alice, bob):
-        await bot.wait_for(lambda b=bot: any(len(f) >= 20 for f in b.frames.values()), 20)
-        received = [f.data for f in next(f for f in bot.frames.values() if len(f) >= 20)]
-        start = sent.index(received[0])
-        assert received == sent[start : start + len(received)]
+        await bot.wait_for(lambda b=bot: any(len(b.pictures(m)) >= 20 for m in b.frames), 20)
+        (mid,) = [m for m in bot.frames if bot.pictures(m)]
+        assert pictures.start_of(bot.pictures(mid)) in pictures.keyframes
 
 
 async def test_meetings_run_on_sfu_nodes_and_move_when_one_dies(

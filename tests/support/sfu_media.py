@@ -1,8 +1,11 @@
-"""Small media files generated at test time with PyAV: VP8 (+ Opus) from FFmpeg's test sources."""
+"""Small media files generated at test time with PyAV: VP8 (+ Opus) from FFmpeg's test sources;
+and what a viewer sees of them: the decoded pictures, each as a digest of its pixels."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -53,6 +56,49 @@ def video_packets(path: Path) -> list[bytes]:
     """The encoded VP8 frames of a file, in order, as the publisher sends them."""
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+def picture_digest(frame: av.VideoFrame) -> str:
+    """A digest of a decoded picture's pixels (YUV 4:2:0, without the rows' padding): equal
+    for two pictures exactly when they look the same."""
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    digest = hashlib.sha256()
+    for plane in frame.planes:
+        data = bytes(plane)
+        for row in range(plane.height):
+            start = row * plane.line_size
+            digest.update(data[start : start + plane.width])
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The pictures of a file's video as a viewer decodes them, and which are keyframes."""
+
+    digests: list[str]
+    keyframes: frozenset[int]
+
+    def start_of(self, seen: list[str]) -> int:
+        """Where in the file the pictures `seen` begin: they must follow on from there, one
+        for one, with nothing lost, repeated or altered."""
+        assert seen, "no picture seen"
+        assert seen[0] in self.digests, "the first picture seen is not one of the file's"
+        start = self.digests.index(seen[0])
+        assert seen == self.digests[start : start + len(seen)], "the pictures differ"
+        return start
+
+
+def decoded_pictures(path: Path, **options: str) -> Pictures:
+    """Decode a file's video (VP8 in WebM, H.264 in MPEG-TS, ...) as a viewer would."""
+    digests: list[str] = []
+    keyframes: set[int] = set()
+    with av.open(str(path), **options) as container:  # type: ignore[call-overload]
+        for frame in container.decode(video=0):
+            if frame.key_frame:
+                keyframes.add(len(digests))
+            digests.append(picture_digest(frame))
+    return Pictures(digests, frozenset(keyframes))
 
 
 def write_test_h264(path: Path, *, seconds: float = 4.0, rate: int = 30, gop: int = 30) -> Path:

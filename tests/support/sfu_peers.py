@@ -1,8 +1,17 @@
 """aiortc test participants ("bots") on loopback only: host candidates 127.0.0.1, no STUN.
 
 A bot speaks the signaling protocol through `send` (in-process to an `SfuNode`, or over the
-WebSocket) and answers the SFU's `subscribe` offers by itself. What it receives is captured
-from its receivers' jitter-buffer frames (the same private path the SFU uses): no decoding.
+WebSocket) and answers the SFU's `subscribe` offers by itself. It receives as any WebRTC
+client does, through aiortc's public API: each received track's `recv()` gives decoded
+frames, and a video picture is kept as a digest of its pixels (`picture_digest`), so that a
+test compares what a subscriber sees with the decoded pictures of what the publisher sent.
+Only what a browser does below that API reaches into aiortc, each in one place here: asking
+for a keyframe (`send_pli`), counting the keyframe requests a publisher gets, and recording a
+receiver's RTP payloads (`RtpPayloads`).
+
+A bot's own failures (a refused answer, an error while receiving) fail the test: `wait_for`
+and `close` raise them. Its connections closing under it (the signaling socket, or a peer
+connection the SFU ended) end it quietly.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -21,14 +31,16 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
 
-from sfu.frame_assembly import FrameTap
-from sfu.frames import EncodedFrame
 from sfu.ice import host_addresses
 from sfu.node import SfuNode
 from sfu.room import Newcomer
 from sfu.room_runtime import Member
 from sfu.signaling import ClientMessage, Publish, ServerMessage, SubscribeAnswer, TrackSource
+from tests.support.sfu_media import picture_digest
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -37,27 +49,63 @@ def loopback_pc() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-class Bot:
-    """One participant: a publish and a subscribe connection, and the messages it got."""
+@dataclass(frozen=True)
+class Received:
+    """One frame a bot's receiver decoded: a video picture (its pixels' digest) or audio."""
 
-    def __init__(self, name: str) -> None:
+    kind: str
+    picture: str | None
+    sample_rate: int | None
+    at: float  # the event loop's time when it came out of the decoder
+
+
+class RtpPayloads:
+    """The RTP payloads of one received stream, in arrival order, as they came off the wire.
+
+    aiortc's public API gives decoded frames only; a test that checks the SFU forwards the
+    publisher's own payload descriptors and partitions must read packets. It wraps the
+    receiver's packet handler (aiortc 1.16's `RTCRtpReceiver._handle_rtp_packet`): the only
+    reach into aiortc's receiving side in these bots.
+    """
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.payloads: list[bytes] = []
+        self._ssrc: int | None = None
+        handle = receiver._handle_rtp_packet
+
+        async def recorded(packet: Any, arrival_time_ms: int) -> None:
+            if self._ssrc is None:
+                self._ssrc = packet.ssrc
+            if packet.ssrc == self._ssrc:  # the media stream, not its retransmissions
+                self.payloads.append(packet.payload)
+            await handle(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = recorded  # type: ignore[method-assign]
+
+
+class Bot:
+    """One participant: a publish and a subscribe connection, and the messages it got.
+
+    `answers=False` makes a broken client that never answers the SFU's offers.
+    """
+
+    def __init__(self, name: str, *, answers: bool = True) -> None:
         self.name = name
+        self.answers = answers
         self.send: Callable[[ClientMessage], Awaitable[None]] | None = None
         self.messages: list[ServerMessage] = []
         self.closed: tuple[int, str] | None = None
         self.pub = loopback_pc()
         self.sub = loopback_pc()
         self.pub_transceivers: dict[str, RTCRtpTransceiver] = {}
-        self.frames: dict[str, list[EncodedFrame]] = {}  # subscriber mid → frames received
-        self.payloads: dict[str, list[bytes]] = {}  # subscriber mid → RTP payloads, arrival order
-        self.first_frame_at: dict[str, float] = {}
+        self.frames: dict[str, list[Received]] = {}  # subscriber mid → frames decoded
         self.receivers: dict[str, RTCRtpReceiver] = {}
-        self.ssrc: dict[str, int] = {}
         self.tracks: dict[str, str | None] = {}  # subscriber mid → SFU track id
         self.plis_received: dict[str, int] = {}  # publisher mid → PLI/FIR from the SFU
         self._changed = asyncio.Event()
-        self._work: asyncio.Queue[ServerMessage | None] = asyncio.Queue()
-        self._pump = asyncio.create_task(self._run())
+        self._work: asyncio.Queue[ServerMessage] = asyncio.Queue()
+        self._receiving: list[asyncio.Task[None]] = []
+        self._pump = asyncio.create_task(self._run(), name=f"bot {name}: signaling")
         self.sub.on("track", self._on_track)
 
     # -- incoming ------------------------------------------------------------------------------
@@ -72,53 +120,69 @@ class Bot:
         self._changed.set()
 
     async def _run(self) -> None:
-        while (message := await self._work.get()) is not None:
-            if message.type == "publish_answer":
-                answer = RTCSessionDescription(message.fields["sdp"], "answer")
-                await self.pub.setRemoteDescription(answer)
-            elif message.type == "subscribe":
-                await self.sub.setRemoteDescription(
-                    RTCSessionDescription(message.fields["sdp"], "offer")
-                )
-                answer = await self.sub.createAnswer()
-                with host_addresses(LOOPBACK):
-                    await self.sub.setLocalDescription(answer)
-                self.tracks = dict(message.fields["tracks"])
-                assert self.send is not None
-                await self.send(
-                    SubscribeAnswer(self.sub.localDescription.sdp, message.fields["revision"])
-                )
+        while True:
+            message = await self._work.get()
+            try:
+                await self._handle(message)
+            except InvalidStateError:
+                # aiortc closes a connection whose far end closed it (DTLS close_notify): a
+                # description for it is then moot, as it would be in a browser.
+                if "closed" not in (self.pub.signalingState, self.sub.signalingState):
+                    raise
             self._changed.set()
+
+    async def _handle(self, message: ServerMessage) -> None:
+        if message.type == "publish_answer":
+            answer = RTCSessionDescription(message.fields["sdp"], "answer")
+            await self.pub.setRemoteDescription(answer)
+        elif message.type == "subscribe" and self.answers:
+            await self.sub.setRemoteDescription(
+                RTCSessionDescription(message.fields["sdp"], "offer")
+            )
+            answer = await self.sub.createAnswer()
+            with host_addresses(LOOPBACK):
+                await self.sub.setLocalDescription(answer)
+            self.tracks = dict(message.fields["tracks"])
+            assert self.send is not None
+            await self.send(
+                SubscribeAnswer(self.sub.localDescription.sdp, message.fields["revision"])
+            )
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(t for t in self.sub.getTransceivers() if t.receiver.track is track)
         mid = str(transceiver.mid)
-        receiver = transceiver.receiver
-        self.receivers[mid] = receiver
+        self.receivers[mid] = transceiver.receiver
         frames = self.frames.setdefault(mid, [])
-        loop = asyncio.get_running_loop()
+        self._receiving.append(
+            asyncio.create_task(self._receive(track, frames), name=f"bot {self.name}: {mid}")
+        )
 
-        def got(frame: EncodedFrame) -> None:
-            self.first_frame_at.setdefault(mid, loop.time())
-            frames.append(frame)
+    async def _receive(self, track: MediaStreamTrack, frames: list[Received]) -> None:
+        """Decoded frames of one track, as an application reads them, until it ends."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return  # the track ended: its connection closed
+            if isinstance(frame, VideoFrame):
+                frames.append(Received("video", picture_digest(frame), None, loop.time()))
+            else:
+                frames.append(Received("audio", None, frame.sample_rate, loop.time()))
             self._changed.set()
 
-        FrameTap.install(receiver, got)
-        handle = receiver._handle_rtp_packet
-
-        payloads = self.payloads.setdefault(mid, [])
-
-        async def watched(packet: Any, arrival_time_ms: int) -> None:
-            if self.ssrc.setdefault(mid, packet.ssrc) == packet.ssrc:  # not RTX
-                payloads.append(packet.payload)
-            await handle(packet, arrival_time_ms=arrival_time_ms)
-
-        receiver._handle_rtp_packet = watched  # type: ignore[method-assign]
+    def _raise_failure(self) -> None:
+        """Raise what made the bot's signaling or receiving fail, if anything did."""
+        for task in (self._pump, *self._receiving):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise AssertionError(f"{task.get_name()} failed") from task.exception()
 
     async def wait_for(self, check: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Wait until `check()` is truthy (re-checked on every message or frame)."""
+        """Wait until `check()` is truthy (re-checked on every message or frame); the bot's
+        own failure ends the wait at once."""
         async with asyncio.timeout(timeout):
             while not (result := check()):
+                self._raise_failure()
                 self._changed.clear()
                 # Woken by messages and frames; polled too, for counters such as PLIs.
                 with contextlib.suppress(TimeoutError):
@@ -127,6 +191,10 @@ class Bot:
 
     def got(self, kind: str) -> list[ServerMessage]:
         return [m for m in self.messages if m.type == kind]
+
+    def pictures(self, mid: str) -> list[str]:
+        """The digests of the video pictures decoded on subscriber `mid`, in order."""
+        return [f.picture for f in self.frames.get(mid, []) if f.picture is not None]
 
     # -- outgoing ------------------------------------------------------------------------------
 
@@ -142,6 +210,8 @@ class Bot:
                 first = [c for c in caps if c.mimeType.lower() == video_codec.lower()]
                 transceiver.setCodecPreferences(first + [c for c in caps if c not in first])
             transceiver._atelier_source = source  # type: ignore[attr-defined]
+            # Count the keyframe requests the SFU sends this track: aiortc answers them in
+            # `RTCRtpSender._send_keyframe` (1.16) and tells nobody.
             sender = transceiver.sender
             counted = sender._send_keyframe
 
@@ -177,22 +247,31 @@ class Bot:
         await self.offer_publish()
 
     async def send_pli(self, mid: str) -> None:
-        """Ask the SFU for a keyframe of the track received on `mid` (what a decoder does)."""
-        await self.receivers[mid]._send_rtcp_pli(self.ssrc[mid])
+        """Ask the SFU for a keyframe of the track received on `mid`, as a browser's decoder
+        does after a loss (aiortc 1.16 has no public call for it: `_send_rtcp_pli`)."""
+        receiver = self.receivers[mid]
+        (source,) = receiver.getSynchronizationSources()
+        await receiver._send_rtcp_pli(source.source)
 
     def received_track(self, track_id: str) -> str | None:
         """The subscriber mid currently carrying an SFU track id."""
         return next((mid for mid, t in self.tracks.items() if t == track_id), None)
 
     async def close(self) -> None:
+        """Close both connections; raise what made the bot fail, if anything did."""
         for transceiver in self.pub.getTransceivers():
             if transceiver.sender.track is not None:
                 transceiver.sender.track.stop()
+        self._pump.cancel()  # no more answers: the connections are going away
+        await asyncio.wait([self._pump])  # a failure of its own is raised below, once closed
         await self.pub.close()
         await self.sub.close()
-        self._work.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await self._pump
+        for task in self._receiving:
+            # Its track has ended with the connection, or never started (an offer refused).
+            task.cancel()
+        if self._receiving:
+            await asyncio.wait(self._receiving)
+        self._raise_failure()
 
 
 class NodeBot(Bot):
@@ -205,8 +284,10 @@ class NodeBot(Bot):
         name: str,
         role: str = "member",
         address: str = LOOPBACK[0],
+        *,
+        answers: bool = True,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, answers=answers)
         self.node = node
         self.room = room
         self.role = role
@@ -267,7 +348,11 @@ class WsBot(Bot):
         self.deliver_close(self.ws.close_code or 1006, self.ws.close_reason or "")
 
     async def _send(self, message: ClientMessage) -> None:
-        await self.ws.send(message.to_json())
+        import websockets
+
+        with contextlib.suppress(websockets.ConnectionClosed):
+            # Closed under it: as a browser's, the message goes nowhere, and `_read` tells.
+            await self.ws.send(message.to_json())
 
     async def leave(self) -> None:
         await self.close()

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-untyped]
 from httpx import HTTPError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc.errors import JoseError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -154,8 +155,14 @@ async def callback(request: Request) -> Response:
         token = await provider.client.authorize_access_token(_AuthlibRequest(request, session))
         claims = dict(token.get("userinfo") or {})
         if not claims.get("email"):
-            claims.update(await provider.client.userinfo(token=token))
-    except (HTTPError, OAuthError, ValueError, KeyError) as exc:
+            answer = dict(await provider.client.userinfo(token=token))
+            if claims.get("sub") and answer.get("sub") != claims["sub"]:
+                # OpenID Connect Core 5.3.2: about someone else, it must not be used.
+                raise ValueError("the userinfo answer is not about the id_token's subject")
+            claims.update(answer)
+    except (HTTPError, OAuthError, JoseError, ValueError, KeyError) as exc:
+        # JoseError: an id_token that fails its checks (signature, issuer, audience, expiry,
+        # nonce) is the provider's refusal as much as an error answer is.
         log.warning("OpenID Connect sign-in failed: %s", exc)
         return _failure(request, "Le service de connexion a refusé cette connexion.")
 

@@ -1,28 +1,22 @@
-"""OpenID Connect sign-in against a real provider app on loopback (discovery, PKCE, RS256)."""
+"""OpenID Connect sign-in against a real OpenID provider on loopback (Authlib's server side:
+discovery, PKCE, nonce, RS256 id_tokens checked against its JWKS, userinfo, RP-initiated
+logout), including a provider that gets its id_tokens wrong."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from tests.support.forms import post_form
 from tests.support.mails import outbox
+from tests.support.oidc_provider import OpenIDProvider
 from tests.support.page_reading import page_text
 from tests.support.people import PASSWORD, sign_in
 from tests.support.ports import free_port
@@ -31,128 +25,21 @@ from web.accounts.users import find_by_email
 
 CLIENT_ID = "atelier-test"
 CLIENT_SECRET = "provider-secret-for-tests"
-
-
-class FakeProvider:
-    """A small but real OIDC provider: the person "signed in" there is `self.person`."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
-        self.person: dict[str, Any] = {}
-        self.codes: dict[str, dict[str, Any]] = {}
-        self.issued: list[str] = []
-        self.logouts: list[str] = []
-        self.app = Starlette(
-            routes=[
-                Route("/.well-known/openid-configuration", self.discovery),
-                Route("/authorize", self.authorize),
-                Route("/token", self.token, methods=["POST"]),
-                Route("/jwks", self.jwks),
-                Route("/userinfo", self.userinfo),
-                Route("/logout", self.logout),
-            ]
-        )
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-    async def discovery(self, request: Request) -> Response:
-        return JSONResponse(
-            {
-                "issuer": self.issuer,
-                "authorization_endpoint": f"{self.issuer}/authorize",
-                "token_endpoint": f"{self.issuer}/token",
-                "jwks_uri": f"{self.issuer}/jwks",
-                "userinfo_endpoint": f"{self.issuer}/userinfo",
-                "response_types_supported": ["code"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "code_challenge_methods_supported": ["S256"],
-                "end_session_endpoint": f"{self.issuer}/logout",
-            }
-        )
-
-    async def authorize(self, request: Request) -> Response:
-        q = request.query_params
-        assert q["client_id"] == CLIENT_ID and q["response_type"] == "code"
-        assert q["code_challenge_method"] == "S256"
-        code = secrets.token_urlsafe(16)
-        self.codes[code] = {
-            "nonce": q.get("nonce"),
-            "challenge": q["code_challenge"],
-            "redirect_uri": q["redirect_uri"],
-        }
-        target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
-        return RedirectResponse(target, status_code=302)
-
-    async def token(self, request: Request) -> Response:
-        form = await request.form()
-        auth = request.headers.get("authorization", "")
-        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if auth != f"Basic {expected}":
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        grant = self.codes.pop(str(form.get("code")), None)
-        if grant is None or form.get("redirect_uri") != grant["redirect_uri"]:
-            return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        verifier = str(form.get("code_verifier"))
-        digest = hashlib.sha256(verifier.encode()).digest()
-        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
-            return JSONResponse({"error": "invalid_grant", "d": "pkce"}, status_code=400)
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer,
-            "aud": CLIENT_ID,
-            "iat": now,
-            "exp": now + 300,
-            "nonce": grant["nonce"],
-            **self.person,
-        }
-        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
-        self.issued.append(id_token)
-        return JSONResponse(
-            {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
-        )
-
-    async def logout(self, request: Request) -> Response:
-        self.logouts.append(request.query_params["id_token_hint"])
-        return RedirectResponse(request.query_params["post_logout_redirect_uri"], status_code=302)
-
-    async def jwks(self, request: Request) -> Response:
-        return JSONResponse({"keys": [self.key.as_dict(private=False)]})
-
-    async def userinfo(self, request: Request) -> Response:
-        return JSONResponse(self.person)
-
-    def start(self) -> FakeProvider:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "fake provider did not start"
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+SIGNED_OUT = f"{BASE_URL}/connexion?avis=deconnecte"
 
 
 @pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
+def provider() -> Iterator[OpenIDProvider]:
+    server = OpenIDProvider(
+        CLIENT_ID, CLIENT_SECRET, f"{BASE_URL}/connexion/oidc/retour", SIGNED_OUT
+    ).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
 async def oidc_app(
-    provider: FakeProvider, make_app: Callable[..., Awaitable[Starlette]]
+    provider: OpenIDProvider, make_app: Callable[..., Awaitable[Starlette]]
 ) -> Starlette:
     return await make_app(
         oidc_discovery_url=provider.discovery_url,
@@ -170,18 +57,27 @@ async def browser(oidc_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def _to_provider_and_back(browser: httpx.AsyncClient, next_path: str = "/compte") -> str:
+    """Start a sign-in, follow the person's browser to the provider (a real HTTP server) and
+    back: the address it is sent back to, not yet visited."""
+    start = await browser.get(f"/connexion/oidc?next={next_path}")
+    assert start.status_code == 302, start.text
+    async with httpx.AsyncClient() as outside:
+        at_provider = await outside.get(start.headers["location"])
+    assert at_provider.status_code == 302, at_provider.text
+    back = urlsplit(at_provider.headers["location"])
+    assert back.path == "/connexion/oidc/retour"
+    return f"{back.path}?{back.query}"
+
+
 async def _sign_in_through_provider(
     browser: httpx.AsyncClient, next_path: str = "/compte"
 ) -> httpx.Response:
-    start = await browser.get(f"/connexion/oidc?next={next_path}")
-    assert start.status_code == 302, start.text
-    # The person's browser goes to the provider (a real HTTP server) and is sent back.
-    async with httpx.AsyncClient() as outside:
-        at_provider = await outside.get(start.headers["location"])
-    assert at_provider.status_code == 302
-    back = urlsplit(at_provider.headers["location"])
-    assert back.path == "/connexion/oidc/retour"
-    return await browser.get(f"{back.path}?{back.query}")
+    return await browser.get(await _to_provider_and_back(browser, next_path))
+
+
+async def _signed_in(browser: httpx.AsyncClient) -> bool:
+    return (await browser.get("/compte")).status_code == 200
 
 
 async def test_the_sign_in_page_offers_the_provider(browser: httpx.AsyncClient) -> None:
@@ -190,7 +86,7 @@ async def test_the_sign_in_page_offers_the_provider(browser: httpx.AsyncClient) 
 
 
 async def test_an_agent_signs_in_with_the_provider_and_gets_an_account(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {
         "sub": "agent-123",
@@ -208,7 +104,7 @@ async def test_an_agent_signs_in_with_the_provider_and_gets_an_account(
 
 
 async def test_an_existing_local_account_is_linked_not_duplicated(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     from web.accounts.users import create_user
 
@@ -235,7 +131,7 @@ UNVERIFIED = "Le service de connexion ne confirme pas que cette adresse électro
 
 @pytest.mark.parametrize("verified", [False, "false", None])
 async def test_an_unverified_address_is_not_linked_to_the_account_that_has_it(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient, verified: object
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient, verified: object
 ) -> None:
     from web.accounts.users import create_user
 
@@ -257,7 +153,7 @@ async def test_an_unverified_address_is_not_linked_to_the_account_that_has_it(
 
 
 async def test_an_unverified_address_gets_no_new_account_even_in_an_allowed_domain(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {"sub": "new-1", "email": "nouveau@travail.gouv.fr", "given_name": "N"}
     refused = await _sign_in_through_provider(browser)
@@ -269,7 +165,7 @@ async def test_an_unverified_address_gets_no_new_account_even_in_an_allowed_doma
 
 
 async def test_an_identity_linked_before_signs_in_without_the_claim(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {"sub": "agent-7", "email": "paul@travail.gouv.fr", "email_verified": True}
     assert (await _sign_in_through_provider(browser)).status_code == 303
@@ -280,7 +176,7 @@ async def test_an_identity_linked_before_signs_in_without_the_claim(
 
 
 async def test_a_provider_trusted_for_its_addresses_links_without_the_claim(
-    provider: FakeProvider, make_app: Callable[..., Awaitable[Starlette]]
+    provider: OpenIDProvider, make_app: Callable[..., Awaitable[Starlette]]
 ) -> None:
     from web.accounts.users import create_user
 
@@ -306,7 +202,7 @@ async def test_a_provider_trusted_for_its_addresses_links_without_the_claim(
 
 
 async def test_someone_outside_the_allowed_domains_waits_for_an_admin(
-    oidc_app: Starlette, provider: FakeProvider, browser: httpx.AsyncClient
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {
         "sub": "ext-1",
@@ -324,7 +220,7 @@ async def test_someone_outside_the_allowed_domains_waits_for_an_admin(
 
 
 async def test_a_callback_without_the_matching_start_is_refused(
-    provider: FakeProvider, browser: httpx.AsyncClient
+    provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {"sub": "x", "email": "x@travail.gouv.fr"}
     forged = await browser.get("/connexion/oidc/retour?code=abc&state=xyz")
@@ -350,7 +246,7 @@ async def test_local_accounts_still_work_when_oidc_is_configured(
 
 
 async def test_signing_out_also_ends_the_providers_session(
-    provider: FakeProvider, browser: httpx.AsyncClient
+    provider: OpenIDProvider, browser: httpx.AsyncClient
 ) -> None:
     provider.person = {
         "sub": "agent-9",
@@ -361,13 +257,20 @@ async def test_signing_out_also_ends_the_providers_session(
     await _sign_in_through_provider(browser)
     out = await post_form(browser, "/deconnexion")
     assert out.status_code == 303
-    assert out.headers["location"].startswith(f"{provider.issuer}/logout?")
+    # To the end-session endpoint the provider's discovery document names.
+    logout = urlsplit(out.headers["location"])
+    assert f"{logout.scheme}://{logout.netloc}" == provider.issuer
+    assert logout.path == provider.endpoint("end_session_endpoint")
     assert out.headers["clear-site-data"] == '"cache", "storage"'
     assert (await browser.get("/compte")).status_code == 303
     async with httpx.AsyncClient() as outside:
         back = await outside.get(out.headers["location"])
-    assert provider.logouts == provider.issued[-1:]
-    assert back.headers["location"] == f"{BASE_URL}/connexion?avis=deconnecte"
+    # The provider checked the id_token it had issued (signature, issuer) and ended that
+    # session, then sent the person back to the registered address with the state it got.
+    (ended,) = provider.logouts
+    assert ended["id_token_hint"] == provider.issued[-1]
+    assert back.status_code == 302
+    assert back.headers["location"] == f"{SIGNED_OUT}&state={ended['state']}"
 
 
 async def test_a_provider_that_does_not_answer_gets_a_clear_message(
@@ -385,3 +288,127 @@ async def test_a_provider_that_does_not_answer_gets_a_clear_message(
         assert response.status_code == 400
         assert "Le service de connexion ne répond pas" in page_text(response)
         assert (await client.get("/connexion")).status_code == 200  # local sign-in still there
+
+
+async def test_the_provider_is_found_through_its_discovery_document(
+    provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    start = await browser.get("/connexion/oidc")
+    assert provider.discovery_reads >= 1
+    target = urlsplit(start.headers["location"])
+    assert f"{target.scheme}://{target.netloc}" == provider.issuer
+    assert target.path == provider.endpoint("authorization_endpoint")  # not a guessed path
+    asked = parse_qs(target.query)
+    assert asked["client_id"] == [CLIENT_ID] and asked["response_type"] == ["code"]
+    assert "openid" in asked["scope"][0].split()
+    assert asked["code_challenge_method"] == ["S256"] and asked["nonce"] and asked["state"]
+
+
+ELSEWHERE = "https://intrus.example"
+FORGED = {
+    "for another service": {"aud": "another-client"},
+    "from another issuer": {"iss": ELSEWHERE},
+    "expired an hour ago": {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+    "for another sign-in": {"nonce": "a-nonce-from-another-sign-in"},
+}
+
+
+@pytest.mark.parametrize("forged", FORGED.values(), ids=FORGED.keys())
+async def test_an_id_token_the_provider_got_wrong_signs_nobody_in(
+    oidc_app: Starlette,
+    provider: OpenIDProvider,
+    browser: httpx.AsyncClient,
+    forged: dict[str, Any],
+) -> None:
+    provider.person = {"sub": "agent-1", "email": "ada@travail.gouv.fr", "email_verified": True}
+    provider.forged_claims = forged
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    assert await find_by_email(oidc_app.state.engine, "ada@travail.gouv.fr") is None
+    # The same person, with an id_token as it should be, signs in.
+    provider.forged_claims = {}
+    assert (await _sign_in_through_provider(browser)).status_code == 303
+    assert await _signed_in(browser)
+
+
+async def test_an_id_token_signed_with_a_key_the_provider_does_not_publish_signs_nobody_in(
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    # Someone else's key under the provider's key id: what a forger would send.
+    provider.signing_key = RSAKey.generate_key(2048, parameters={"kid": provider.key.kid})
+    provider.person = {"sub": "agent-2", "email": "bob@travail.gouv.fr", "email_verified": True}
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    assert await find_by_email(oidc_app.state.engine, "bob@travail.gouv.fr") is None
+
+
+async def test_the_address_may_come_from_the_userinfo_endpoint_only(
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    # As ProConnect does: an id_token with the subject only, the rest from userinfo (asked
+    # with the access token the provider issued).
+    provider.claims_in_id_token = False
+    provider.person = {
+        "sub": "agent-3",
+        "email": "clara@travail.gouv.fr",
+        "email_verified": True,
+        "given_name": "Clara",
+        "usual_name": "Zetkin",
+    }
+    done = await _sign_in_through_provider(browser)
+    assert done.status_code == 303 and "Clara Zetkin" in (await browser.get("/compte")).text
+    user = await find_by_email(oidc_app.state.engine, "clara@travail.gouv.fr")
+    assert user is not None and user.oidc_subject == "agent-3"
+
+
+async def test_a_userinfo_answer_about_someone_else_signs_nobody_in(
+    oidc_app: Starlette, provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    # OpenID Connect Core 5.3.2: userinfo is used only when its subject is the id_token's.
+    provider.claims_in_id_token = False
+    provider.person = {"sub": "agent-6", "email": "fred@travail.gouv.fr", "email_verified": True}
+    provider.forged_userinfo = {"sub": "agent-66", "email": "gus@travail.gouv.fr"}
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
+    for email in ("fred@travail.gouv.fr", "gus@travail.gouv.fr"):
+        assert await find_by_email(oidc_app.state.engine, email) is None
+
+
+async def test_a_return_from_an_earlier_sign_in_attempt_is_refused(
+    provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "agent-4", "email": "dan@travail.gouv.fr", "email_verified": True}
+    earlier = await _to_provider_and_back(browser)
+    later = await _to_provider_and_back(browser)  # the browser now waits for this one
+    refused = await browser.get(earlier)
+    assert refused.status_code == 400 and not await _signed_in(browser)
+    # The sign-in it is waiting for goes through.
+    assert (await browser.get(later)).status_code == 303 and await _signed_in(browser)
+
+
+async def test_a_return_address_cannot_sign_in_twice(
+    provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {"sub": "agent-5", "email": "eva@travail.gouv.fr", "email_verified": True}
+    back = await _to_provider_and_back(browser)
+    assert (await browser.get(back)).status_code == 303
+    await post_form(browser, "/deconnexion")
+    # Replayed: its state and code are spent.
+    assert (await browser.get(back)).status_code == 400
+    assert not await _signed_in(browser)
+
+
+async def test_someone_who_declines_at_the_provider_comes_back_with_a_clear_message(
+    provider: OpenIDProvider, browser: httpx.AsyncClient
+) -> None:
+    provider.person = {}  # nobody agrees at the provider: it answers access_denied
+    refused = await _sign_in_through_provider(browser)
+    assert refused.status_code == 400
+    assert "Le service de connexion a refusé cette connexion" in page_text(refused)
+    assert not await _signed_in(browser)
