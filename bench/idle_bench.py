@@ -53,7 +53,8 @@ def idle_server(seconds: float, settle: float) -> dict[str, float]:
 
 
 async def idle_meeting(seconds: float) -> dict[str, float]:
-    from sfu.node import RoomRuntime, SfuConfig
+    from sfu.config import SfuConfig
+    from sfu.room_runtime import RoomRuntime
 
     room = RoomRuntime("idle", SfuConfig(), time.monotonic)
     looked = 0

@@ -17,9 +17,9 @@ import websockets
 from aioice import stun
 from aiortc import RTCPeerConnection
 from aiortc.contrib.media import MediaPlayer
-from sfu.peer import host_addresses
 
 from sfu.endpoint import RATE_BURST
+from sfu.ice import host_addresses
 from sfu.signaling import Candidate, Chat, Publish, ServerMessage, TrackSource
 from tests.support.servers import AtelierServer
 from tests.support.sfu_media import decoded_pictures, write_test_video
