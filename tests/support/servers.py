@@ -77,7 +77,7 @@ class AtelierServer:
     def sync_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/sync"
 
-    def start(self, timeout: float = 30.0) -> AtelierServer:
+    def start(self, timeout: float = 90.0) -> AtelierServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
