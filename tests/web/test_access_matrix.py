@@ -42,6 +42,8 @@ from tests.support.matrix_requests import (
     create_account,
     get,
     image,
+    name_admin,
+    on_an_admin,
     invitation,
     on_someone,
     post,
@@ -91,6 +93,10 @@ change an instance role       403  403  403  403  403  403  ok   403  403  in   
 registrations page            403  403  403  403  403  403  ok   403  403  in   in   in   in   in
 accept a registration         403  403  403  403  403  403  ok   403  403  in   in   in   in   in
 sent mails page               403  403  403  403  403  403  ok   403  403  in   in   in   in   in
+settings and log page         403  403  403  403  403  403  ok   403  403  in   in   in   in   in
+change run-time settings      403  403  403  403  403  403  ok   403  403  in   in   in   in   in
+name an administrator         403  403  403  403  403  403  ok   403  403  in   in   in   in   in
+remove an administrator       403  403  403  403  403  403  ok   403  403  in   in   in   in   in
 # --- public files --------------------------------------------------------------------------
 a static file                 ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok
 the service worker            ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok
@@ -285,8 +291,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             "/admin/comptes?avis=cree",
-            "account_tokens outbox users",
+            "account_tokens admin_audit outbox users",
             adds("users", email="{email}", role="agent"),
+            adds("admin_audit", actor_id="{me}", action="account"),
         ),
     ),
     "deactivate an account": Case(
@@ -295,7 +302,7 @@ CASES: dict[str, Case] = {
         does(
             303,
             "/admin/comptes?avis=desactive",
-            "users",
+            "admin_audit users",
             updates("users", {"id": "{person}"}, status="deactivated"),
         ),
     ),
@@ -305,7 +312,7 @@ CASES: dict[str, Case] = {
         does(
             303,
             "/admin/comptes?avis=reactive",
-            "users",
+            "admin_audit users",
             updates("users", {"id": "{person}"}, status="active"),
         ),
     ),
@@ -315,7 +322,7 @@ CASES: dict[str, Case] = {
         does(
             303,
             "/admin/comptes?avis=role",
-            "users",
+            "admin_audit users",
             updates("users", {"id": "{person}"}, role="admin"),
         ),
     ),
@@ -328,12 +335,49 @@ CASES: dict[str, Case] = {
         does(
             303,
             "/admin/inscriptions?avis=accepte",
-            "outbox users",
+            "admin_audit outbox users",
             updates("users", {"id": "{person}"}, status="active"),
         ),
     ),
     "sent mails page": Case(
         "GET /admin/courriels", get("/admin/courriels"), shows("<h1>Courriels envoyés")
+    ),
+    "settings and log page": Case(
+        "GET /admin/reglages", get("/admin/reglages"), shows("<h1>Réglages et journal")
+    ),
+    "change run-time settings": Case(
+        "POST /admin/reglages",
+        post("/admin/reglages", signup_domains="gouv.fr\nexemple.org", signup_open="non"),
+        does(
+            303,
+            "/admin/reglages?avis=reglages",
+            "admin_audit instance_settings",
+            adds("instance_settings", name="signup_domains", value="gouv.fr,exemple.org"),
+            adds("instance_settings", name="signup_open", value="false"),
+            adds("admin_audit", actor_id="{me}", action="setting", subject="signup_domains"),
+        ),
+    ),
+    "name an administrator": Case(
+        "POST /admin/administrateurs",
+        name_admin,
+        does(
+            303,
+            "/admin/reglages?avis=nomme",
+            "admin_audit users",
+            updates("users", {"id": "{person}"}, role="admin"),
+            adds("admin_audit", actor_id="{me}", action="role", after="admin"),
+        ),
+    ),
+    "remove an administrator": Case(
+        "POST /admin/administrateurs/{user_id}/retirer",
+        on_an_admin("/admin/administrateurs/{person}/retirer"),
+        does(
+            303,
+            "/admin/reglages?avis=retire",
+            "admin_audit users",
+            updates("users", {"id": "{person}"}, role="agent"),
+            adds("admin_audit", actor_id="{me}", action="role", after="agent"),
+        ),
     ),
     # Stylesheets and scripts are the same for everyone.
     "a static file": Case(
