@@ -122,11 +122,18 @@ async def log(
 
 
 async def record(
-    engine: AsyncEngine, actor_id: int, actor_name: str, action: str, **what: str
+    engine: AsyncEngine,
+    actor_id: int,
+    actor_name: str,
+    action: str,
+    *,
+    subject: str = "",
+    before: str = "",
+    after: str = "",
 ) -> None:
     """`log` in a transaction of its own (after a change made elsewhere)."""
     async with engine.begin() as connection:
-        await log(connection, actor_id, actor_name, action, **what)
+        await log(connection, actor_id, actor_name, action, subject, before, after)
 
 
 async def change(
