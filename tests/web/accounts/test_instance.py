@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -72,3 +73,27 @@ async def test_the_last_active_administrator_keeps_the_role(
     assert await instance.set_role(engine, gone, "agent")
     assert await instance.set_role(engine, second, "admin")
     assert await instance.set_role(engine, first, "agent")
+
+
+async def _two_admins_remove_each_other(app: Starlette) -> None:
+    engine = app.state.engine
+    first = await accounts.create_user(engine, email="un@gouv.fr", display_name="Un", role="admin")
+    second = await accounts.create_user(
+        engine, email="deux@gouv.fr", display_name="Deux", role="admin"
+    )
+    results = await asyncio.gather(
+        instance.set_role(engine, first, "agent"), instance.set_role(engine, second, "agent")
+    )
+    assert sorted(results) == [False, True]
+    assert len(await instance.admins(engine)) == 1
+
+
+async def test_two_admins_removing_each_other_at_once_leave_one(app: Starlette) -> None:
+    await _two_admins_remove_each_other(app)
+
+
+@pytest.mark.postgres
+async def test_two_admins_removing_each_other_at_once_leave_one_on_postgresql(
+    postgres_database: str, make_app: Build
+) -> None:
+    await _two_admins_remove_each_other(await make_app(database_url=postgres_database))
