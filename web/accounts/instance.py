@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -74,17 +75,11 @@ def _decode(name: str, raw: str) -> object:
     return raw == "true"
 
 
-def defaults(settings: Settings) -> InstanceSettings:
-    return InstanceSettings(
-        signup_domains=settings.signup_domains, signup_open=settings.signup_open
-    )
-
-
 async def current(engine: AsyncEngine, settings: Settings) -> InstanceSettings:
     """The environment's values overridden by what administrators changed."""
     async with engine.connect() as connection:
         rows = (await connection.execute(select(instance_settings))).all()
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "signup_domains": settings.signup_domains,
         "signup_open": settings.signup_open,
     }
@@ -94,7 +89,7 @@ async def current(engine: AsyncEngine, settings: Settings) -> InstanceSettings:
                 values[row.name] = _decode(row.name, row.value)
             except SettingsError:
                 pass  # a value the code no longer accepts: the environment's
-    return InstanceSettings(**values)  # type: ignore[arg-type]
+    return InstanceSettings(**values)
 
 
 async def log(
