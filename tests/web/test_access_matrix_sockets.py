@@ -21,7 +21,7 @@ import pytest
 from starlette.applications import Starlette
 
 from realtime.protocol import SyncStep2, SyncUpdate
-from tests.support.access_matrix import read_table
+from tests.support.access_matrix import read_table, table_of
 from tests.support.matrix_requests import new_page
 from tests.support.matrix_world import MatrixWorld
 from tests.support.socket_matrix import (
@@ -141,7 +141,7 @@ CASES: dict[str, SocketCase] = {
 
 
 def test_every_socket_route_and_message_kind_has_a_line(matrix_routes: set[str]) -> None:
-    sockets = {route for route in matrix_routes if route.startswith("WS ")}
+    sockets = {route for route in matrix_routes if table_of(route) == "sockets"}
     kinds = {(SYNC, kind) for kind in sync_message_kinds()} | {
         (VISIO, kind) for kind in visio_message_kinds()
     }
