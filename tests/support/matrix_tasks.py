@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from tests.support.access_matrix import Prepare, Req, resolve
 from tests.support.matrix_requests import member
 from tests.support.matrix_world import MatrixWorld
@@ -21,6 +23,7 @@ from web.spaces import services
 from web.tasks import editing, planning, structure
 from web.tasks.common import TaskStore, ensure_board
 from web.tasks.errors import TaskInvalid
+from web.tasks.tables import tasks
 
 TASKS = "/api/espaces/{slug}/taches"
 TASK = TASKS + "/{task}"
@@ -64,6 +67,19 @@ async def _task(world: MatrixWorld, space_id: int, title: str, **values: Any) ->
         store(world), world.owner, space_id, {"title": title, **values}
     )
     return int(made.body["task"]["id"])
+
+
+async def new_task(world: MatrixWorld) -> int:
+    """A task of the space, made by the owner: its id."""
+    return await _task(world, world.space_id, "Tâche du matrix")
+
+
+async def new_task_doc(world: MatrixWorld) -> str:
+    """A task of the space, made by the owner: the name of its description's document."""
+    task_id = await new_task(world)
+    async with world.app.state.engine.connect() as conn:
+        found = await conn.execute(select(tasks.c.doc_name).where(tasks.c.id == task_id))
+        return str(found.scalar_one())
 
 
 # --- makers -------------------------------------------------------------------------------------

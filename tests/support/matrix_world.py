@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +67,8 @@ class MatrixWorld:
     cookies: dict[str, str]
     # A first-administrator link made while the instance had no administrator.
     first_admin_token: str
+    # What a case prepared for each actor before its request (a live topic, say).
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def clients(self) -> dict[str, httpx.AsyncClient]:
