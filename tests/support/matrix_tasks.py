@@ -165,7 +165,14 @@ async def a_task_of_an_archived_space(world: MatrixWorld, actor: str, fields: Fi
 
 async def elsewhere(world: MatrixWorld, actor: str, fields: Fields) -> Fields:
     """Things of another space of the owner, where nobody else is: a task with a checklist
-    item, a link, a column, a label (`{task}`, `{item}`, `{dep}`, `{column}`, `{label}`)."""
+    item, a link, a column, a label (`{task}`, `{item}`, `{dep}`, `{column}`, `{label}`).
+    Made once for all the actors of a line: asking for them must leave them as they are."""
+    if "elsewhere" not in world.prepared:
+        world.prepared["elsewhere"] = await _elsewhere(world)
+    return dict(world.prepared["elsewhere"])
+
+
+async def _elsewhere(world: MatrixWorld) -> Fields:
     engine = world.app.state.engine
     other = (await services.create_space(engine, world.owner, name="Ailleurs")).id
     kept = store(world)

@@ -67,7 +67,8 @@ class MatrixWorld:
     cookies: dict[str, str]
     # A first-administrator link made while the instance had no administrator.
     first_admin_token: str
-    # What a case prepared for each actor before its request (a live topic, say).
+    # What a case prepared before its requests: for an actor (by their name: a live topic,
+    # say), or once for all of them (by its own name).
     prepared: dict[str, Any] = field(default_factory=dict)
 
     @property
