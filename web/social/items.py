@@ -10,7 +10,7 @@ answer, None (the routes say 404 for both).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -127,7 +127,10 @@ class ItemKinds:
         found = self._kinds.get(kind)
         if found is None or not 0 < item_id < MAX_ID:
             return None
-        return await found.resolve(conn, actor, item_id, now)
+        item = await found.resolve(conn, actor, item_id, now)
+        if item is not None and item.kind != found.name:  # a kind built on another's resolver
+            item = replace(item, kind=found.name)
+        return item
 
     async def open_as(
         self, conn: AsyncConnection, user_id: int, kind: str, item_id: int, now: datetime
