@@ -98,7 +98,7 @@ def route_of(app: Starlette, method: str, path: str) -> str:
 class Req:
     """One actor's request, and what its preparation made (for answers and effects)."""
 
-    method: str  # GET, or POST (a form, a JSON body or an image upload)
+    method: str  # GET; POST (a form, a JSON body or an image upload); PATCH or DELETE (JSON)
     path: str
     form: dict[str, str] | None = None
     json: Any = None
@@ -112,12 +112,14 @@ Prepare = Callable[[MatrixWorld, str], Awaitable[Req]]
 
 
 async def send(client: httpx.AsyncClient, req: Req) -> httpx.Response:
-    """Send `req` as a browser would: forms and scripts carry the page's CSRF token."""
+    """Send `req` as a browser would: forms and scripts carry the page's CSRF token (scripts
+    in a header, with their JSON body if any)."""
     if req.method == "GET":
         return await client.get(req.path)
     token = await csrf_token(client)
-    if req.json is not None:
-        return await client.post(req.path, json=req.json, headers={"X-CSRF-Token": token})
+    if req.json is not None or req.method != "POST":
+        headers = {"X-CSRF-Token": token}
+        return await client.request(req.method, req.path, json=req.json, headers=headers)
     if req.upload is not None:
         files = {"file": ("image.png", req.upload, "image/png")}
         return await client.post(req.path, data={"csrf_token": token}, files=files)
@@ -317,6 +319,16 @@ class Case:
 def in_a_space(route: str) -> bool:
     """Whether a route is a space's (the spaces table), else the instance's."""
     return route.split(" ", 1)[1].startswith("/espaces/{slug}")
+
+
+SOCIAL_PATHS = ("/api/items/", "/api/commentaires/", "/api/notifications", "/notifications/")
+
+
+def in_social(route: str) -> bool:
+    """Whether a route is the social layer's (test_access_matrix_social.py): comments,
+    reactions, recommend, follows, notifications, mail settings, a space's activity feed."""
+    path = route.split(" ", 1)[1]
+    return path.startswith(SOCIAL_PATHS) or path == "/api/espaces/{slug}/activite"
 
 
 async def run_case(
