@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import insert
 
 from tests.support.access_matrix import Prepare, Req
-from tests.support.matrix_requests import someone
+from tests.support.matrix_requests import member, someone
 from tests.support.matrix_world import MatrixWorld
 from tests.support.people import Who
+from tests.support.tiptap_documents import document_state, node, paragraph
 from web.social import comments
 from web.social.errors import SocialError
 from web.social.tables import notifications
@@ -118,3 +119,12 @@ def unsubscribe(method: str) -> Prepare:
         return Req(method, "/" + path, form=form, fields={"person": person.id})
 
     return prepare
+
+
+async def mentioned_in_page(world: MatrixWorld, actor: str) -> Req:
+    """The shared page's text now mentions a new member (a reader of the space)."""
+    person = await member(world, "reader", "mentionne")
+    typed = document_state(paragraph("Pour ", node("mention", {"id": str(person.id)})))
+    await world.app.state.rooms.apply_server_change(world.world.page.doc_name, lambda _: typed)
+    path = f"/api/items/page/{world.world.page.id}/mentions"
+    return Req("POST", path, json={}, fields={"person": person.id})

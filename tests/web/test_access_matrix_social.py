@@ -29,7 +29,13 @@ from tests.support.access_matrix import (
     updates,
 )
 from tests.support.matrix_requests import get
-from tests.support.matrix_social import on_comment, on_notification, send_json, unsubscribe
+from tests.support.matrix_social import (
+    mentioned_in_page,
+    on_comment,
+    on_notification,
+    send_json,
+    unsubscribe,
+)
 from tests.support.world_snapshot import InstanceState
 
 TABLE = read_table("""
@@ -44,6 +50,7 @@ delete one's own comment      mine ok   ok   ok   403  404  404  403  ok   401  
 resolve a thread              ok   ok   ok   403  403  404  404  403  ok   401  401  401  401  401
 reopen a thread               ok   ok   ok   403  403  404  404  403  ok   401  401  401  401  401
 react to a comment            ok   ok   ok   ok   403  404  404  403  ok   401  401  401  401  401
+mention people in a page      ok   ok   ok   403  403  404  404  403  ok   401  401  401  401  401
 # --- recommend and follow ------------------------------------------------------------------
 who recommends a page         ok   ok   ok   ok   ok   404  404  ok   ok   401  401  401  401  401
 recommend a page              ok   ok   ok   ok   403  404  404  403  ok   401  401  401  401  401
@@ -140,6 +147,17 @@ CASES: dict[str, Case] = {
             None,
             "comment_reactions",
             adds("comment_reactions", comment_id="{comment}", user_id="{me}"),
+        ),
+    ),
+    "mention people in a page": Case(
+        "POST /api/items/{kind}/{item_id:int}/mentions",
+        mentioned_in_page,
+        does(
+            200,
+            None,
+            "notifications page_mentions pending_mails",
+            adds("page_mentions", page_id="{page}", user_id="{person}"),
+            adds("notifications", user_id="{person}", reason="mention", actor_id="{me}"),
         ),
     ),
     "who recommends a page": Case(

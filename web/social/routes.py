@@ -35,6 +35,7 @@ from web.social.mail_text import UNSUBSCRIBE_PATH, read_unsubscribe_token
 from web.social.mails import NotificationMails, mail_modes, set_mail_mode
 from web.social.model import LiveEvent, Outcome, SocialStore, names
 from web.social.notify import LIST_LIMIT, MAIL_MODES, mark_read, notification_json, unread_counts
+from web.social.page_mentions import check_page_mentions
 from web.social.tables import notifications
 from web.spaces import services
 from web.spaces.access import MAX_ID, space_role, utcnow
@@ -116,6 +117,7 @@ class SocialRoutes:
             r(comment + "/reactions", self.react, methods=["POST"]),
             r(item + "/recommandations", self.recommendations, methods=["GET"]),
             r(item + "/recommandations", self.recommend, methods=["POST"]),
+            r(item + "/mentions", self.page_mentions, methods=["POST"]),
             r(item + "/suivi", self.following, methods=["GET"]),
             r(item + "/suivi", self.set_following, methods=["POST"]),
             r("/api/notifications", self.notifications, methods=["GET"]),
@@ -258,6 +260,21 @@ class SocialRoutes:
         outcome = await reactions.recommend(
             self.store, user, kind, item_id, _flag(body.get("on"), "on"), utcnow()
         )
+        return await self._answer(request, outcome)
+
+    @json_errors
+    async def page_mentions(self, request: Request) -> Response:
+        """An editor's client asks after inserting a mention in a page's text: the server
+        reads the stored document and notifies whoever it newly mentions."""
+        user = require_user(request)
+        kind, item_id = self._kind(request)
+        if kind != "page":
+            raise SocialNotFound(NOT_FOUND)
+        state = request.app.state
+        outcome = await check_page_mentions(
+            self.store, state.rooms, state.store, user, item_id, utcnow()
+        )
+        self._reported(request, kind, outcome)
         return await self._answer(request, outcome)
 
     @json_errors

@@ -142,3 +142,12 @@ activities = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_activities_space_id_id", "space_id", "id"),
 )
+
+# People already notified of a mention in a page's text (each once, whoever checks again).
+page_mentions = Table(
+    "page_mentions",
+    metadata,
+    Column("page_id", Integer, ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -154,6 +154,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activities")),
     )
     op.create_index("ix_activities_space_id_id", "activities", ["space_id", "id"])
+    op.create_table(
+        "page_mentions",
+        sa.Column("page_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        _at(),
+        _fk("page_mentions", "page_id", "pages.id", "CASCADE"),
+        _fk("page_mentions", "user_id", "users.id", "CASCADE"),
+        sa.PrimaryKeyConstraint("page_id", "user_id", name=op.f("pk_page_mentions")),
+    )
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("html", sa.Text(), nullable=False, server_default=""))
         batch.add_column(sa.Column("headers", sa.JSON(), nullable=True))
@@ -164,6 +173,7 @@ def downgrade() -> None:
         batch.drop_column("headers")
         batch.drop_column("html")
     for table in (
+        "page_mentions",
         "activities",
         "pending_mails",
         "notification_mail_settings",
