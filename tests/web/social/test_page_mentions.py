@@ -9,11 +9,11 @@ from starlette.applications import Starlette
 from realtime.extract import document_blocks
 from tests.support.social import SocialApi
 from tests.support.spaces_world import World
-from tests.support.tiptap_documents import document_state, node, paragraph
+from tests.support.tiptap_documents import Node, document_state, node, paragraph
 from web.social.page_mentions import mention_ids
 
 
-def _mention(ident: int | str, label: str) -> object:
+def _mention(ident: int | str, label: str) -> Node:
     return node("mention", {"id": str(ident), "label": label})
 
 
@@ -24,9 +24,9 @@ async def test_mentions_in_the_text_notify_readers_once_and_report_the_others(
     typed = document_state(
         paragraph(
             "Voir ",
-            _mention(ids["reader"], "Lecteur"),  # type: ignore[arg-type]
+            _mention(ids["reader"], "Lecteur"),
             " et ",
-            _mention(ids["outsider"], "Dehors"),  # type: ignore[arg-type]
+            _mention(ids["outsider"], "Dehors"),
         )
     )
     assert mention_ids(document_blocks(typed)) == [str(ids["reader"]), str(ids["outsider"])]
