@@ -1,5 +1,5 @@
 """The items people comment on, by kind: who may read or comment an item, its space, title
-and address. Pages and spaces today; tasks, events, files and posts register their kind
+and address. Pages, space homes and tasks today; events, files and posts register their kind
 (`ItemKinds.register`) with a resolver that answers the same questions.
 
 Every rule comes from `web.spaces.access` (page_role_in, content_role_in): no rule is
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from web.schema import users
 from web.spaces.access import MAX_ID, Actor, at_least, content_role_in, live_link, page_role_in
 from web.spaces.tables import guest_link_users, pages, spaces
+from web.tasks.tables import tasks
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,26 @@ async def resolve_space(
     return Item("space", space_id, space_id, row.name, _space_url(row.slug), role)
 
 
+async def resolve_task(
+    conn: AsyncConnection, actor: Actor, task_id: int, now: datetime
+) -> Item | None:
+    """A task: its space's content role (as its board and panel: `web.tasks.live`)."""
+    row = (
+        await conn.execute(
+            select(tasks.c.title, tasks.c.space_id, spaces.c.slug)
+            .select_from(tasks.join(spaces, spaces.c.id == tasks.c.space_id))
+            .where(tasks.c.id == task_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    role = await content_role_in(conn, actor, row.space_id, now)
+    if role is None:
+        return None
+    url = f"{_space_url(row.slug)}/taches/{task_id}"
+    return Item("task", task_id, row.space_id, row.title, url, role)
+
+
 class ItemKinds:
     """The registry of item kinds."""
 
@@ -113,6 +134,7 @@ class ItemKinds:
         self._kinds: dict[str, ItemKind] = {}
         self.register(ItemKind("page", resolve_page, anchored=True, recommend=True))
         self.register(ItemKind("space", resolve_space, recommend=True))
+        self.register(ItemKind("task", resolve_task))
 
     def register(self, kind: ItemKind) -> None:
         self._kinds[kind.name] = kind

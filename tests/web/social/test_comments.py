@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from tests.support.social import SocialApi, mention
 from tests.support.spaces_world import World
+from tests.support.tasks import TasksApi
 from web.spaces import tree
 
 ANCHOR = '{"anchor":"gqXHAQ==","head":"gqXHAg=="}'
@@ -133,3 +134,19 @@ async def test_limits_size_mentions_rate_and_group_mentions(
         for n in range(3)
     ]
     assert statuses == [201, 201, 429]
+
+
+async def test_tasks_take_comments_and_their_board_counts_them(
+    world: World, api: dict[str, SocialApi]
+) -> None:
+    tasks = TasksApi(world.clients["editor"], world.slug)
+    task = await tasks.create("Relire le rapport")
+    await api["commenter"].comment("task", task["id"], "<p>Je m'en charge</p>")
+    threads = (await api["space_link_reader"].threads("task", task["id"]))["threads"]
+    assert [t["body"] for t in threads] == ["<p>Je m'en charge</p>"]
+    assert (
+        await api["page_link_editor"].call("GET", f"/api/items/task/{task['id']}/commentaires")
+    ).status_code == 404
+    async with world.app.state.engine.connect() as conn:
+        counts = await world.app.state.task_hooks.comment_counts(conn, [task["id"]])
+    assert counts == {task["id"]: 1}
