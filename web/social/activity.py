@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.social.model import iso, names, person
-from web.social.tables import activities
+from web.social.tables import activities, appreciations, comments, follows, notifications
 from web.spaces.access import Actor, content_role_in
 
 KINDS = ("page.created", "page.renamed", "page.restored", "comment.created", "member.joined")
@@ -41,6 +41,15 @@ async def record(
     if now is not None:
         values["created_at"] = now
     await conn.execute(insert(activities).values(**values))
+
+
+async def forget_items(conn: AsyncConnection, kind: str, item_ids: list[int]) -> None:
+    """What the social layer keeps about items deleted for good: their comments (their
+    reactions and notifications cascade), recommendations, votes and follows."""
+    for table in (comments, appreciations, follows, notifications):
+        await conn.execute(
+            delete(table).where(table.c.item_kind == kind, table.c.item_id.in_(item_ids))
+        )
 
 
 def entry_url(slug: str, row: Any) -> str | None:

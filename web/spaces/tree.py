@@ -362,6 +362,8 @@ async def purge_trash(
         await conn.execute(delete(pages).where(pages.c.id.in_([r.id for r in rows])))
         await conn.execute(delete(document_updates).where(document_updates.c.name.in_(names)))
         await conn.execute(delete(documents).where(documents.c.name.in_(names)))
+        # Their comments (and with them their reactions and notifications) go too.
+        await activity.forget_items(conn, "page", [r.id for r in rows])
     return len(rows)
 
 

@@ -5,13 +5,17 @@ trash, and the limits."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from tests.support.social import SocialApi, mention
 from tests.support.spaces_world import World
 from tests.support.tasks import TasksApi
+from web.social.tables import comments
 from web.spaces import tree
+from web.spaces.access import utcnow
 
 ANCHOR = '{"anchor":"gqXHAQ==","head":"gqXHAg=="}'
 
@@ -112,6 +116,14 @@ async def test_a_page_in_the_trash_keeps_its_comments_and_brings_them_back(
     await tree.restore_page(engine, world.owner, page.id)
     threads = (await api["commenter"].threads("page", page.id))["threads"]
     assert [t["body"] for t in threads] == ["<p>à garder</p>"]
+    # Purged from the trash for good, its comments go with it.
+    await tree.trash_page(engine, world.owner, page.id)
+    assert await tree.purge_trash(engine, now=utcnow() + timedelta(days=31)) == 1
+    async with engine.connect() as conn:
+        left = (
+            await conn.execute(select(comments.c.id).where(comments.c.item_id == page.id))
+        ).all()
+    assert left == []
 
 
 async def test_limits_size_mentions_rate_and_group_mentions(
