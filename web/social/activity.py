@@ -1,7 +1,8 @@
 """A space's activity feed: pages created, renamed, restored; comments; members joined.
 
 `record` runs inside the transaction of the change it describes (a change and its entry
-commit together or not at all); `feed` pages through a space's entries, newest first.
+commit together or not at all); `feed` pages through a space's entries, newest first,
+leaving out those about a page in the trash (they come back with it).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.social.model import iso, names, person
 from web.social.tables import activities, appreciations, comments, follows, notifications
 from web.spaces.access import Actor, content_role_in
+from web.spaces.tables import pages
 
 KINDS = ("page.created", "page.renamed", "page.restored", "comment.created", "member.joined")
 PAGE_SIZE = 20
@@ -74,7 +76,19 @@ async def feed(
     async with engine.connect() as conn:
         if await content_role_in(conn, actor, space_id, now) is None:
             return None
-        query = select(activities).where(activities.c.space_id == space_id)
+        # Entries about a page in the trash (or purged) are left out, title and link.
+        on_page = and_(activities.c.item_kind == "page", pages.c.id == activities.c.item_id)
+        query = (
+            select(activities)
+            .select_from(activities.outerjoin(pages, on_page))
+            .where(
+                activities.c.space_id == space_id,
+                or_(
+                    activities.c.item_kind != "page",
+                    and_(pages.c.id.is_not(None), pages.c.deleted_at.is_(None)),
+                ),
+            )
+        )
         if before is not None:
             query = query.where(activities.c.id < before)
         rows = (await conn.execute(query.order_by(activities.c.id.desc()).limit(limit + 1))).all()

@@ -1,5 +1,6 @@
-"""Social fixtures: a space with a person in every role (tests.support.spaces_world), and
-each person's client on the social API."""
+"""Social fixtures: the app on SQLite then PostgreSQL (when one answers), a space with a
+person in every role (tests.support.spaces_world), and each person's client on the social
+API."""
 
 from __future__ import annotations
 
@@ -21,3 +22,9 @@ async def world(app: Starlette, new_client: Callable[[], httpx.AsyncClient]) -> 
 @pytest.fixture
 def api(world: World) -> dict[str, SocialApi]:
     return {name: SocialApi(client) for name, client in world.clients.items()}
+
+
+@pytest.fixture
+async def app(db_app: Starlette) -> Starlette:
+    """The social tests' app: on SQLite, then on PostgreSQL when one answers."""
+    return db_app

@@ -43,6 +43,11 @@ async def test_the_feed_lists_what_happened_newest_first_page_by_page(
     for stranger in ("outsider", "instance_admin", "page_link_editor"):
         assert (await api[stranger].call("GET", url)).status_code == 404, stranger
     assert (await api["owner"].call("GET", "/api/espaces/nulle-part/activite")).status_code == 404
+    # A page in the trash takes its entries out of the feed, and brings them back.
+    await tree.trash_page(engine, world.owner, page.id)
+    hidden = await api["reader"].ok("GET", url)
+    assert "Compte rendu" not in str(hidden) and hidden["entries"][0]["kind"] == "member.joined"
+    await tree.restore_page(engine, world.owner, page.id)
     home = await world.clients["reader"].get(f"/espaces/{world.slug}")
     assert "Activité récente" in home.text and "a commenté" in home.text
     assert "Compte rendu" in home.text
