@@ -27,11 +27,10 @@ from tests.support.access_matrix import (
     adds,
     does,
     goes,
-    in_a_space,
-    in_social,
     read_table,
     run_case,
     shows,
+    table_of,
     updates,
 )
 from tests.support.matrix_requests import (
@@ -127,8 +126,6 @@ no token: Markdown            401  401  401  401  401  401  401  401  401  401  
 no token: HTML                401  401  401  401  401  401  401  401  401  401  401  401  401  401
 """)
 
-# WebSocket routes have their own table, of their messages: test_access_matrix_sockets.py.
-SOCKET_ROUTES = {"WS /sync/{doc:path}", "WS /visio/{room}"}
 SIGNED_OUT = "/connexion?avis=deconnecte"
 
 CASES: dict[str, Case] = {
@@ -457,9 +454,7 @@ CASES: dict[str, Case] = {
 def test_every_route_of_the_instance_has_a_case_and_every_case_a_route(
     matrix_routes: set[str],
 ) -> None:
-    routes = {
-        route for route in matrix_routes if not in_a_space(route) and not in_social(route)
-    } - SOCKET_ROUTES
+    routes = {route for route in matrix_routes if table_of(route) == "instance"}
     covered = {case.route for case in CASES.values()}
     assert sorted(routes - covered) == [], "routes with no case in the table"
     assert sorted(covered - routes) == [], "cases of routes the app does not have (here)"

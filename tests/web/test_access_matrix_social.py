@@ -4,7 +4,7 @@ person, written out as a table (the columns and outcomes of test_access_matrix_s
 checked against the app in process (SQLite, then PostgreSQL when one answers).
 
 Routes under `/api/items/`, `/api/commentaires/`, `/api/notifications`, `/notifications/` and
-`/api/espaces/{slug}/activite` are this table's (`in_social`); the item is the space's shared
+`/api/espaces/{slug}/activite` are this table's (`table_of`); the item is the space's shared
 page (or the space's home). A JSON route answers 401 to nobody signed in.
 
 Where a line has several answers: `first` is the first comment on an item (nobody follows it
@@ -22,10 +22,10 @@ from tests.support.access_matrix import (
     Case,
     adds,
     does,
-    in_social,
     read_table,
     run_case,
     shows,
+    table_of,
     updates,
 )
 from tests.support.matrix_requests import get
@@ -246,7 +246,7 @@ CASES: dict[str, Case] = {
 
 
 def test_every_social_route_has_a_case_and_every_case_a_route(matrix_routes: set[str]) -> None:
-    routes = {route for route in matrix_routes if in_social(route)}
+    routes = {route for route in matrix_routes if table_of(route) == "social"}
     covered = {case.route for case in CASES.values()}
     assert sorted(routes - covered) == [], "social routes with no case in the table"
     assert sorted(covered - routes) == [], "cases of routes the app does not have (here)"
