@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+from sqlalchemy import select
 
 from tests.support.live_viewers import LiveViewer
 from tests.support.servers import AtelierServer
 from tests.support.social import SocialApi, mention
+from tests.support.waiting import eventually
 from tests.support.worlds import LiveWorld, live_world
 from web.auth.sessions import COOKIE_NAME
+from web.schema import outbox, users
 
 Start = Callable[..., AtelierServer]
 
@@ -88,4 +91,46 @@ async def test_item_topics_of_pages_and_space_homes_follow_access(atelier: Start
         "space_link_reader": (yes, yes, yes, no),
         "outsider": (no, no, no, no),
     }
+    await world.engine.dispose()
+
+
+async def test_two_workers_one_live_stream_and_one_mail_per_window(
+    atelier: Start, redis_url: str
+) -> None:
+    """A comment made on one worker reaches a viewer on the other; two replies made on two
+    workers make one mail (whichever worker's sender claims it). The window is long enough
+    for the two replies to fall in it on a busy machine."""
+    timing = {
+        "ATELIER_NOTIFICATION_BATCH_SECONDS": "20",
+        "ATELIER_NOTIFICATION_MAIL_SECONDS": "0.5",
+    }
+    first = atelier(REDIS_URL=redis_url, **timing)
+    second = atelier(data_dir=first.data_dir, REDIS_URL=redis_url, **timing)
+    world = await live_world(first)
+    viewer = await LiveViewer(second.http_url, world.cookies["commenter"]).connect()
+    assert await viewer.subscribe(f"item:page:{world.page.id}") == "subscribed"
+    commenter = person(first, world, "commenter")
+    root = (await commenter.comment("page", world.page.id, "<p>Sur le premier</p>"))["comment"]
+    created = await viewer.event("comment.created")
+    assert created["data"]["id"] == root["id"]
+    editor, owner = person(first, world, "editor"), person(second, world, "owner")
+    await editor.comment("page", world.page.id, "<p>Réponse un</p>", thread_id=root["id"])
+    await owner.comment("page", world.page.id, "<p>Réponse deux</p>", thread_id=root["id"])
+    assert (await viewer.event("notification.created"))["data"]["unread"] >= 1
+
+    async def mails_to_commenter() -> list[str]:
+        async with world.engine.connect() as conn:
+            address = (
+                await conn.execute(
+                    select(users.c.email).where(users.c.id == world.ids["commenter"])
+                )
+            ).scalar_one()
+            rows = await conn.execute(select(outbox.c.body).where(outbox.c.to_address == address))
+            return [row.body for row in rows]
+
+    (mail,) = await eventually(mails_to_commenter, timeout=90, what="the commenter's mail")
+    assert "Réponse un" in mail and "Réponse deux" in mail
+    await viewer.close()
+    for api in (commenter, editor, owner):
+        await api.client.aclose()
     await world.engine.dispose()
