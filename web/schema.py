@@ -7,6 +7,7 @@ Each area adds its tables here or in its own module importing `metadata`; migrat
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     ForeignKey,
@@ -91,6 +92,10 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("error", String(500), nullable=False, server_default=""),
+    # Mails of notifications (web/social/mails.py) have an HTML part and headers
+    # (List-Unsubscribe); migration 0007so.
+    Column("html", Text, nullable=False, server_default=""),
+    Column("headers", JSON, nullable=True),
 )
 
 # The one-time link printed on first start to create the first administrator (hashed).

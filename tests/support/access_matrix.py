@@ -316,16 +316,24 @@ class Case:
         return named[token]
 
 
+# The social layer's routes (comments, reactions, recommend, follows, notifications, mail
+# settings, the unsubscribe link, a space's activity feed).
+SOCIAL_PATHS = ("/api/items/", "/api/commentaires/", "/api/notifications", "/notifications/")
+
+
 def table_of(route: str) -> str:
     """Which table of the matrix has the lines of a route (`route_names`' form), each route in
     exactly one: "sockets" (WebSocket routes, test_access_matrix_sockets.py), "tasks" (the
-    tasks API and "Mes tâches", test_access_matrix_tasks.py), "space" (a space's pages,
-    test_access_matrix_spaces.py), else "instance" (test_access_matrix.py)."""
+    tasks API and "Mes tâches", test_access_matrix_tasks.py), "social" (the social layer,
+    test_access_matrix_social.py), "space" (a space's pages, test_access_matrix_spaces.py),
+    else "instance" (test_access_matrix.py)."""
     method, path = route.split(" ", 1)
     if method == "WS":
         return "sockets"
     if "taches" in path.split("/"):
         return "tasks"
+    if path.startswith(SOCIAL_PATHS) or path == "/api/espaces/{slug}/activite":
+        return "social"
     if path.startswith("/espaces/{slug}"):
         return "space"
     return "instance"

@@ -429,8 +429,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE,
-            "invitations sessions",
+            "activities invitations sessions",
             adds("sessions", user_id="{person}"),
+            adds("activities", kind="member.joined", actor_id="{person}"),
             updates("invitations", {"user_id": "{person}"}, accepted_at=SET),
         ),
     ),

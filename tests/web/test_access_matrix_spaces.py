@@ -145,8 +145,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/membres",
-            "memberships",
+            "activities memberships",
             adds("memberships", user_id="{person}", space_id="{space}", role="reader"),
+            adds("activities", kind="member.joined", actor_id="{person}", space_id="{space}"),
         ),
     ),
     "invite by email": Case(
@@ -190,14 +191,21 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/pages/*",
-            "pages",
+            "activities pages",
             adds("pages", title="Nouvelle par {actor}", created_by="{me}"),
+            adds("activities", kind="page.created", title="Nouvelle par {actor}", actor_id="{me}"),
         ),
     ),
     "rename a page": Case(
         "POST /espaces/{slug}/pages/{page_id:int}/renommer",
         post(PAGE + "/renommer", title="par {actor}"),
-        does(303, SPACE, "pages", updates("pages", {"id": "{page}"}, title="par {actor}")),
+        does(
+            303,
+            SPACE,
+            "activities pages",
+            updates("pages", {"id": "{page}"}, title="par {actor}"),
+            adds("activities", kind="page.renamed", item_id="{page}", actor_id="{me}"),
+        ),
     ),
     "move a page": Case(
         "POST /espaces/{slug}/pages/{page_id:int}/deplacer",
@@ -223,8 +231,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/pages/{target}",
-            "pages",
+            "activities pages",
             updates("pages", {"id": "{target}"}, deleted_at=None),
+            adds("activities", kind="page.restored", item_id="{target}", actor_id="{me}"),
         ),
     ),
     "guest links page": Case(
@@ -260,8 +269,11 @@ CASES: dict[str, Case] = {
         Answer(
             200,
             shows="Notes de réunion",
-            touches="pages",
-            effects=(adds("pages", space_id="{space}", created_by="{me}"),),
+            touches="activities pages",
+            effects=(
+                adds("pages", space_id="{space}", created_by="{me}"),
+                adds("activities", kind="page.created", actor_id="{me}"),
+            ),
         ),
     ),
     "a page": Case("GET /espaces/{slug}/pages/{page_id:int}", get(PAGE), shows("Page partagée")),

@@ -113,7 +113,10 @@ class AccountsSetup:
             Middleware(SecurityHeadersMiddleware),
             Middleware(CurrentUserMiddleware, store=self.sessions),
             Middleware(LocaleMiddleware),
-            Middleware(CSRFMiddleware, secret=self.secret),
+            # One-click unsubscribe (RFC 8058): a mail client's POST, signed link and no session.
+            Middleware(
+                CSRFMiddleware, secret=self.secret, exempt=("/notifications/desabonnement",)
+            ),
         ]
 
     def routes(self) -> list[BaseRoute]:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.live_access import doc_tag, recheck, space_tag, user_tag
+from web.social import activity
 from web.spaces import directory, services, tree
 from web.spaces.access import LiveLink, at_least, live_link, utcnow
 from web.spaces.directory_routes import directory_routes
@@ -119,6 +120,10 @@ async def create_space(request: Request) -> Response:
 # -- space home and settings ------------------------------------------------------------
 
 
+# Latest entries of the activity feed on a space's home (all of it: /api/espaces/{slug}/activite).
+HOME_ACTIVITY = 8
+
+
 @handles_errors
 async def space_home(request: Request) -> Response:
     user = require_user(request)
@@ -134,10 +139,19 @@ async def space_home(request: Request) -> Response:
     pages = await tree.page_tree(engine, space.id)
     members = await services.list_members(engine, space.id)
     is_member = any(m.user_id == user.id for m in members)
+    feed = await activity.feed(engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY)
     return render(
         request,
         "spaces/home.html",
-        common(space, role, pages=pages, members=members, is_member=is_member, user=user),
+        common(
+            space,
+            role,
+            pages=pages,
+            members=members,
+            is_member=is_member,
+            user=user,
+            activity=feed["entries"] if feed else [],
+        ),
     )
 
 
