@@ -1,6 +1,8 @@
 // The meeting itself: signaling, the two peer connections, and the room's view (tiles,
 // controls, participants, chat, reactions, host controls, lobby, quality).
+import { MeetingBar } from "./bar";
 import { closeOutcome } from "./closing";
+import { LobbyView } from "./lobby";
 import { Publisher, Subscriber } from "./media";
 import {
   SignalingSocket,
@@ -13,6 +15,7 @@ import {
   type Welcome,
 } from "./protocol";
 import { QualityMeter } from "./quality";
+import { clockTime, spotlight, tileGrid, type StageTile } from "./stage";
 import { format, type Strings } from "./strings";
 
 const QUALITY_INTERVAL_MS = 2000;
@@ -24,6 +27,11 @@ interface Person {
   role: Role;
   hand: boolean;
   tracks: Map<string, TrackInfo>;
+}
+
+export interface MeetingOptions {
+  /** The person's time zone (IANA name) for chat times. */
+  timeZone: string;
 }
 
 export interface LocalMedia {
@@ -74,7 +82,9 @@ export class MeetingClient {
   private cameraOn: boolean;
   private hand: boolean;
   private speakerView: boolean;
-  private waiting: { id: string; name: string }[];
+  /** The tile this person put large, and the screens they sent back to the grid. */
+  private chosen: string | null;
+  private readonly dismissed: Set<string>;
   private qualityTimer: number;
   private readonly meter: QualityMeter;
   private finished: boolean;
@@ -85,7 +95,8 @@ export class MeetingClient {
   private readonly stage: HTMLElement;
   private readonly audioBox: HTMLElement;
   private readonly peopleList: HTMLElement;
-  private readonly lobbyList: HTMLElement;
+  private readonly lobby: LobbyView;
+  private readonly bar: MeetingBar;
   private readonly chatLog: HTMLElement;
   private readonly announcer: HTMLElement;
 
@@ -95,6 +106,7 @@ export class MeetingClient {
     private readonly url: string,
     private readonly local: LocalMedia,
     private readonly strings: Strings,
+    private readonly options: MeetingOptions = { timeZone: "Europe/Paris" },
   ) {
     this.you = "";
     this.role = "member";
@@ -108,7 +120,8 @@ export class MeetingClient {
     this.screen = null;
     this.hand = false;
     this.speakerView = false;
-    this.waiting = [];
+    this.chosen = null;
+    this.dismissed = new Set();
     this.qualityTimer = 0;
     this.meter = new QualityMeter();
     this.finished = false;
@@ -120,7 +133,13 @@ export class MeetingClient {
     this.stage = part(root, "stage");
     this.audioBox = part(root, "audio");
     this.peopleList = part(root, "people");
-    this.lobbyList = part(root, "lobby-list");
+    this.bar = new MeetingBar(root, () => this.layout());
+    this.lobby = new LobbyView(
+      root,
+      strings,
+      (action, participant) => this.moderate(action, participant),
+      () => this.bar.open("people"),
+    );
     this.chatLog = part(root, "chat-log");
     this.announcer = part(root, "announcer");
   }
@@ -129,6 +148,10 @@ export class MeetingClient {
 
   start(): void {
     this.bindControls();
+    this.bar.bind();
+    this.lobby.bind();
+    // The tiles grow and shrink with the stage (window, side panel, phone turned).
+    new ResizeObserver(() => this.layout()).observe(this.stage);
     this.root.dataset.room = this.room;
     this.connect();
   }
@@ -273,8 +296,7 @@ export class MeetingClient {
         this.render();
         break;
       case "lobby_changed":
-        this.waiting = (m.waiting as { id: string; name: string }[]) ?? [];
-        this.renderLobby();
+        this.lobby.update((m.waiting as { id: string; name: string }[]) ?? [], this.role === "host");
         break;
       case "publish_answer":
         this.publisher?.acceptAnswer(String(m.sdp));
@@ -308,11 +330,26 @@ export class MeetingClient {
     for (const node of this.root.querySelectorAll<HTMLElement>("[data-host-only]")) {
       node.hidden = w.role !== "host";
     }
+    this.lobby.reset();
+    const room = part(this.root, "room");
     this.show("room");
     this.render();
-    this.renderLobby();
+    // After "Rejoindre" (or the lobby), the keyboard starts on the meeting's controls.
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || !room.contains(focused)) this.focusControls();
     await this.publish();
     this.qualityTimer = window.setInterval(() => void this.sampleQuality(), QUALITY_INTERVAL_MS);
+  }
+
+  /** Focus the first control that works: the microphone, else the camera, else the hand. */
+  private focusControls(): void {
+    for (const action of ["mic", "camera", "hand"]) {
+      const control = button(this.root, action);
+      if (!control.disabled && !control.hidden) {
+        control.focus();
+        return;
+      }
+    }
   }
 
   private async publish(): Promise<void> {
@@ -386,17 +423,6 @@ export class MeetingClient {
       press(view, this.speakerView);
       this.render();
     });
-    for (const panel of ["people", "chat", "notes"]) {
-      const toggle = r.querySelector<HTMLButtonElement>(`button[data-panel="${panel}"]`);
-      const box = r.querySelector<HTMLElement>(`[data-panel-box="${panel}"]`);
-      if (!toggle || !box) continue;
-      press(toggle, !box.hidden);
-      toggle.addEventListener("click", () => {
-        box.hidden = !box.hidden;
-        press(toggle, !box.hidden);
-        if (!box.hidden) box.querySelector<HTMLElement>("h2")?.focus();
-      });
-    }
     for (const react of r.querySelectorAll<HTMLButtonElement>("button[data-emoji]")) {
       react.addEventListener("click", () => {
         this.socket?.send({ type: "reaction", emoji: react.dataset.emoji ?? "" });
@@ -494,7 +520,6 @@ export class MeetingClient {
   render(): void {
     const s = this.strings;
     const wanted = new Map<string, { person: Person; screen: boolean; track: MediaStreamTrack | null }>();
-    const screens: string[] = [];
     for (const person of this.people.values()) {
       if (person.id === this.you) {
         wanted.set(`${person.id}`, { person, screen: false, track: this.local.video });
@@ -504,7 +529,6 @@ export class MeetingClient {
             screen: true,
             track: this.screen.getVideoTracks()[0] ?? null,
           });
-          screens.push(`${person.id}/screen`);
         }
         continue;
       }
@@ -521,7 +545,6 @@ export class MeetingClient {
           screen: true,
           track: this.received.get(screen.track) ?? null,
         });
-        screens.push(`${person.id}/screen`);
       }
     }
     const tiles = new Map<string, HTMLElement>();
@@ -531,10 +554,20 @@ export class MeetingClient {
       else tile.remove();
     }
     if (this.userPin && !this.people.has(this.userPin)) this.userPin = "";
-    const chosen = this.userPin || null;
-    const featured = this.speakerView
-      ? (screens[0] ?? chosen ?? this.activeSpeaker ?? this.you)
-      : null;
+    for (const key of this.dismissed) if (!wanted.has(key)) this.dismissed.delete(key);
+    const stageTiles: StageTile[] = [...wanted].map(([key, w]) => ({
+      key,
+      screen: w.screen,
+      self: w.person.id === this.you,
+    }));
+    const featured = spotlight(stageTiles, {
+      chosen: this.chosen,
+      dismissed: this.dismissed,
+      speakerView: this.speakerView,
+      pinned: this.userPin || null,
+      activeSpeaker: this.activeSpeaker,
+      you: this.you,
+    });
     for (const [key, want] of wanted) {
       let tile = tiles.get(key);
       if (!tile) {
@@ -543,7 +576,11 @@ export class MeetingClient {
         video.muted = true;
         const caption = el("figcaption");
         caption.append(el("span", { class: "tile-name" }), el("span", { class: "tile-status" }));
-        if (!want.screen && want.person.id !== this.you) {
+        if (want.screen) {
+          const large = el("button", { type: "button", class: "tile-pin", "data-spotlight": "" }, s.showLarge);
+          large.addEventListener("click", () => this.toggleSpotlight(key));
+          caption.append(large);
+        } else if (want.person.id !== this.you) {
           const id = want.person.id;
           const pin = el("button", { type: "button", class: "tile-pin", "aria-pressed": "false" }, s.pin);
           pin.addEventListener("click", () => {
@@ -582,6 +619,11 @@ export class MeetingClient {
         pinButton.setAttribute("aria-label", format(s.pinOne, { name: person.name }));
         press(pinButton, this.userPin === person.id);
       }
+      const large = tile.querySelector<HTMLButtonElement>("button[data-spotlight]");
+      if (large) {
+        large.textContent = key === featured ? s.backToGrid : s.showLarge;
+        large.setAttribute("aria-label", `${large.textContent} : ${name}`);
+      }
       const statusNode = tile.querySelector<HTMLElement>(".tile-status");
       if (statusNode) statusNode.textContent = status.join(" · ");
       tile.dataset.micMuted = String(!want.screen && micOff);
@@ -597,6 +639,8 @@ export class MeetingClient {
       }
     }
     this.stage.classList.toggle("speaker-view", this.speakerView);
+    this.stage.dataset.layout = featured ? "spotlight" : "grid";
+    this.layout();
     // A pinned person's camera is forwarded even when they are not among the last speakers
     // the SFU sends video for (aiortc has no simulcast: docs/visio.md).
     const pin = this.userPin;
@@ -606,6 +650,36 @@ export class MeetingClient {
     }
     this.renderAudio();
     this.renderPeople();
+  }
+
+  /** The screen tile `key` large, or back in the grid. */
+  private toggleSpotlight(key: string): void {
+    const large = this.stage.querySelector<HTMLElement>(`.tile[data-key="${CSS.escape(key)}"]`)?.dataset.featured === "true";
+    if (large) {
+      if (this.chosen === key) this.chosen = null;
+      this.dismissed.add(key);
+    } else {
+      this.chosen = key;
+      this.dismissed.delete(key);
+    }
+    this.render();
+  }
+
+  /** Size the tiles so that they fill the stage: the grid's columns follow the count. */
+  layout(): void {
+    const tiles = this.stage.querySelectorAll<HTMLElement>(".tile");
+    const spot = this.stage.dataset.layout === "spotlight";
+    // In the spotlight, the other tiles are a strip under the large one (visio.css).
+    const count = spot ? 1 : tiles.length;
+    const style = getComputedStyle(this.stage);
+    const gap = parseFloat(style.columnGap) || 8;
+    const strip = spot && tiles.length > 1 ? parseFloat(style.getPropertyValue("--strip-height")) || 0 : 0;
+    const width = this.stage.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const height = this.stage.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - (strip ? strip + gap : 0);
+    const grid = tileGrid(count, width, height, gap);
+    this.stage.dataset.columns = String(grid.columns);
+    this.stage.style.setProperty("--tile-width", `${grid.width}px`);
+    this.stage.style.setProperty("--tile-height", `${grid.height}px`);
   }
 
   private renderAudio(): void {
@@ -676,31 +750,14 @@ export class MeetingClient {
     }
   }
 
-  private renderLobby(): void {
-    const s = this.strings;
-    const box = part(this.root, "lobby-box");
-    box.hidden = this.role !== "host" || this.waiting.length === 0;
-    part(this.root, "lobby-count").textContent = format(s.lobbyCount, { count: this.waiting.length });
-    const items = this.waiting.map((w) => {
-      const li = el("li", { "data-participant": w.id });
-      li.append(el("span", { class: "person-name" }, w.name));
-      const admit = el("button", { type: "button" }, format(s.admit, { name: w.name }));
-      admit.addEventListener("click", () => this.moderate("admit", w.id));
-      const refuse = el("button", { type: "button" }, format(s.refuse, { name: w.name }));
-      refuse.addEventListener("click", () => this.moderate("refuse", w.id));
-      li.append(admit, refuse);
-      return li;
-    });
-    this.lobbyList.replaceChildren(...items);
-  }
-
   private addChat(line: ChatLine): void {
     const item = el("li");
-    const time = new Date(line.at * 1000);
+    // `at`: when the server received it, in milliseconds since 1970 (a wall clock), shown in
+    // the person's time zone.
     const when = el(
       "time",
-      { datetime: time.toISOString() },
-      time.toLocaleTimeString(document.documentElement.lang || "fr", { hour: "2-digit", minute: "2-digit" }),
+      { datetime: new Date(line.at).toISOString() },
+      clockTime(line.at, document.documentElement.lang || "fr", this.options.timeZone),
     );
     item.append(when, " ", el("strong", {}, line.name), " ", el("span", { class: "chat-text" }, line.text));
     this.chatLog.append(item);
