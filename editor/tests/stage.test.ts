@@ -13,6 +13,8 @@ test("one person fills a laptop's stage; two sit side by side; more make rows", 
   const one = laptop(1);
   assert.equal(one.height, 640); // as tall as the stage, 16:9
   assert.equal(one.width, Math.floor(640 * (16 / 9)));
+  // Side by side even where one above the other would be a few pixels larger.
+  assert.equal(tileGrid(2, 1264, 714, 8).columns, 2);
   const two = laptop(2);
   assert.equal(two.width, (1200 - 8) / 2);
   assert.ok(two.width * 2 + 8 <= 1200 && two.height <= 640);

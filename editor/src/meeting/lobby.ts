@@ -85,7 +85,7 @@ export class LobbyView {
     const count = this.waiting.length;
     badge.hidden = count === 0;
     const number = el("span", { "aria-hidden": "true" }, String(count));
-    const words = el("span", { class: "fr-sr-only" }, `, ${format(this.strings.lobbyBadge, { count })}`);
+    const words = el("span", { class: "fr-sr-only" }, `— ${format(this.strings.lobbyBadge, { count })}`);
     badge.replaceChildren(number, words);
   }
 

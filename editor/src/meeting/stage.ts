@@ -16,9 +16,11 @@ export function tileAspect(width: number, height: number): number {
 }
 
 /**
- * The columns and rows that give `count` tiles of one shape (`aspect` = width / height) the
- * largest size in a stage of `width` × `height` pixels, `gap` pixels apart. Before the stage
- * has a size (0 × 0), the squarest grid.
+ * The columns and rows that give `count` tiles of one shape (`aspect` = width / height) about
+ * the largest size in a stage of `width` × `height` pixels, `gap` pixels apart. On a wide stage,
+ * a grid with more columns wins when its tiles are nearly as large (within 10 %): two people
+ * sit side by side rather than one above the other. Before the stage has a size, the
+ * squarest grid.
  */
 export function tileGrid(count: number, width: number, height: number, gap = 8, aspect = tileAspect(width, height)): TileGrid {
   const n = Math.max(1, Math.floor(count));
@@ -26,19 +28,21 @@ export function tileGrid(count: number, width: number, height: number, gap = 8, 
     const columns = Math.ceil(Math.sqrt(n));
     return { columns, rows: Math.ceil(n / columns), width: 0, height: 0 };
   }
-  let best: TileGrid = { columns: 1, rows: n, width: 0, height: 0 };
+  const grids: TileGrid[] = [];
   for (let columns = 1; columns <= n; columns += 1) {
     const rows = Math.ceil(n / columns);
     const cellWidth = (width - gap * (columns - 1)) / columns;
     const cellHeight = (height - gap * (rows - 1)) / rows;
     if (cellWidth <= 0 || cellHeight <= 0) break;
     const tileWidth = Math.min(cellWidth, cellHeight * aspect);
-    // Ties go to fewer columns (a row less empty at the end).
-    if (tileWidth > best.width + 0.5) {
-      best = { columns, rows, width: Math.floor(tileWidth), height: Math.floor(tileWidth / aspect) };
-    }
+    grids.push({ columns, rows, width: Math.floor(tileWidth), height: Math.floor(tileWidth / aspect) });
   }
-  return best;
+  if (!grids.length) return { columns: 1, rows: n, width: 0, height: 0 };
+  const largest = Math.max(...grids.map((g) => g.width));
+  const near = largest * (width >= height ? 0.9 : 1) - 0.5;
+  const fitting = grids.filter((g) => g.width >= near);
+  // Wide: the most columns among the near-largest; upright: the fewest.
+  return width >= height ? fitting[fitting.length - 1] : fitting[0];
 }
 
 export interface StageTile {
