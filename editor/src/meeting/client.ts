@@ -15,8 +15,9 @@ import {
   type Welcome,
 } from "./protocol";
 import { QualityMeter } from "./quality";
-import { clockTime, spotlight, tileGrid, type StageTile } from "./stage";
+import { clockTime } from "./stage";
 import { format, type Strings } from "./strings";
+import { TileStage, type TileState } from "./tiles";
 
 const QUALITY_INTERVAL_MS = 2000;
 const REACTION_MS = 4000;
@@ -81,16 +82,12 @@ export class MeetingClient {
   private micOn: boolean;
   private cameraOn: boolean;
   private hand: boolean;
-  private speakerView: boolean;
-  /** The tile this person put large, and the screens they sent back to the grid. */
-  private chosen: string | null;
-  private readonly dismissed: Set<string>;
+  private readonly tiles: TileStage;
   private qualityTimer: number;
   private readonly meter: QualityMeter;
   private finished: boolean;
   private attempts: number;
   private pinned: string;
-  private userPin: string;
 
   private readonly stage: HTMLElement;
   private readonly audioBox: HTMLElement;
@@ -119,21 +116,18 @@ export class MeetingClient {
     this.activeSpeaker = null;
     this.screen = null;
     this.hand = false;
-    this.speakerView = false;
-    this.chosen = null;
-    this.dismissed = new Set();
     this.qualityTimer = 0;
     this.meter = new QualityMeter();
     this.finished = false;
     this.attempts = 0;
     this.pinned = "";
-    this.userPin = "";
     this.micOn = local.audio !== null && local.audio.enabled;
     this.cameraOn = local.video !== null && local.video.enabled;
     this.stage = part(root, "stage");
     this.audioBox = part(root, "audio");
     this.peopleList = part(root, "people");
-    this.bar = new MeetingBar(root, () => this.layout());
+    this.tiles = new TileStage(this.stage, strings, () => this.render());
+    this.bar = new MeetingBar(root, () => this.tiles.layout());
     this.lobby = new LobbyView(
       root,
       strings,
@@ -151,7 +145,7 @@ export class MeetingClient {
     this.bar.bind();
     this.lobby.bind();
     // The tiles grow and shrink with the stage (window, side panel, phone turned).
-    new ResizeObserver(() => this.layout()).observe(this.stage);
+    new ResizeObserver(() => this.tiles.layout()).observe(this.stage);
     this.root.dataset.room = this.room;
     this.connect();
   }
@@ -419,8 +413,8 @@ export class MeetingClient {
     });
     const view = button(r, "view");
     view.addEventListener("click", () => {
-      this.speakerView = !this.speakerView;
-      press(view, this.speakerView);
+      this.tiles.speakerView = !this.tiles.speakerView;
+      press(view, this.tiles.speakerView);
       this.render();
     });
     for (const react of r.querySelectorAll<HTMLButtonElement>("button[data-emoji]")) {
@@ -519,167 +513,55 @@ export class MeetingClient {
   /** Bring tiles, audio elements and the participant list in line with the state. */
   render(): void {
     const s = this.strings;
-    const wanted = new Map<string, { person: Person; screen: boolean; track: MediaStreamTrack | null }>();
+    const states: TileState[] = [];
+    const tile = (person: Person, screen: boolean, track: MediaStreamTrack | null): void => {
+      const self = person.id === this.you;
+      const mic = this.track(person, "microphone");
+      const camera = this.track(person, "camera");
+      const micOff = !screen && (self ? !this.micOn : !mic || mic.muted);
+      const cameraOff = !screen && (self ? !this.cameraOn : !camera || camera.muted);
+      const speaking = !screen && person.id === this.activeSpeaker;
+      const status: string[] = [];
+      if (micOff) status.push(s.micMuted);
+      if (cameraOff) status.push(s.cameraOff);
+      if (!screen && person.hand) status.push(`✋ ${s.handRaised}`);
+      if (speaking) status.push(s.speaking);
+      states.push({
+        key: screen ? `${person.id}/screen` : person.id,
+        participant: person.id,
+        person: person.name,
+        label: screen ? format(s.screenOf, { name: person.name }) : this.displayName(person),
+        screen,
+        self,
+        track,
+        micOff,
+        cameraOff,
+        speaking,
+        status,
+      });
+    };
     for (const person of this.people.values()) {
       if (person.id === this.you) {
-        wanted.set(`${person.id}`, { person, screen: false, track: this.local.video });
-        if (this.screen) {
-          wanted.set(`${person.id}/screen`, {
-            person,
-            screen: true,
-            track: this.screen.getVideoTracks()[0] ?? null,
-          });
-        }
+        tile(person, false, this.local.video);
+        if (this.screen) tile(person, true, this.screen.getVideoTracks()[0] ?? null);
         continue;
       }
       const camera = this.track(person, "camera");
-      wanted.set(person.id, {
-        person,
-        screen: false,
-        track: camera ? (this.received.get(camera.track) ?? null) : null,
-      });
+      tile(person, false, camera ? (this.received.get(camera.track) ?? null) : null);
       const screen = this.track(person, "screen");
-      if (screen) {
-        wanted.set(`${person.id}/screen`, {
-          person,
-          screen: true,
-          track: this.received.get(screen.track) ?? null,
-        });
-      }
+      if (screen) tile(person, true, this.received.get(screen.track) ?? null);
     }
-    const tiles = new Map<string, HTMLElement>();
-    for (const tile of this.stage.querySelectorAll<HTMLElement>(".tile")) {
-      const key = tile.dataset.key ?? "";
-      if (wanted.has(key)) tiles.set(key, tile);
-      else tile.remove();
-    }
-    if (this.userPin && !this.people.has(this.userPin)) this.userPin = "";
-    for (const key of this.dismissed) if (!wanted.has(key)) this.dismissed.delete(key);
-    const stageTiles: StageTile[] = [...wanted].map(([key, w]) => ({
-      key,
-      screen: w.screen,
-      self: w.person.id === this.you,
-    }));
-    const featured = spotlight(stageTiles, {
-      chosen: this.chosen,
-      dismissed: this.dismissed,
-      speakerView: this.speakerView,
-      pinned: this.userPin || null,
-      activeSpeaker: this.activeSpeaker,
-      you: this.you,
-    });
-    for (const [key, want] of wanted) {
-      let tile = tiles.get(key);
-      if (!tile) {
-        tile = el("figure", { class: "tile", "data-key": key });
-        const video = el("video", { playsinline: "", autoplay: "" });
-        video.muted = true;
-        const caption = el("figcaption");
-        caption.append(el("span", { class: "tile-name" }), el("span", { class: "tile-status" }));
-        if (want.screen) {
-          const large = el("button", { type: "button", class: "tile-pin", "data-spotlight": "" }, s.showLarge);
-          large.addEventListener("click", () => this.toggleSpotlight(key));
-          caption.append(large);
-        } else if (want.person.id !== this.you) {
-          const id = want.person.id;
-          const pin = el("button", { type: "button", class: "tile-pin", "aria-pressed": "false" }, s.pin);
-          pin.addEventListener("click", () => {
-            this.userPin = this.userPin === id ? "" : id;
-            this.render();
-          });
-          caption.append(pin);
-        }
-        tile.append(video, caption);
-        this.stage.append(tile);
-      }
-      const { person } = want;
-      const mic = this.track(person, "microphone");
-      const camera = this.track(person, "camera");
-      const self = person.id === this.you;
-      const micOff = self ? !this.micOn : !mic || mic.muted;
-      const camOff = self ? !this.cameraOn : !camera || camera.muted;
-      tile.dataset.participant = person.id;
-      tile.dataset.screen = String(want.screen);
-      tile.dataset.self = String(self);
-      tile.dataset.speaking = String(!want.screen && person.id === this.activeSpeaker);
-      tile.dataset.featured = String(key === featured);
-      const name = want.screen ? format(s.screenOf, { name: person.name }) : this.displayName(person);
-      tile.setAttribute("aria-label", name);
-      const label = tile.querySelector<HTMLElement>(".tile-name");
-      if (label) label.textContent = name;
-      const status: string[] = [];
-      if (!want.screen) {
-        if (micOff) status.push(s.micMuted);
-        if (camOff) status.push(s.cameraOff);
-        if (person.hand) status.push(`✋ ${s.handRaised}`);
-        if (person.id === this.activeSpeaker) status.push(s.speaking);
-      }
-      const pinButton = tile.querySelector<HTMLButtonElement>(".tile-pin");
-      if (pinButton) {
-        pinButton.setAttribute("aria-label", format(s.pinOne, { name: person.name }));
-        press(pinButton, this.userPin === person.id);
-      }
-      const large = tile.querySelector<HTMLButtonElement>("button[data-spotlight]");
-      if (large) {
-        large.textContent = key === featured ? s.backToGrid : s.showLarge;
-        large.setAttribute("aria-label", `${large.textContent} : ${name}`);
-      }
-      const statusNode = tile.querySelector<HTMLElement>(".tile-status");
-      if (statusNode) statusNode.textContent = status.join(" · ");
-      tile.dataset.micMuted = String(!want.screen && micOff);
-      tile.dataset.cameraOff = String(!want.screen && camOff);
-      const video = tile.querySelector("video");
-      if (video) {
-        const current = video.srcObject instanceof MediaStream ? video.srcObject.getVideoTracks()[0] : null;
-        if (want.track !== current) {
-          video.srcObject = want.track ? new MediaStream([want.track]) : null;
-          if (want.track) void video.play().catch(() => undefined);
-        }
-        video.dataset.track = want.track ? want.track.id : "";
-      }
-    }
-    this.stage.classList.toggle("speaker-view", this.speakerView);
-    this.stage.dataset.layout = featured ? "spotlight" : "grid";
-    this.layout();
+    if (this.tiles.userPin && !this.people.has(this.tiles.userPin)) this.tiles.userPin = "";
+    this.tiles.render(states, this.activeSpeaker, this.you);
     // A pinned person's camera is forwarded even when they are not among the last speakers
     // the SFU sends video for (aiortc has no simulcast: docs/visio.md).
-    const pin = this.userPin;
+    const pin = this.tiles.userPin;
     if (pin !== this.pinned && this.socket && this.you) {
       this.pinned = pin;
       this.socket.send({ type: "pin", participants: pin ? [pin] : [] });
     }
     this.renderAudio();
     this.renderPeople();
-  }
-
-  /** The screen tile `key` large, or back in the grid. */
-  private toggleSpotlight(key: string): void {
-    const large = this.stage.querySelector<HTMLElement>(`.tile[data-key="${CSS.escape(key)}"]`)?.dataset.featured === "true";
-    if (large) {
-      if (this.chosen === key) this.chosen = null;
-      this.dismissed.add(key);
-    } else {
-      this.chosen = key;
-      this.dismissed.delete(key);
-    }
-    this.render();
-  }
-
-  /** Size the tiles so that they fill the stage: the grid's columns follow the count. */
-  layout(): void {
-    const tiles = this.stage.querySelectorAll<HTMLElement>(".tile");
-    const spot = this.stage.dataset.layout === "spotlight";
-    // In the spotlight, the other tiles are a strip under the large one (visio.css).
-    const count = spot ? 1 : tiles.length;
-    const style = getComputedStyle(this.stage);
-    const gap = parseFloat(style.columnGap) || 8;
-    const strip = spot && tiles.length > 1 ? parseFloat(style.getPropertyValue("--strip-height")) || 0 : 0;
-    const width = this.stage.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-    const height = this.stage.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - (strip ? strip + gap : 0);
-    const grid = tileGrid(count, width, height, gap);
-    this.stage.dataset.columns = String(grid.columns);
-    this.stage.style.setProperty("--tile-width", `${grid.width}px`);
-    this.stage.style.setProperty("--tile-height", `${grid.height}px`);
   }
 
   private renderAudio(): void {
