@@ -1,11 +1,12 @@
 """One meeting, sans-I/O: participants, lobby, publications, moderation, hands, reactions, chat.
 
 The room takes events (a newcomer, a client message, published tracks, an audio level, a
-departure) with `now` (a monotonic clock) and returns actions: messages to send to participants and connections to
-close. The I/O shell (`sfu/node.py`) carries them out and asks `forwarding()` what each
-subscriber should receive. Media negotiation (SDP, ICE) is the shell's; the room only decides
-who may publish and what the tracks are. Chat lines are stamped with `wall_clock` (epoch
-seconds, `time.time` unless a test gives another), which people read as the time of day.
+departure) with `now` (a monotonic clock) and returns actions: messages to send to participants
+and connections to close. The I/O shell (`sfu/node.py`) carries them out and asks
+`forwarding()` what each subscriber should receive. Media negotiation (SDP, ICE) is the
+shell's; the room only decides who may publish and what the tracks are. Chat lines are stamped
+with `wall_clock` (epoch seconds, `time.time` unless a test gives another), which people read
+as the time of day.
 """
 
 from __future__ import annotations

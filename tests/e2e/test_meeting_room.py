@@ -21,6 +21,7 @@ from tests.support.meeting_pages import (
     seed,
 )
 from tests.support.servers import AtelierServer
+from tests.support.tour import AXE
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +37,10 @@ OscillatorNode.prototype.start = function (...args) {
   return start.apply(this, args);
 };
 """
+# axe-core's serious and critical violations on the page as it is now.
+SERIOUS = """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
+  .filter((v) => v.impact === "serious" || v.impact === "critical")
+  .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)"""
 # The browser's own wall clock, as the chat writes times (hours and minutes, French).
 WALL_CLOCK = """() => new Date().toLocaleTimeString("fr", { hour: "2-digit", minute: "2-digit" })"""
 
@@ -56,6 +61,7 @@ def person(
 ) -> Page:
     context = signed_in(browser, server, email, timezone_id=PARIS, **options)
     context.add_init_script(COUNT_TONES)
+    context.add_init_script(path=str(AXE))
     return open_meeting(context, space.meeting_url)
 
 
@@ -106,6 +112,9 @@ def test_a_host_meets_a_member_admits_a_knocking_guest_from_the_notice_and_chats
     expect(notice).to_contain_text("Claire (prestataire) demande à entrer")
     alice.wait_for_function("() => window.__tones === 2")
     expect(alice.locator("[data-panel-box=people]")).to_be_hidden()
+    # The room, its bar, the notice and a phone's open panel pass axe-core.
+    assert alice.evaluate(SERIOUS) == []
+    assert bob.evaluate(SERIOUS) == []
     notice.get_by_role("button", name="Admettre").click()
     expect(guest.locator("[data-meeting]")).to_have_attribute("data-screen", "room")
     expect(notice).to_have_count(0)
