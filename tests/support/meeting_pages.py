@@ -70,7 +70,10 @@ def seed(server: AtelierServer) -> Space:
 def open_meeting(context: BrowserContext, path: str) -> Page:
     page = context.new_page()
     page.goto(path)
-    expect(page.locator("[data-meeting]")).to_have_attribute("data-ready", "true")
+    # Ready once the camera and microphone answered: slow on a loaded machine.
+    expect(page.locator("[data-meeting]")).to_have_attribute(
+        "data-ready", "true", timeout=MEDIA_TIMEOUT_MS
+    )
     return page
 
 
