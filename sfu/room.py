@@ -1,15 +1,19 @@
 """One meeting, sans-I/O: participants, lobby, publications, moderation, hands, reactions, chat.
 
 The room takes events (a newcomer, a client message, published tracks, an audio level, a
-departure) with `now` and returns actions: messages to send to participants and connections to
-close. The I/O shell (`sfu/node.py`) carries them out and asks `forwarding()` what each
-subscriber should receive. Media negotiation (SDP, ICE) is the shell's; the room only decides
-who may publish and what the tracks are.
+departure) with `now` (a monotonic clock) and returns actions: messages to send to participants
+and connections to close. The I/O shell (`sfu/node.py`) carries them out and asks
+`forwarding()` what each subscriber should receive. Media negotiation (SDP, ICE) is the
+shell's; the room only decides who may publish and what the tracks are. Chat lines are stamped
+with `wall_clock` (epoch seconds, `time.time` unless a test gives another), which people read
+as the time of day.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sfu.errors import SignalingError
@@ -93,8 +97,10 @@ class MeetingRoom:
         max_participants: int,
         last_n: int,
         welcome_extra: dict[str, object] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
+        self.wall_clock = wall_clock
         self.welcome_extra = dict(welcome_extra or {})
         self.max_participants = max_participants
         self.last_n = last_n
@@ -206,7 +212,8 @@ class MeetingRoom:
             )
         if isinstance(message, Chat):
             line: dict[str, object] = {"participant": participant, "name": person.name}
-            line.update(text=message.text, at=round(now, 3))
+            # `at`: milliseconds since 1970, the browser shows it in the reader's time zone.
+            line.update(text=message.text, at=int(self.wall_clock() * 1000))
             self.chat = [*self.chat[-(CHAT_HISTORY - 1) :], line]
             return self._broadcast(ServerMessage("chat", line))
         if isinstance(message, Pin):

@@ -3,6 +3,7 @@
 // forbids inline scripts):
 //   room        the meeting's name (`space-<id>` or `meet-<name>`)
 //   strings     the page's texts in the visitor's language (see src/meeting/strings.ts)
+//   time_zone   the person's time zone (IANA name) for the chat's times; Europe/Paris if absent
 // The meeting-notes panel is the page editor itself: the page loads build/page.js, which
 // mounts on #editor exactly as on a page view (same modules, same socket, same roles). When the
 // day's notes page does not exist yet, #editor carries data-notes-create instead of data-doc:
@@ -10,6 +11,7 @@
 // Steps: pre-join (devices and preview) → lobby, for guests → the meeting → ended.
 import { MeetingClient, type LocalMedia } from "../src/meeting/client";
 import { visioUrl } from "../src/meeting/protocol";
+import { knownTimeZone } from "../src/meeting/stage";
 import { format, readStrings, type Strings } from "../src/meeting/strings";
 
 const NONE = "";
@@ -77,7 +79,7 @@ async function openNotes(): Promise<void> {
   editor.dispatchEvent(new Event("atelier:doc"));
 }
 
-function preJoin(root: HTMLElement, room: string, strings: Strings): void {
+function preJoin(root: HTMLElement, room: string, strings: Strings, timeZone: string): void {
   const prejoin = root.querySelector<HTMLElement>('[data-part="prejoin"]');
   const preview = root.querySelector<HTMLVideoElement>('[data-part="preview"]');
   const cameraSelect = root.querySelector<HTMLSelectElement>('[data-part="camera-choice"]');
@@ -129,7 +131,9 @@ function preJoin(root: HTMLElement, room: string, strings: Strings): void {
       audio: stream.getAudioTracks()[0] ?? null,
       video: stream.getVideoTracks()[0] ?? null,
     };
-    const client = new MeetingClient(root, room, visioUrl(window.location, room), local, strings);
+    const client = new MeetingClient(root, room, visioUrl(window.location, room), local, strings, {
+      timeZone,
+    });
     // Tests and the browser console reach the meeting (its peer connections) here.
     (window as unknown as { atelierMeeting?: MeetingClient }).atelierMeeting = client;
     client.start();
@@ -148,7 +152,7 @@ function main(): void {
   const config = JSON.parse(data.textContent || "{}") as Record<string, unknown>;
   const room = typeof config.room === "string" ? config.room : "";
   const strings = readStrings(config.strings);
-  preJoin(root, room, strings);
+  preJoin(root, room, strings, knownTimeZone(config.time_zone));
 }
 
 main();

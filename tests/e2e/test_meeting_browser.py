@@ -12,71 +12,29 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import Browser, expect
 
 from tests.support.browser import chromium, signed_in
-from tests.support.people import PASSWORD, Who
+from tests.support.meeting_pages import (
+    MEDIA_ARGS,
+    MEDIA_TIMEOUT_MS,
+    Space,
+    enter,
+    join,
+    knock_as_guest,
+    open_meeting,
+    open_panel,
+    seed,
+    seed_meeting_space,
+    wait_for_videos,
+)
 from tests.support.ports import free_range
 from tests.support.servers import AtelierServer
 from tests.support.visio import LOOPBACK_ENV
-from web.accounts.users import create_user
-from web.database import create_engine, database_url
-from web.spaces.access import Actor
-from web.spaces.guest_links import create_guest_link
-from web.spaces.services import add_member, create_space
 
 pytestmark = pytest.mark.browser
-
-MEDIA_ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--auto-select-desktop-capture-source=Entire screen",
-    "--autoplay-policy=no-user-gesture-required",
-]
-MEDIA_TIMEOUT_MS = 20_000
-
-
-@dataclass(frozen=True)
-class Space:
-    slug: str
-    guest_token: str
-
-    @property
-    def meeting_url(self) -> str:
-        return f"/espaces/{self.slug}/reunion"
-
-
-async def _seed(data_dir: Path) -> Space:
-    engine = create_engine(database_url(data_dir.resolve(), None))
-    try:
-        ids = {}
-        for email, name in [
-            ("alice@agri.gouv.fr", "Alice Martin"),
-            ("bob@agri.gouv.fr", "Bob Durand"),
-            ("carole@agri.gouv.fr", "Carole Petit"),
-        ]:
-            ids[email] = await create_user(
-                engine, email=email, display_name=name, password=PASSWORD
-            )
-        alice: Actor = Who(ids["alice@agri.gouv.fr"])
-        space = await create_space(engine, alice, name="Projet Pont")
-        await add_member(engine, alice, space.id, ids["bob@agri.gouv.fr"], "editor")
-        await add_member(engine, alice, space.id, ids["carole@agri.gouv.fr"], "editor")
-        link = await create_guest_link(engine, alice, space.id, role="reader", label="Prestataire")
-        return Space(space.slug, link.token)
-    finally:
-        await engine.dispose()
-
-
-def seed(server: AtelierServer) -> Space:
-    # Playwright's sync API keeps an event loop on this thread: seed from another one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _seed(server.data_dir)).result()
 
 
 @pytest.fixture
@@ -89,58 +47,6 @@ def browser() -> Iterator[Browser]:
     """Headless Chromium with fake camera, microphone and screen (contexts are people)."""
     with chromium(*MEDIA_ARGS, bundle="meeting.js") as launched:
         yield launched
-
-
-def open_meeting(context: BrowserContext, path: str) -> Page:
-    page = context.new_page()
-    page.goto(path)
-    expect(page.locator("[data-meeting]")).to_have_attribute("data-ready", "true")
-    return page
-
-
-def join(page: Page) -> None:
-    page.get_by_role("button", name="Rejoindre la réunion").click()
-    expect(page.locator("[data-meeting]")).to_have_attribute("data-screen", "room")
-
-
-def enter(browser: Browser, server: AtelierServer, space: Space, email: str) -> Page:
-    page = open_meeting(signed_in(browser, server, email), space.meeting_url)
-    join(page)
-    return page
-
-
-# framesDecoded of each inbound video of the page's subscribe connection, by stats id.
-FRAMES_DECODED = """async () => {
-  const pc = window.atelierMeeting?.subscriber?.pc;
-  const frames = {};
-  if (!pc) return frames;
-  (await pc.getStats()).forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video") frames[s.id] = s.framesDecoded || 0;
-  });
-  return frames;
-}"""
-
-# The videos that decoded more frames than `before` says (a video not in it: more than none).
-DECODING_SINCE = f"""async ([count, before]) => {{
-  const now = await ({FRAMES_DECODED})();
-  const decoding = Object.keys(now).filter((id) => now[id] > (before[id] ?? 0));
-  return decoding.length >= count ? now : false;
-}}"""
-
-
-def wait_for_videos(page: Page, count: int, timeout: float = MEDIA_TIMEOUT_MS) -> None:
-    """Wait until `count` inbound videos decode frames, then until `count` of them decode
-    more (they keep decoding)."""
-    seen: dict[str, int] = {}
-    for step in ("decode frames", "keep decoding"):
-        try:
-            handle = page.wait_for_function(
-                DECODING_SINCE, arg=[count, seen], timeout=timeout, polling=100
-            )
-        except PlaywrightTimeoutError:
-            now = page.evaluate(FRAMES_DECODED)
-            raise AssertionError(f"{count} videos do not {step}: framesDecoded {now}") from None
-        seen = handle.json_value()
 
 
 def test_three_participants_each_see_and_decode_the_other_two_videos(
@@ -258,6 +164,7 @@ def test_a_guest_waits_in_the_lobby_until_a_host_admits_them(
     meeting = guest.locator("[data-meeting]")
     expect(meeting).to_have_attribute("data-screen", "lobby")
     expect(guest.get_by_role("heading", name="Salle d’attente")).to_be_visible()
+    open_panel(alice, "people")
     # The host sees who waits; nobody in the meeting sees the guest yet: Bob, a member who
     # comes in after the guest knocked, appears to Alice, and the guest still does not.
     expect(alice.get_by_text("En salle d’attente : 1")).to_be_visible()
@@ -284,6 +191,8 @@ def test_a_host_mutes_a_participant_whose_microphone_turns_off(
     expect(mic).to_have_attribute("aria-pressed", "true")
     expect(bob.locator("[data-meeting]")).to_have_attribute("data-published", "true")
     # Members get no host controls.
+    open_panel(bob, "people")
+    open_panel(alice, "people")
     expect(bob.get_by_role("button", name="Couper tous les micros")).to_be_hidden()
     expect(bob.get_by_role("button", name="Couper le micro de Alice Martin")).to_have_count(0)
     mute = alice.get_by_role("button", name="Couper le micro de Bob Durand")
@@ -314,6 +223,7 @@ def test_hands_reactions_and_chat_reach_everyone(
     hand.click()
     expect(hand).to_have_attribute("aria-pressed", "true")
     expect(alice.locator('.tile[aria-label="Bob Durand"]')).to_contain_text("main levée")
+    bob.get_by_role("button", name="Réagir", exact=True).click()
     bob.get_by_role("button", name="Réagir : 👏").click()
     expect(alice.locator(".reaction")).to_have_text("Bob Durand : 👏")
     alice.get_by_role("button", name="Discussion").click()
@@ -332,6 +242,7 @@ def test_meeting_notes_typed_by_one_appear_for_the_others(
         for email in ("alice@agri.gouv.fr", "bob@agri.gouv.fr", "carole@agri.gouv.fr")
     ]
     for page in pages:
+        open_panel(page, "notes")
         expect(page.locator("#editor")).to_have_attribute("data-ready", "true")
         expect(page.get_by_role("heading", name="Notes de réunion")).to_be_visible()
     pages[0].get_by_role("textbox", name="Notes de réunion").click()
@@ -344,19 +255,6 @@ def test_meeting_notes_typed_by_one_appear_for_the_others(
     expect(link).to_have_text(re.compile(r"^Notes de réunion — \d{4}-\d{2}-\d{2}$"))
 
 
-def knock_as_guest(browser: Browser, server: AtelierServer, space: Space, name: str) -> Page:
-    context = browser.new_context(base_url=server.http_url)
-    landing = context.new_page()
-    landing.goto(f"/invite/{space.guest_token}")
-    landing.get_by_label("Votre nom").fill(name)
-    landing.get_by_role("button", name="Entrer").click()
-    expect(landing).not_to_have_url(f"{server.http_url}/invite/{space.guest_token}")
-    guest = open_meeting(context, space.meeting_url)
-    guest.get_by_role("button", name="Rejoindre la réunion").click()
-    expect(guest.locator("[data-meeting]")).to_have_attribute("data-screen", "lobby")
-    return guest
-
-
 def test_a_host_refuses_a_guest_removes_a_member_and_ends_the_meeting_for_all(
     browser: Browser, server: AtelierServer, space: Space
 ) -> None:
@@ -364,6 +262,7 @@ def test_a_host_refuses_a_guest_removes_a_member_and_ends_the_meeting_for_all(
     bob = enter(browser, server, space, "bob@agri.gouv.fr")
     carole = enter(browser, server, space, "carole@agri.gouv.fr")
     guest = knock_as_guest(browser, server, space, "Dan Intrus")
+    open_panel(alice, "people")
     alice.get_by_role("button", name="Refuser Dan Intrus").click()
     expect(guest.locator("[data-part=ended-reason]")).to_have_text(
         "Un hôte n’a pas accepté votre entrée."
@@ -501,7 +400,7 @@ def test_a_pinned_tile_gets_video_beyond_the_last_speakers(
     # The SFU forwards camera video of the last speaker only: pinning adds the pinned one.
     server = atelier(**LOOPBACK_ENV, ATELIER_VISIO_LAST_N="1")
     with ThreadPoolExecutor(1) as pool:
-        space = pool.submit(asyncio.run, _seed(server.data_dir)).result()
+        space = pool.submit(asyncio.run, seed_meeting_space(server.data_dir)).result()
     alice = enter(browser, server, space, "alice@agri.gouv.fr")
     bob = enter(browser, server, space, "bob@agri.gouv.fr")
     carole = enter(browser, server, space, "carole@agri.gouv.fr")

@@ -34,10 +34,19 @@ def closes(actions: list[Action]) -> dict[str, int]:
     return {a.participant: a.code for a in actions if isinstance(a, Close)}
 
 
+# 7 December 2026, 19:20:05.250 in Paris.
+WALL_CLOCK_MS = 1_796_667_605_250
+
+
 def room_with(
     *roles: str, max_participants: int = 10, last_n: int = 6
 ) -> tuple[MeetingRoom, list[str]]:
-    room = MeetingRoom("space-1", max_participants=max_participants, last_n=last_n)
+    room = MeetingRoom(
+        "space-1",
+        max_participants=max_participants,
+        last_n=last_n,
+        wall_clock=lambda: WALL_CLOCK_MS / 1000,
+    )
     ids = [room.connect(Newcomer(f"{r}{i}", r), now=0.0)[0] for i, r in enumerate(roles)]
     return room, ids
 
@@ -119,6 +128,8 @@ def test_hands_reactions_and_chat_reach_everyone_and_chat_history_greets_newcome
     ]
     line = sent(room.handle(a, Chat("Bonjour à tous"), now=3.0), b, "chat")[0]
     assert line["text"] == "Bonjour à tous" and line["name"] == "member0"
+    # Stamped by the wall clock, in milliseconds (not the monotonic `now`): a time of day.
+    assert line["at"] == WALL_CLOCK_MS
     c, actions = room.connect(Newcomer("C", "member"), now=4.0)
     welcome = sent(actions, c, "welcome")[0]
     assert [m["text"] for m in welcome["chat"]] == ["Bonjour à tous"]  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
@@ -43,9 +44,12 @@ def chromium(*args: str, bundle: str = "page.js") -> Iterator[Browser]:
             browser.close()
 
 
-def signed_in(browser: Browser, server: AtelierServer, email: str) -> BrowserContext:
-    """A browser context (a person) signed in with the sign-in form."""
-    context = browser.new_context(base_url=server.http_url)
+def signed_in(
+    browser: Browser, server: AtelierServer, email: str, **options: Any
+) -> BrowserContext:
+    """A browser context (a person) signed in with the sign-in form; `options`: more of
+    Playwright's context options (a time zone, a viewport...)."""
+    context = browser.new_context(base_url=server.http_url, **options)
     page = context.new_page()
     page.goto("/connexion")
     page.get_by_label("Adresse électronique").fill(email)

@@ -31,6 +31,7 @@ from web.spaces.services import Space, space_by_id, space_by_slug
 from web.templating import render
 from web.visio.notes import find_notes_page, may_create_notes, notes_title, open_notes_page
 
+DEFAULT_TIME_ZONE = "Europe/Paris"
 NOT_FOUND = N_("Cette réunion n’existe pas ou vous n’y avez pas accès.")
 NOTES_FOR_WRITERS = N_(
     "Les notes de réunion du jour sont créées par une personne qui écrit dans l’espace."
@@ -53,6 +54,13 @@ CLIENT_STRINGS = {
     "admit": N_("Faire entrer {name}"),
     "refuse": N_("Refuser {name}"),
     "lobbyCount": N_("En salle d’attente : {count}"),
+    "lobbyBadge": N_("{count} en salle d’attente"),
+    "knockNotice": N_("{name} demande à entrer"),
+    "admitShort": N_("Admettre"),
+    "seeLobby": N_("Voir la salle d’attente"),
+    "dismiss": N_("Masquer"),
+    "showLarge": N_("Afficher en grand"),
+    "backToGrid": N_("Revenir à la mosaïque"),
     "reactionFrom": N_("{name} : {emoji}"),
     "joinedNotice": N_("{name} a rejoint la réunion"),
     "leftNotice": N_("{name} a quitté la réunion"),
@@ -122,11 +130,19 @@ async def _allowed_in_space(request: Request, user: CurrentUser, space_id: int) 
     return await space_role(engine, user, space_id) is not None
 
 
+def _time_zone(user: CurrentUser) -> str:
+    """The person's time zone for the chat's times: their profile's once it has one, else
+    Paris (the client checks the name and falls back to Paris too)."""
+    zone = getattr(user, "time_zone", None)
+    return zone if isinstance(zone, str) and zone else DEFAULT_TIME_ZONE
+
+
 def _config(request: Request, room: str) -> dict[str, Any]:
     t = gettext_for(request).gettext
     config: dict[str, Any] = {
         "room": room,
         "strings": {key: t(text) for key, text in CLIENT_STRINGS.items()},
+        "time_zone": _time_zone(require_user(request)),
     }
     return config
 

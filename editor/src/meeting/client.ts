@@ -1,6 +1,8 @@
 // The meeting itself: signaling, the two peer connections, and the room's view (tiles,
 // controls, participants, chat, reactions, host controls, lobby, quality).
+import { MeetingBar } from "./bar";
 import { closeOutcome } from "./closing";
+import { LobbyView } from "./lobby";
 import { Publisher, Subscriber } from "./media";
 import {
   SignalingSocket,
@@ -13,7 +15,9 @@ import {
   type Welcome,
 } from "./protocol";
 import { QualityMeter } from "./quality";
+import { clockTime } from "./stage";
 import { format, type Strings } from "./strings";
+import { TileStage, type TileState } from "./tiles";
 
 const QUALITY_INTERVAL_MS = 2000;
 const REACTION_MS = 4000;
@@ -24,6 +28,11 @@ interface Person {
   role: Role;
   hand: boolean;
   tracks: Map<string, TrackInfo>;
+}
+
+export interface MeetingOptions {
+  /** The person's time zone (IANA name) for chat times. */
+  timeZone: string;
 }
 
 export interface LocalMedia {
@@ -73,19 +82,18 @@ export class MeetingClient {
   private micOn: boolean;
   private cameraOn: boolean;
   private hand: boolean;
-  private speakerView: boolean;
-  private waiting: { id: string; name: string }[];
+  private readonly tiles: TileStage;
   private qualityTimer: number;
   private readonly meter: QualityMeter;
   private finished: boolean;
   private attempts: number;
   private pinned: string;
-  private userPin: string;
 
   private readonly stage: HTMLElement;
   private readonly audioBox: HTMLElement;
   private readonly peopleList: HTMLElement;
-  private readonly lobbyList: HTMLElement;
+  private readonly lobby: LobbyView;
+  private readonly bar: MeetingBar;
   private readonly chatLog: HTMLElement;
   private readonly announcer: HTMLElement;
 
@@ -95,6 +103,7 @@ export class MeetingClient {
     private readonly url: string,
     private readonly local: LocalMedia,
     private readonly strings: Strings,
+    private readonly options: MeetingOptions = { timeZone: "Europe/Paris" },
   ) {
     this.you = "";
     this.role = "member";
@@ -107,20 +116,24 @@ export class MeetingClient {
     this.activeSpeaker = null;
     this.screen = null;
     this.hand = false;
-    this.speakerView = false;
-    this.waiting = [];
     this.qualityTimer = 0;
     this.meter = new QualityMeter();
     this.finished = false;
     this.attempts = 0;
     this.pinned = "";
-    this.userPin = "";
     this.micOn = local.audio !== null && local.audio.enabled;
     this.cameraOn = local.video !== null && local.video.enabled;
     this.stage = part(root, "stage");
     this.audioBox = part(root, "audio");
     this.peopleList = part(root, "people");
-    this.lobbyList = part(root, "lobby-list");
+    this.tiles = new TileStage(this.stage, strings, () => this.render());
+    this.bar = new MeetingBar(root, () => this.tiles.layout());
+    this.lobby = new LobbyView(
+      root,
+      strings,
+      (action, participant) => this.moderate(action, participant),
+      () => this.bar.open("people"),
+    );
     this.chatLog = part(root, "chat-log");
     this.announcer = part(root, "announcer");
   }
@@ -129,6 +142,10 @@ export class MeetingClient {
 
   start(): void {
     this.bindControls();
+    this.bar.bind();
+    this.lobby.bind();
+    // The tiles grow and shrink with the stage (window, side panel, phone turned).
+    new ResizeObserver(() => this.tiles.layout()).observe(this.stage);
     this.root.dataset.room = this.room;
     this.connect();
   }
@@ -273,8 +290,7 @@ export class MeetingClient {
         this.render();
         break;
       case "lobby_changed":
-        this.waiting = (m.waiting as { id: string; name: string }[]) ?? [];
-        this.renderLobby();
+        this.lobby.update((m.waiting as { id: string; name: string }[]) ?? [], this.role === "host");
         break;
       case "publish_answer":
         this.publisher?.acceptAnswer(String(m.sdp));
@@ -308,11 +324,26 @@ export class MeetingClient {
     for (const node of this.root.querySelectorAll<HTMLElement>("[data-host-only]")) {
       node.hidden = w.role !== "host";
     }
+    this.lobby.reset();
+    const room = part(this.root, "room");
     this.show("room");
     this.render();
-    this.renderLobby();
+    // After "Rejoindre" (or the lobby), the keyboard starts on the meeting's controls.
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || !room.contains(focused)) this.focusControls();
     await this.publish();
     this.qualityTimer = window.setInterval(() => void this.sampleQuality(), QUALITY_INTERVAL_MS);
+  }
+
+  /** Focus the first control that works: the microphone, else the camera, else the hand. */
+  private focusControls(): void {
+    for (const action of ["mic", "camera", "hand"]) {
+      const control = button(this.root, action);
+      if (!control.disabled && !control.hidden) {
+        control.focus();
+        return;
+      }
+    }
   }
 
   private async publish(): Promise<void> {
@@ -382,21 +413,10 @@ export class MeetingClient {
     });
     const view = button(r, "view");
     view.addEventListener("click", () => {
-      this.speakerView = !this.speakerView;
-      press(view, this.speakerView);
+      this.tiles.speakerView = !this.tiles.speakerView;
+      press(view, this.tiles.speakerView);
       this.render();
     });
-    for (const panel of ["people", "chat", "notes"]) {
-      const toggle = r.querySelector<HTMLButtonElement>(`button[data-panel="${panel}"]`);
-      const box = r.querySelector<HTMLElement>(`[data-panel-box="${panel}"]`);
-      if (!toggle || !box) continue;
-      press(toggle, !box.hidden);
-      toggle.addEventListener("click", () => {
-        box.hidden = !box.hidden;
-        press(toggle, !box.hidden);
-        if (!box.hidden) box.querySelector<HTMLElement>("h2")?.focus();
-      });
-    }
     for (const react of r.querySelectorAll<HTMLButtonElement>("button[data-emoji]")) {
       react.addEventListener("click", () => {
         this.socket?.send({ type: "reaction", emoji: react.dataset.emoji ?? "" });
@@ -493,113 +513,49 @@ export class MeetingClient {
   /** Bring tiles, audio elements and the participant list in line with the state. */
   render(): void {
     const s = this.strings;
-    const wanted = new Map<string, { person: Person; screen: boolean; track: MediaStreamTrack | null }>();
-    const screens: string[] = [];
+    const states: TileState[] = [];
+    const tile = (person: Person, screen: boolean, track: MediaStreamTrack | null): void => {
+      const self = person.id === this.you;
+      const mic = this.track(person, "microphone");
+      const camera = this.track(person, "camera");
+      const micOff = !screen && (self ? !this.micOn : !mic || mic.muted);
+      const cameraOff = !screen && (self ? !this.cameraOn : !camera || camera.muted);
+      const speaking = !screen && person.id === this.activeSpeaker;
+      const status: string[] = [];
+      if (micOff) status.push(s.micMuted);
+      if (cameraOff) status.push(s.cameraOff);
+      if (!screen && person.hand) status.push(`✋ ${s.handRaised}`);
+      if (speaking) status.push(s.speaking);
+      states.push({
+        key: screen ? `${person.id}/screen` : person.id,
+        participant: person.id,
+        person: person.name,
+        label: screen ? format(s.screenOf, { name: person.name }) : this.displayName(person),
+        screen,
+        self,
+        track,
+        micOff,
+        cameraOff,
+        speaking,
+        status,
+      });
+    };
     for (const person of this.people.values()) {
       if (person.id === this.you) {
-        wanted.set(`${person.id}`, { person, screen: false, track: this.local.video });
-        if (this.screen) {
-          wanted.set(`${person.id}/screen`, {
-            person,
-            screen: true,
-            track: this.screen.getVideoTracks()[0] ?? null,
-          });
-          screens.push(`${person.id}/screen`);
-        }
+        tile(person, false, this.local.video);
+        if (this.screen) tile(person, true, this.screen.getVideoTracks()[0] ?? null);
         continue;
       }
       const camera = this.track(person, "camera");
-      wanted.set(person.id, {
-        person,
-        screen: false,
-        track: camera ? (this.received.get(camera.track) ?? null) : null,
-      });
+      tile(person, false, camera ? (this.received.get(camera.track) ?? null) : null);
       const screen = this.track(person, "screen");
-      if (screen) {
-        wanted.set(`${person.id}/screen`, {
-          person,
-          screen: true,
-          track: this.received.get(screen.track) ?? null,
-        });
-        screens.push(`${person.id}/screen`);
-      }
+      if (screen) tile(person, true, this.received.get(screen.track) ?? null);
     }
-    const tiles = new Map<string, HTMLElement>();
-    for (const tile of this.stage.querySelectorAll<HTMLElement>(".tile")) {
-      const key = tile.dataset.key ?? "";
-      if (wanted.has(key)) tiles.set(key, tile);
-      else tile.remove();
-    }
-    if (this.userPin && !this.people.has(this.userPin)) this.userPin = "";
-    const chosen = this.userPin || null;
-    const featured = this.speakerView
-      ? (screens[0] ?? chosen ?? this.activeSpeaker ?? this.you)
-      : null;
-    for (const [key, want] of wanted) {
-      let tile = tiles.get(key);
-      if (!tile) {
-        tile = el("figure", { class: "tile", "data-key": key });
-        const video = el("video", { playsinline: "", autoplay: "" });
-        video.muted = true;
-        const caption = el("figcaption");
-        caption.append(el("span", { class: "tile-name" }), el("span", { class: "tile-status" }));
-        if (!want.screen && want.person.id !== this.you) {
-          const id = want.person.id;
-          const pin = el("button", { type: "button", class: "tile-pin", "aria-pressed": "false" }, s.pin);
-          pin.addEventListener("click", () => {
-            this.userPin = this.userPin === id ? "" : id;
-            this.render();
-          });
-          caption.append(pin);
-        }
-        tile.append(video, caption);
-        this.stage.append(tile);
-      }
-      const { person } = want;
-      const mic = this.track(person, "microphone");
-      const camera = this.track(person, "camera");
-      const self = person.id === this.you;
-      const micOff = self ? !this.micOn : !mic || mic.muted;
-      const camOff = self ? !this.cameraOn : !camera || camera.muted;
-      tile.dataset.participant = person.id;
-      tile.dataset.screen = String(want.screen);
-      tile.dataset.self = String(self);
-      tile.dataset.speaking = String(!want.screen && person.id === this.activeSpeaker);
-      tile.dataset.featured = String(key === featured);
-      const name = want.screen ? format(s.screenOf, { name: person.name }) : this.displayName(person);
-      tile.setAttribute("aria-label", name);
-      const label = tile.querySelector<HTMLElement>(".tile-name");
-      if (label) label.textContent = name;
-      const status: string[] = [];
-      if (!want.screen) {
-        if (micOff) status.push(s.micMuted);
-        if (camOff) status.push(s.cameraOff);
-        if (person.hand) status.push(`✋ ${s.handRaised}`);
-        if (person.id === this.activeSpeaker) status.push(s.speaking);
-      }
-      const pinButton = tile.querySelector<HTMLButtonElement>(".tile-pin");
-      if (pinButton) {
-        pinButton.setAttribute("aria-label", format(s.pinOne, { name: person.name }));
-        press(pinButton, this.userPin === person.id);
-      }
-      const statusNode = tile.querySelector<HTMLElement>(".tile-status");
-      if (statusNode) statusNode.textContent = status.join(" · ");
-      tile.dataset.micMuted = String(!want.screen && micOff);
-      tile.dataset.cameraOff = String(!want.screen && camOff);
-      const video = tile.querySelector("video");
-      if (video) {
-        const current = video.srcObject instanceof MediaStream ? video.srcObject.getVideoTracks()[0] : null;
-        if (want.track !== current) {
-          video.srcObject = want.track ? new MediaStream([want.track]) : null;
-          if (want.track) void video.play().catch(() => undefined);
-        }
-        video.dataset.track = want.track ? want.track.id : "";
-      }
-    }
-    this.stage.classList.toggle("speaker-view", this.speakerView);
+    if (this.tiles.userPin && !this.people.has(this.tiles.userPin)) this.tiles.userPin = "";
+    this.tiles.render(states, this.activeSpeaker, this.you);
     // A pinned person's camera is forwarded even when they are not among the last speakers
     // the SFU sends video for (aiortc has no simulcast: docs/visio.md).
-    const pin = this.userPin;
+    const pin = this.tiles.userPin;
     if (pin !== this.pinned && this.socket && this.you) {
       this.pinned = pin;
       this.socket.send({ type: "pin", participants: pin ? [pin] : [] });
@@ -676,31 +632,14 @@ export class MeetingClient {
     }
   }
 
-  private renderLobby(): void {
-    const s = this.strings;
-    const box = part(this.root, "lobby-box");
-    box.hidden = this.role !== "host" || this.waiting.length === 0;
-    part(this.root, "lobby-count").textContent = format(s.lobbyCount, { count: this.waiting.length });
-    const items = this.waiting.map((w) => {
-      const li = el("li", { "data-participant": w.id });
-      li.append(el("span", { class: "person-name" }, w.name));
-      const admit = el("button", { type: "button" }, format(s.admit, { name: w.name }));
-      admit.addEventListener("click", () => this.moderate("admit", w.id));
-      const refuse = el("button", { type: "button" }, format(s.refuse, { name: w.name }));
-      refuse.addEventListener("click", () => this.moderate("refuse", w.id));
-      li.append(admit, refuse);
-      return li;
-    });
-    this.lobbyList.replaceChildren(...items);
-  }
-
   private addChat(line: ChatLine): void {
     const item = el("li");
-    const time = new Date(line.at * 1000);
+    // `at`: when the server received it, in milliseconds since 1970 (a wall clock), shown in
+    // the person's time zone.
     const when = el(
       "time",
-      { datetime: time.toISOString() },
-      time.toLocaleTimeString(document.documentElement.lang || "fr", { hour: "2-digit", minute: "2-digit" }),
+      { datetime: new Date(line.at).toISOString() },
+      clockTime(line.at, document.documentElement.lang || "fr", this.options.timeZone),
     );
     item.append(when, " ", el("strong", {}, line.name), " ", el("span", { class: "chat-text" }, line.text));
     this.chatLog.append(item);

@@ -179,6 +179,8 @@ async def test_the_meeting_page_and_its_client_strings_follow_the_language(
     french = await client.get(url)
     assert "Rejoindre la réunion" in french.text
     assert config_of(french)["strings"] == CLIENT_STRINGS
+    # Chat times are shown in the person's zone: Paris until a profile says otherwise.
+    assert config_of(french)["time_zone"] == "Europe/Paris"
     client.cookies.set(COOKIE_NAME, "en")
     english = await client.get(url)
     assert "Join the meeting" in english.text and "Rejoindre la réunion" not in english.text
