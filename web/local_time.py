@@ -8,7 +8,7 @@ here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -70,6 +70,11 @@ def in_zone(moment: datetime, zone: str | None) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone_of(zone))
+
+
+def today_in(zone: str | None, now: datetime | None = None) -> date:
+    """The date it is in `zone` (Europe/Paris when empty or unknown) at `now` (default: now)."""
+    return in_zone(now or datetime.now(UTC), zone).date()
 
 
 def local_time(

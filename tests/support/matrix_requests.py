@@ -23,12 +23,12 @@ from tests.support.tiptap_documents import document_state, paragraph
 from tests.support.web_app import document_token
 from web.accounts import tokens as account_tokens
 from web.accounts import users as accounts
+from web.local_time import today_in
 from web.pages.image_access import record_images
 from web.pages.images import ImageStore
 from web.pages.versions import current_state, save_version
 from web.search.text import plain_text
 from web.spaces import guest_links, services, tree
-from web.spaces.access import utcnow
 from web.spaces.tables import guest_links as guest_links_table
 from web.visio.notes import find_notes_page
 
@@ -323,7 +323,7 @@ def invitation(method: str) -> Prepare:
 async def notes(world: MatrixWorld, actor: str) -> Req:
     # Each actor finds no notes page today, so each one tries to create it.
     engine = world.app.state.engine
-    found = await find_notes_page(engine, world.space_id, utcnow().date())
+    found = await find_notes_page(engine, world.space_id, today_in(None))
     if found is not None:
         await tree.trash_page(engine, world.owner, found)
     return Req("POST", f"/espaces/{world.slug}/reunion/notes")

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import wraps
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.live_access import doc_tag, recheck
+from web.local_time import today_in
 from web.spaces import services
 from web.spaces.errors import SpaceError
 from web.tasks import editing, planning, reading, structure, validation
@@ -90,12 +90,9 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def today() -> date:
-    """Today in France (overdue means past this date)."""
-    try:
-        return datetime.now(ZoneInfo("Europe/Paris")).date()
-    except ZoneInfoNotFoundError:
-        return datetime.now(UTC).date()
+def today(user: CurrentUser) -> date:
+    """Today in the person's time zone (overdue means past this date)."""
+    return today_in(user.time_zone)
 
 
 def task_url(slug: str, task_id: int) -> str:
@@ -175,7 +172,7 @@ class TaskRoutes:
             label=validation.query_int(query, "etiquette"),
             due=due,
             text=" ".join(query.get("q", "")[:200].split()),
-            today=today(),
+            today=today(user),
         )
         return JSONResponse(await reading.board(self.store, user, space_id, filters))
 
@@ -202,7 +199,7 @@ class TaskRoutes:
     async def export(self, request: Request) -> Response:
         user, space_id, slug = await self._space(request)
         rows = await reading.export_rows(self.store, user, space_id)
-        name = f"taches-{slug}-{today().isoformat()}.csv"
+        name = f"taches-{slug}-{today(user).isoformat()}.csv"
         return Response(
             to_csv(rows),
             media_type="text/csv; charset=utf-8",
@@ -212,18 +209,18 @@ class TaskRoutes:
     @json_errors
     async def mine(self, request: Request) -> Response:
         user = require_user(request)
-        listed = await reading.my_tasks(self.store, user, today())
-        return JSONResponse({"tasks": listed, "today": today().isoformat()})
+        listed = await reading.my_tasks(self.store, user, today(user))
+        return JSONResponse({"tasks": listed, "today": today(user).isoformat()})
 
     async def mine_page(self, request: Request) -> Response:
         user = require_user(request)
-        listed = await reading.my_tasks(self.store, user, today())
+        listed = await reading.my_tasks(self.store, user, today(user))
         open_tasks = [t for t in listed if not t["done"]]
         finished = [t for t in listed if t["done"]]
         return render(
             request,
             "tasks/mine.html",
-            {"open_tasks": open_tasks, "finished": finished, "today": today()},
+            {"open_tasks": open_tasks, "finished": finished, "today": today(user)},
         )
 
     # -- tasks --------------------------------------------------------------------------

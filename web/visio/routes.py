@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from sfu.endpoint import ROOM_NAME
 from web.auth.current import CurrentUser, require_user
 from web.i18n import N_, gettext_for
+from web.local_time import DEFAULT_ZONE, today_in
 from web.pages.view import EditorPage, caret_colour
 from web.spaces.access import live_link, page_context, space_role, utcnow
 from web.spaces.endpoints import engine_of
@@ -31,7 +32,6 @@ from web.spaces.services import Space, space_by_id, space_by_slug
 from web.templating import render
 from web.visio.notes import find_notes_page, may_create_notes, notes_title, open_notes_page
 
-DEFAULT_TIME_ZONE = "Europe/Paris"
 NOT_FOUND = N_("Cette réunion n’existe pas ou vous n’y avez pas accès.")
 NOTES_FOR_WRITERS = N_(
     "Les notes de réunion du jour sont créées par une personne qui écrit dans l’espace."
@@ -131,10 +131,9 @@ async def _allowed_in_space(request: Request, user: CurrentUser, space_id: int) 
 
 
 def _time_zone(user: CurrentUser) -> str:
-    """The person's time zone for the chat's times: their profile's once it has one, else
-    Paris (the client checks the name and falls back to Paris too)."""
-    zone = getattr(user, "time_zone", None)
-    return zone if isinstance(zone, str) and zone else DEFAULT_TIME_ZONE
+    """The person's time zone for the chat's times: their profile's, else Paris (the client
+    checks the name and falls back to Paris too)."""
+    return user.time_zone or DEFAULT_ZONE
 
 
 def _config(request: Request, room: str) -> dict[str, Any]:
@@ -161,7 +160,7 @@ def _notes_editor(
     if notes is None and pending_role is None:
         return None
     return EditorPage(
-        title=notes.title if notes else notes_title(utcnow().date()),
+        title=notes.title if notes else notes_title(today_in(user.time_zone)),
         doc=notes.doc if notes else "",
         role=notes.role if notes else str(pending_role),
         user_name=user.display_name,
@@ -196,7 +195,7 @@ async def space_meeting(request: Request) -> Response:
     user = require_user(request)
     engine = engine_of(request)
     space = await _space_of(request, user)
-    page_id = await find_notes_page(engine, space.id, utcnow().date())
+    page_id = await find_notes_page(engine, space.id, today_in(user.time_zone))
     notes = await _day_notes(request, user, space, page_id)
     pending_role = None
     if page_id is None and await may_create_notes(engine, user, space.id):
@@ -224,7 +223,7 @@ async def open_space_notes(request: Request) -> Response:
     user = require_user(request)
     engine = engine_of(request)
     space = await _space_of(request, user)
-    page_id = await open_notes_page(engine, user, space.id, utcnow().date())
+    page_id = await open_notes_page(engine, user, space.id, today_in(user.time_zone))
     notes = await _day_notes(request, user, space, page_id)
     if notes is None:
         t = gettext_for(request).gettext

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from tests.support.servers import ROOT
 from tests.support.spaces_world import build_world
 from web.i18n import COOKIE_NAME, load_catalog
-from web.spaces.access import utcnow
+from web.local_time import today_in
 from web.spaces.tree import flatten, page_tree
 from web.visio.notes import notes_title
 from web.visio.routes import CLIENT_STRINGS
@@ -54,7 +54,7 @@ async def test_members_and_guests_of_the_space_get_its_meeting_room_others_do_no
 
 async def notes_pages(app: Starlette, space_id: int) -> list[Any]:
     """The space's pages titled as today's meeting notes."""
-    title = notes_title(utcnow().date())
+    title = notes_title(today_in(None))
     nodes = [n for n, _d in flatten(await page_tree(app.state.engine, space_id))]
     return [n for n in nodes if n.title == title]
 
@@ -91,7 +91,7 @@ async def test_the_first_editor_to_join_creates_the_meeting_notes_page_everyone_
 ) -> None:
     world = await build_world(app, new_client)
     url = f"/espaces/{world.slug}/reunion"
-    title = notes_title(utcnow().date())
+    title = notes_title(today_in(None))
     assert title.startswith("Notes de réunion — ")
     # A reader joining first cannot create it.
     refused = await open_notes(world.clients["reader"], world.slug)
