@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +72,9 @@ class RtpPayloads:
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.payloads: list[bytes] = []
+        # Each frame's RTP timestamp and when the sender says it sent its first packet to
+        # arrive (its abs-send-time: seconds, modulo 64, 18-bit fraction).
+        self.frames: list[tuple[int, float]] = []
         self._ssrc: int | None = None
         handle = receiver._handle_rtp_packet
 
@@ -78,9 +83,72 @@ class RtpPayloads:
                 self._ssrc = packet.ssrc
             if packet.ssrc == self._ssrc:  # the media stream, not its retransmissions
                 self.payloads.append(packet.payload)
+                sent = packet.extensions.abs_send_time
+                if sent is not None and (not self.frames or self.frames[-1][0] != packet.timestamp):
+                    self.frames.append((packet.timestamp, sent / 262144))
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = recorded  # type: ignore[method-assign]
+
+
+class LossyReceive:
+    """Drops a share of the RTP media packets a bot's connection receives, at random from a
+    fixed seed, as a congested network or a full socket buffer would: what the SFU must
+    repair with retransmissions (the receiver NACKs what is missing).
+
+    Retransmissions (the RTX payload types its answer negotiated) and RTCP pass, and so does
+    each stream's first packet (aiortc's receiver NACKs only gaps after a packet it has seen).
+    It wraps the datagram handler of the connection's ICE sockets (aioice's protocols): the
+    one reach into aioice in these bots.
+    """
+
+    def __init__(self, rate: float, seed: int = 1) -> None:
+        self.rate = rate
+        self.dropped = 0
+        self.passed = 0
+        self._random = random.Random(seed)
+        self._spared: set[int] = set()  # RTX payload types
+        self._seen: set[bytes] = set()  # SSRCs a packet of which arrived
+        self._wrapped: set[int] = set()
+
+    def install(self, pc: RTCPeerConnection) -> None:
+        """Drop from now on what `pc`'s ICE sockets receive (again after a renegotiation)."""
+        description = pc.localDescription
+        if description is not None:
+            found = re.findall(r"a=rtpmap:(\d+) rtx/", description.sdp)
+            self._spared |= {int(pt) for pt in found}
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            if dtls is None:
+                continue
+            for protocol in dtls.transport._connection._protocols:
+                if id(protocol) in self._wrapped:
+                    continue
+                self._wrapped.add(id(protocol))
+                received = protocol.datagram_received
+
+                def lossy(data: bytes, addr: Any, received: Any = received) -> None:
+                    if not self._drops(data):
+                        received(data, addr)
+
+                protocol.datagram_received = lossy
+
+    def _drops(self, data: bytes) -> bool:
+        # SRTP (RFC 7983: first byte 128-191) that is not RTCP (packet types 192-208); its
+        # header is sent in clear.
+        if len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 208:
+            return False
+        if data[1] & 0x7F in self._spared:
+            return False
+        ssrc = data[8:12]
+        if ssrc not in self._seen:
+            self._seen.add(ssrc)
+            return False
+        if self._random.random() < self.rate:
+            self.dropped += 1
+            return True
+        self.passed += 1
+        return False
 
 
 class Bot:
@@ -92,6 +160,9 @@ class Bot:
     def __init__(self, name: str, *, answers: bool = True) -> None:
         self.name = name
         self.answers = answers
+        self.loss: LossyReceive | None = None  # what its subscribe connection loses
+        self.record_wire = False  # record each received stream's packets (`wire`)
+        self.wire: dict[str, RtpPayloads] = {}  # subscriber mid → its packets
         self.send: Callable[[ClientMessage], Awaitable[None]] | None = None
         self.messages: list[ServerMessage] = []
         self.closed: tuple[int, str] | None = None
@@ -142,6 +213,8 @@ class Bot:
             answer = await self.sub.createAnswer()
             with host_addresses(LOOPBACK):
                 await self.sub.setLocalDescription(answer)
+            if self.loss is not None:
+                self.loss.install(self.sub)
             self.tracks = dict(message.fields["tracks"])
             assert self.send is not None
             await self.send(
@@ -152,6 +225,8 @@ class Bot:
         transceiver = next(t for t in self.sub.getTransceivers() if t.receiver.track is track)
         mid = str(transceiver.mid)
         self.receivers[mid] = transceiver.receiver
+        if self.record_wire and mid not in self.wire:
+            self.wire[mid] = RtpPayloads(transceiver.receiver)
         frames = self.frames.setdefault(mid, [])
         self._receiving.append(
             asyncio.create_task(self._receive(track, frames), name=f"bot {self.name}: {mid}")
