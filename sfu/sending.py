@@ -72,10 +72,11 @@ class RtpWriter:
     subscriber starting a track does not get them, nor the frames it must catch up on
     (`catch_up`), in one burst: they go paced (`CatchUpPace`, no faster than twice real time
     by their RTP timestamps), and frames written meanwhile queue behind them, until the
-    backlog is sent; only then may C's fan-out send to it again. The sender keeps its RTCP: SR counters are updated here, and
-    its NACK handling retransmits from this writer's history or C's ring. `close()` stops it
-    for good. With the C sender in use, the writer's state C needs lives in an `atelier_dest`
-    (`native_dest()`), which the room hands to `send_from_c` with the track's other writers'.
+    backlog is sent; only then may C's fan-out send to it again. The sender keeps its RTCP:
+    SR counters are updated here, and its NACK handling retransmits from this writer's
+    history or C's ring. `close()` stops it for good. With the C sender in use, the writer's
+    state C needs lives in an `atelier_dest` (`native_dest()`), which the room hands to
+    `send_from_c` with the track's other writers'.
     """
 
     def __init__(self, sender: RTCRtpSender, max_pending: int = TRACK_QUEUE_FRAMES) -> None:
@@ -86,9 +87,8 @@ class RtpWriter:
         # Frames going out paced (`_drain`), oldest first, until sent or dropped.
         self._backlog: deque[PackedFrame] = deque()
         self._pace: CatchUpPace | None = None  # once started: the codec's clock rate
-        self._drain_timer: asyncio.TimerHandle | None = (
-            None  # With the C sender, what C sends with (socket, session, sequence numbers, counters,
-        )
+        self._drain_timer: asyncio.TimerHandle | None = None
+        # With the C sender, what C sends with (socket, session, sequence numbers, counters,
         # retransmission ring), kept here (`_reroute`) and read by `atelier_send_frame`.
         self._dest: Any = None
         self._one: Any = None  # [self._dest], for one writer's `atelier_send_frame`
