@@ -50,12 +50,15 @@ async def node(send_path: str) -> AsyncIterator[SfuNode]:
     await sfu.close()
 
 
+@pytest.mark.parametrize("rtx", [True, False], ids=["rtx", "without-rtx"])
 async def test_a_subscriber_losing_packets_still_decodes_every_frame(
-    node: SfuNode, clip: Path
+    node: SfuNode, clip: Path, rtx: bool
 ) -> None:
     pictures = decoded_pictures(clip)
-    bob = await NodeBot(node, "room", "Bob").join()
+    bob = NodeBot(node, "room", "Bob")
     bob.loss = LossyReceive(0.05, seed=7)
+    bob.rtx = rtx
+    await bob.join()
     alice = await NodeBot(node, "room", "Alice").join()
     player = MediaPlayer(str(clip), decode=False)
     await alice.publish([(player.video, "camera")])
@@ -68,6 +71,10 @@ async def test_a_subscriber_losing_packets_still_decodes_every_frame(
     assert start == 0
     assert seen[-1] == last
     assert bob.loss.dropped >= 10, "packets were lost on the way"
+    if rtx:  # each came back as RTX (the others, as they were sent)
+        assert bob.loss.retransmissions >= bob.loss.dropped
+    else:
+        assert bob.loss.retransmissions == 0
     await alice.leave()
     await bob.leave()
 

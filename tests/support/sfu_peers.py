@@ -91,6 +91,24 @@ class RtpPayloads:
         receiver._handle_rtp_packet = recorded  # type: ignore[method-assign]
 
 
+def without_rtx(sdp: str) -> str:
+    """An offer as a client without RTX (RFC 4588) reads it: its answer then negotiates none,
+    and lost packets come back as they were first sent."""
+    rtx = set(re.findall(r"a=rtpmap:(\d+) rtx/", sdp))
+    lines = []
+    for line in sdp.split("\r\n"):
+        if (
+            re.match(r"a=(rtpmap|fmtp|rtcp-fb):(\d+) ", line)
+            and line.split(":")[1].split()[0] in rtx
+        ):
+            continue
+        if line.startswith("m="):
+            words = line.split(" ")
+            line = " ".join(words[:3] + [w for w in words[3:] if w not in rtx])
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
 class LossyReceive:
     """Drops a share of the RTP media packets a bot's connection receives, at random from a
     fixed seed, as a congested network or a full socket buffer would: what the SFU must
@@ -106,9 +124,11 @@ class LossyReceive:
         self.rate = rate
         self.dropped = 0
         self.passed = 0
+        self.retransmissions = 0  # RTX packets that arrived
         self._random = random.Random(seed)
         self._spared: set[int] = set()  # RTX payload types
         self._seen: set[bytes] = set()  # SSRCs a packet of which arrived
+        self._dropped: set[bytes] = set()
         self._wrapped: set[int] = set()
 
     def install(self, pc: RTCPeerConnection) -> None:
@@ -139,12 +159,15 @@ class LossyReceive:
         if len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 208:
             return False
         if data[1] & 0x7F in self._spared:
+            self.retransmissions += 1
             return False
         ssrc = data[8:12]
         if ssrc not in self._seen:
             self._seen.add(ssrc)
             return False
-        if self._random.random() < self.rate:
+        packet = data[2:4] + ssrc  # sequence number and SSRC: a packet resent as it was
+        if packet not in self._dropped and self._random.random() < self.rate:
+            self._dropped.add(packet)  # dropped once: its copy resent as it was gets through
             self.dropped += 1
             return True
         self.passed += 1
@@ -161,6 +184,7 @@ class Bot:
         self.name = name
         self.answers = answers
         self.loss: LossyReceive | None = None  # what its subscribe connection loses
+        self.rtx = True  # False: a client without RTX, answering without it (`without_rtx`)
         self.record_wire = False  # record each received stream's packets (`wire`)
         self.wire: dict[str, RtpPayloads] = {}  # subscriber mid → its packets
         self.send: Callable[[ClientMessage], Awaitable[None]] | None = None
@@ -207,9 +231,10 @@ class Bot:
             answer = RTCSessionDescription(message.fields["sdp"], "answer")
             await self.pub.setRemoteDescription(answer)
         elif message.type == "subscribe" and self.answers:
-            await self.sub.setRemoteDescription(
-                RTCSessionDescription(message.fields["sdp"], "offer")
-            )
+            offer = message.fields["sdp"]
+            if not self.rtx:
+                offer = without_rtx(offer)
+            await self.sub.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             answer = await self.sub.createAnswer()
             with host_addresses(LOOPBACK):
                 await self.sub.setLocalDescription(answer)
