@@ -266,6 +266,9 @@ class RoomRuntime:
 
     async def publish(self, member: Member, message: Publish) -> None:
         if not self.core.may_publish(member.id):
+            person = self.core.participants.get(member.id)
+            if person is not None and person.mode == "receive-only":
+                raise SignalingError("a receive-only participant publishes nothing")
             raise SignalingError("wait until a host lets you in")
         if member.publisher is None:
             pid = member.id

@@ -386,11 +386,13 @@ class NodeBot(Bot):
         address: str = LOOPBACK[0],
         *,
         answers: bool = True,
+        mode: str = "both",
     ) -> None:
         super().__init__(name, answers=answers)
         self.node = node
         self.room = room
         self.role = role
+        self.mode = mode  # both, publish-only, receive-only
         self.address = address  # where its signaling "connection" comes from
         self.member: Member | None = None
         self.send = self._send
@@ -398,7 +400,7 @@ class NodeBot(Bot):
     async def join(self, lobby: bool = False) -> NodeBot:
         self.member = await self.node.join(
             self.room,
-            Newcomer(self.name, self.role, lobby=lobby),
+            Newcomer(self.name, self.role, lobby=lobby, mode=self.mode),
             self.deliver,
             self.deliver_close,
             address=self.address,
