@@ -33,6 +33,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s of 320×240 VP8 (a keyframe every second): a room fills before a newcomer joins."""
+    return write_test_video(
+        tmp_path_factory.mktemp("media") / "long.webm", seconds=12, gop=30, bitrate=600_000
+    )
+
+
 @pytest.fixture(params=["c", "python"])
 def send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each send path: the C sender (skipped, saying why, when it is not built) and Python."""
@@ -110,3 +118,40 @@ async def test_a_newcomer_starts_from_the_latest_keyframe_at_most_twice_real_tim
     await alice.leave()
     await carol.leave()
     await bob.leave()
+
+
+async def test_a_newcomer_with_a_small_receive_buffer_gets_every_stream_whole(
+    node: SfuNode, long_clip: Path
+) -> None:
+    # A room of 4 cameras (publish-only: on this machine the bots cannot also decode each
+    # other's video) sending while a newcomer on a 256 KB socket buffer joins. Each of its 4
+    # streams starts, on a keyframe, and every frame is decoded from there: whatever its
+    # socket dropped was sent again. (How soon each stream starts, at 4 x 12 and 640x480:
+    # bench/sfu_bench.py, docs/benchmarks.md, "Joining".)
+    pictures = decoded_pictures(long_clip)
+    cameras = []
+    for n in range(4):
+        camera = await NodeBot(node, "room", f"Caméra {n}", mode="publish-only").join()
+        await camera.publish([(MediaPlayer(str(long_clip), decode=False).video, "camera")])
+        cameras.append(camera)
+    runtime = node.rooms["room"]
+    # Each camera's video reached the meeting server, a keyframe and the frames since kept.
+    await cameras[0].wait_for(
+        lambda: (
+            len(runtime.tracks) == 4
+            and all(len(runtime.recent.since_keyframe(t)) >= 5 for t in runtime.tracks)
+        ),
+        timeout=60,
+    )
+    newcomer = NodeBot(node, "room", "Newcomer", mode="receive-only")
+    newcomer.receive_buffer = 256 * 1024
+    await newcomer.join()
+
+    def streams(count: int) -> list[str]:
+        return [m for m in newcomer.frames if len(newcomer.pictures(m)) >= count]
+
+    await newcomer.wait_for(lambda: len(streams(30)) == 4, timeout=60)
+    for mid in streams(30):
+        assert pictures.start_of(newcomer.pictures(mid)) in pictures.keyframes
+    for bot in (newcomer, *cameras):
+        await bot.leave()

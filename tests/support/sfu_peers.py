@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import random
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,19 @@ class RtpPayloads:
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = recorded  # type: ignore[method-assign]
+
+
+def set_receive_buffer(pc: RTCPeerConnection, size: int) -> None:
+    """Give `pc`'s ICE sockets a receive buffer of `size` bytes (as a client on default
+    socket settings has: no room for a burst)."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is None:
+            continue
+        for protocol in dtls.transport._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size // 2)
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == size
 
 
 def without_rtx(sdp: str) -> str:
@@ -185,6 +199,9 @@ class Bot:
         self.answers = answers
         self.loss: LossyReceive | None = None  # what its subscribe connection loses
         self.rtx = True  # False: a client without RTX, answering without it (`without_rtx`)
+        # The receive buffer of its subscribe connection's sockets, in bytes (None: the
+        # kernel's default), as `SO_RCVBUF` reports it (Linux doubles what is asked).
+        self.receive_buffer: int | None = None
         self.record_wire = False  # record each received stream's packets (`wire`)
         self.wire: dict[str, RtpPayloads] = {}  # subscriber mid → its packets
         self.send: Callable[[ClientMessage], Awaitable[None]] | None = None
@@ -240,6 +257,8 @@ class Bot:
                 await self.sub.setLocalDescription(answer)
             if self.loss is not None:
                 self.loss.install(self.sub)
+            if self.receive_buffer is not None:
+                set_receive_buffer(self.sub, self.receive_buffer)
             self.tracks = dict(message.fields["tracks"])
             assert self.send is not None
             await self.send(
