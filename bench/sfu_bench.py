@@ -689,7 +689,7 @@ def main() -> int:
     settle = 3.0 if args.quick else 5.0
 
     started = time.monotonic()
-    media.ensure()
+    media.ensure(keys=not NO_KEYFRAMES)  # --no-keyframes needs no keyframe-only file
     info = media.describe(media.DEFAULT)
     log(
         f"media: {media.DEFAULT.name}, {info['seconds']:.0f} s, "

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -25,7 +25,7 @@ from plumbing.websocket import SocketRefused, websocket_session
 from sfu.cluster import MediaServerUnavailable
 from sfu.errors import SfuError, SignalingError
 from sfu.node import RemoteMember, SfuNode
-from sfu.room import Newcomer
+from sfu.room import MODES, Newcomer
 from sfu.room_runtime import Member
 from sfu.signaling import ServerMessage, parse_client
 
@@ -108,7 +108,12 @@ class VisioEndpoint:
         )
 
     async def _session(self, websocket: WebSocket, room: str) -> None:
+        mode = websocket.query_params.get("mode", "both")
+        if mode not in MODES:
+            raise SocketRefused(1008, f"'mode' must be one of {', '.join(MODES)}")
         admission = await self._authorize(websocket, room)  # VisioRefused closes with its code
+        if mode != admission.newcomer.mode:
+            admission = replace(admission, newcomer=replace(admission.newcomer, mode=mode))
         # Messages, then maybe a close, in order: the room's closes (a host removed you) come
         # after what it said before them.
         outgoing: asyncio.Queue[ServerMessage | tuple[int, str] | None] = asyncio.Queue()

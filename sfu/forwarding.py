@@ -92,11 +92,14 @@ def forwarding_plan(
     order: list[str],
     pins: Mapping[str, frozenset[str]],
     last_n: int,
+    receivers: Iterable[str] | None = None,
 ) -> dict[str, frozenset[str]]:
-    """For each participant in `order`, the tracks (ids) it should receive."""
+    """For each of `receivers` (by default everyone in `order`), the tracks (ids) it should
+    receive: everyone's audio and screens, and the cameras of the first `last_n` others of
+    the speaker `order`, and of those it pinned."""
     pubs = [p for p in publications if not p.muted]
     plan: dict[str, frozenset[str]] = {}
-    for subscriber in order:
+    for subscriber in order if receivers is None else receivers:
         others = [p for p in order if p != subscriber]
         shown = set(others[:last_n]) | pins.get(subscriber, frozenset())
         plan[subscriber] = frozenset(

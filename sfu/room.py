@@ -31,6 +31,10 @@ from sfu.signaling import (
 )
 
 ROLES = ("host", "member", "guest")
+# What a participant's client does with media (docs/visio.md, "Participant modes"): both
+# publish and receive; publish only (it is sent no subscribe offers, so need not answer
+# any); receive only (it may not publish, and takes no place in the last-N speaker order).
+MODES = ("both", "publish-only", "receive-only")
 # Close codes (4000-4999 are the application's): the client shows the reason.
 CLOSE_REFUSED = 4403
 CLOSE_REMOVED = 4410
@@ -48,6 +52,7 @@ class Newcomer:
     role: str  # host | member | guest
     principal: str = ""
     lobby: bool = False
+    mode: str = "both"  # one of MODES
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Participant:
     role: str
     principal: str
     in_lobby: bool
+    mode: str = "both"
     hand: bool = False
     pins: frozenset[str] = frozenset()
     tracks: dict[str, Publication] = field(default_factory=dict)
@@ -82,6 +88,7 @@ class Participant:
             "id": self.id,
             "name": self.name,
             "role": self.role,
+            "mode": self.mode,
             "hand": self.hand,
             "tracks": [p.describe() for p in self.tracks.values()],
         }
@@ -121,7 +128,7 @@ class MeetingRoom:
 
     def may_publish(self, participant: str) -> bool:
         p = self.participants.get(participant)
-        return p is not None and not p.in_lobby and not self.ended
+        return p is not None and not p.in_lobby and not self.ended and p.mode != "receive-only"
 
     def publication(self, track: str) -> Publication | None:
         for p in self.participants.values():
@@ -131,9 +138,13 @@ class MeetingRoom:
 
     def forwarding(self) -> dict[str, frozenset[str]]:
         """Subscriber → the track ids it should receive now."""
-        pins = {p.id: p.pins for p in self.joined()}
-        pubs = [t for p in self.joined() for t in p.tracks.values()]
-        return forwarding_plan(pubs, list(self.speakers.order), pins, self.last_n)
+        joined = self.joined()
+        pins = {p.id: p.pins for p in joined}
+        pubs = [t for p in joined for t in p.tracks.values()]
+        mode = {p.id: p.mode for p in joined}
+        order = [p for p in self.speakers.order if mode.get(p) != "receive-only"]
+        receivers = [p for p in self.speakers.order if mode.get(p) != "publish-only"]
+        return forwarding_plan(pubs, order, pins, self.last_n, receivers)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -142,12 +153,16 @@ class MeetingRoom:
         pid = next(self._ids)
         if newcomer.role not in ROLES:
             raise ValueError(f"unknown role {newcomer.role!r}")
+        if newcomer.mode not in MODES:
+            raise ValueError(f"unknown mode {newcomer.mode!r}")
         if self.ended:
             return pid, [Close(pid, CLOSE_ENDED, "the meeting has ended")]
         if len(self.participants) >= self.max_participants:
             return pid, [Close(pid, CLOSE_FULL, "the meeting is full")]
         name = newcomer.name.strip()[:80] or "Invité"
-        person = Participant(pid, name, newcomer.role, newcomer.principal, newcomer.lobby)
+        person = Participant(
+            pid, name, newcomer.role, newcomer.principal, newcomer.lobby, newcomer.mode
+        )
         self.participants[pid] = person
         if person.in_lobby:
             return pid, [Send(pid, ServerMessage("lobby", {"you": pid})), *self._lobby_to_hosts()]
@@ -236,6 +251,7 @@ class MeetingRoom:
                 "you": person.id,
                 "name": person.name,
                 "role": person.role,
+                "mode": person.mode,
                 "room": self.name,
                 "participants": [p.describe() for p in self.joined() if p is not person],
                 "active_speaker": self.speakers.active,

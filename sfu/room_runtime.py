@@ -266,6 +266,9 @@ class RoomRuntime:
 
     async def publish(self, member: Member, message: Publish) -> None:
         if not self.core.may_publish(member.id):
+            person = self.core.participants.get(member.id)
+            if person is not None and person.mode == "receive-only":
+                raise SignalingError("a receive-only participant publishes nothing")
             raise SignalingError("wait until a host lets you in")
         if member.publisher is None:
             pid = member.id
@@ -381,11 +384,14 @@ class RoomRuntime:
             self._start_from_recent(sub, track_id)
 
     def _start_from_recent(self, sub: str, track_id: str) -> None:
+        """Start a subscriber's new video track from its latest keyframe, when recent: the
+        frames since go paced (`RtpWriter.catch_up`), the live ones queued behind them."""
         member = self.members.get(sub)
         frames = self.recent.since_keyframe(track_id)
-        if member is None or member.subscriber is None or not frames:
+        writer = member.subscriber.writer(track_id) if member and member.subscriber else None
+        if writer is None or not frames:
             return
-        if all(member.subscriber.push(track_id, packet) for packet in frames):
+        if writer.catch_up(frames):
             self.gate.stop(sub, track_id)
 
     async def _renegotiate(self, member: Member, sub: SubscriberPeer, wanted: list[Wanted]) -> bool:

@@ -26,6 +26,17 @@ AUDIO_MISORDER = 100
 # retransmissions adding to the load that made the losses.
 RESEND_GAP_MIN = 0.1
 RESEND_GAP_MAX = 0.4
+# A subscriber starting a track (a newcomer, a tile switched) is first sent what it must catch
+# up on (the frames since the latest keyframe, those that came while its connection was being
+# set up) no faster than this many times real time, by the frames' own RTP timestamps: in one
+# burst, they overflow the receive buffers of clients on default socket settings (256 KB),
+# and losses at join are what the retransmission history is least likely to still hold.
+CATCH_UP_SPEED = 2.0
+# The longest wait between two frames caught up on: a pause in the source is not replayed.
+CATCH_UP_MAX_GAP = 0.25
+# A frame sent late (a busy event loop) does not push the schedule back by more than this:
+# the next ones are due as planned, so the backlog still drains at CATCH_UP_SPEED on average.
+CATCH_UP_MAX_LAG = 0.05
 NTP_OFFSET = 2_208_988_800  # 1900 → 1970, in seconds
 RTP_HEADER = struct.Struct("!BBHII")  # first byte, marker | payload type, seq, timestamp, ssrc
 _EXTENSION_PROFILE = struct.Struct("!HH")
@@ -167,6 +178,35 @@ class ResendGate:
             return False  # resent less than a round trip ago: that copy is on its way
         self._resent[slot] = (seq, now)
         return True
+
+
+class CatchUpPace:
+    """When each frame of a backlog may go: after the previous one was due, by the difference
+    of their RTP timestamps (`clock_rate` per second) divided by CATCH_UP_SPEED, at most
+    CATCH_UP_MAX_GAP; the first one at once. So from the first frame on, the frames never go
+    faster than CATCH_UP_SPEED times real time in all, and one sent late (up to
+    CATCH_UP_MAX_LAG) does not slow the rest. Times are the caller's clock (seconds)."""
+
+    def __init__(self, clock_rate: int, speed: float = CATCH_UP_SPEED) -> None:
+        self._seconds_per_tick = 1.0 / (clock_rate * speed)
+        self._last: tuple[int, float] | None = None  # (RTP timestamp, when it counts as sent)
+
+    def restart(self) -> None:
+        """A new backlog: its first frame goes at once."""
+        self._last = None
+
+    def due(self, timestamp: int) -> float:
+        """The earliest time the frame of RTP timestamp `timestamp` may go."""
+        if self._last is None:
+            return float("-inf")
+        last_timestamp, sent_at = self._last
+        ticks = ((timestamp - last_timestamp + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return sent_at + min(max(ticks * self._seconds_per_tick, 0.0), CATCH_UP_MAX_GAP)
+
+    def sent(self, timestamp: int, now: float) -> None:
+        """The frame of RTP timestamp `timestamp` went at `now` (not before it was due)."""
+        due = self.due(timestamp)
+        self._last = (timestamp, now if self._last is None else max(due, now - CATCH_UP_MAX_LAG))
 
 
 def is_late_audio(last: int | None, seq: int) -> bool:

@@ -23,7 +23,8 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import pylibsrtp
@@ -43,6 +44,7 @@ from sfu.aiortc_internals import SenderInternals, sender_internals
 from sfu.frames import PackedFrame, sent_frame
 from sfu.rtp import (
     RTP_HEADER,
+    CatchUpPace,
     ResendGate,
     SentFrames,
     abs_send_time,
@@ -66,18 +68,26 @@ TRACK_QUEUE_FRAMES = 128
 class RtpWriter:
     """Sends one subscriber transceiver's frames as SRTP, synchronously, from `write()`.
 
-    Until aiortc starts the sender (the answer applied, DTLS connected) frames wait here, and
-    go out at once when it has. The sender keeps its RTCP: SR counters are updated here, and
-    its NACK handling retransmits from this writer's history or C's ring. `close()` stops it
-    for good. With the C sender in use, the writer's state C needs lives in an `atelier_dest`
-    (`native_dest()`), which the room hands to `send_from_c` with the track's other writers'.
+    Until aiortc starts the sender (the answer applied, DTLS connected) frames wait here. A
+    subscriber starting a track does not get them, nor the frames it must catch up on
+    (`catch_up`), in one burst: they go paced (`CatchUpPace`, no faster than twice real time
+    by their RTP timestamps), and frames written meanwhile queue behind them, until the
+    backlog is sent; only then may C's fan-out send to it again. The sender keeps its RTCP:
+    SR counters are updated here, and its NACK handling retransmits from this writer's
+    history or C's ring. `close()` stops it for good. With the C sender in use, the writer's
+    state C needs lives in an `atelier_dest` (`native_dest()`), which the room hands to
+    `send_from_c` with the track's other writers'.
     """
 
     def __init__(self, sender: RTCRtpSender, max_pending: int = TRACK_QUEUE_FRAMES) -> None:
         self._sender: SenderInternals = sender_internals(sender)
         self._started = False
         self._max_pending = max_pending
-        self._pending: list[PackedFrame] | None = []  # None once started and drained
+        self._pending: list[PackedFrame] | None = []  # None once started
+        # Frames going out paced (`_drain`), oldest first, until sent or dropped.
+        self._backlog: deque[PackedFrame] = deque()
+        self._pace: CatchUpPace | None = None  # once started: the codec's clock rate
+        self._drain_timer: asyncio.TimerHandle | None = None
         # With the C sender, what C sends with (socket, session, sequence numbers, counters,
         # retransmission ring), kept here (`_reroute`) and read by `atelier_send_frame`.
         self._dest: Any = None
@@ -124,6 +134,11 @@ class RtpWriter:
         return self._started
 
     @property
+    def catching_up(self) -> bool:
+        """Whether frames wait for their turn to go paced (`catch_up`)."""
+        return bool(self._backlog)
+
+    @property
     def _seq(self) -> int:
         """The next sequence number (C's, when in use: both paths number the same stream)."""
         return int(self._dest.seq) if self._dest is not None else self._py_seq
@@ -164,28 +179,80 @@ class RtpWriter:
         if low:
             self._first_byte = 0x90
         self._ext_head, self._ext_tail, self._abs_send_time = extension_template(profile, low, high)
+        self._pace = CatchUpPace(codec.clockRate or 90000)
         dtls = self._sender.transport
         if hasattr(dtls, "on"):
             dtls.on("statechange", self._dtls_changed)
         pending, self._pending = self._pending or [], None
-        for frame in pending:
-            self._send(frame)
+        self._paced(pending)
 
     def clear(self) -> None:
-        """Forget frames still waiting for the sender (its track changes)."""
+        """Forget frames still waiting for the sender or their turn (its track changes)."""
         if self._pending:
             self._pending.clear()
+        self._backlog.clear()
+        self._stop_draining()
 
     def write(self, frame: PackedFrame) -> bool:
-        """Send a frame now (or keep it until the sender starts); False when dropped."""
-        pending = self._pending
-        if pending is not None:
-            if len(pending) >= self._max_pending:
-                return False
-            pending.append(frame)
+        """Send a frame now (or keep it until the sender starts, or behind a backlog); False
+        when dropped (too many waiting)."""
+        waiting = self._pending if self._pending is not None else self._backlog
+        if self._pending is None and not waiting:
+            self._send(frame)
             return True
-        self._send(frame)
+        if len(waiting) >= self._max_pending:
+            return False
+        waiting.append(frame)
         return True
+
+    def catch_up(self, frames: Iterable[PackedFrame]) -> bool:
+        """Send `frames` (a track's latest keyframe and what followed) paced, before anything
+        written after; False when some were dropped (too many waiting)."""
+        frames = list(frames)
+        if self._pending is not None:
+            room = self._max_pending - len(self._pending)
+            self._pending.extend(frames[: max(room, 0)])
+            return room >= len(frames)
+        room = self._max_pending - len(self._backlog)
+        self._paced(frames[: max(room, 0)])
+        return room >= len(frames)
+
+    def _paced(self, frames: list[PackedFrame]) -> None:
+        """Queue `frames` to go paced (a new backlog starts at once)."""
+        if not frames:
+            return
+        starting = not self._backlog
+        self._backlog.extend(frames)
+        if starting and self._pace is not None:
+            self._pace.restart()
+            if self.on_route_change is not None:
+                self.on_route_change()  # not from C's fan-out while it catches up
+        if self._drain_timer is None:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Send the backlog's frames that are due; come back when the next one is."""
+        self._drain_timer = None
+        backlog, pace = self._backlog, self._pace
+        if pace is None:
+            return
+        while backlog:
+            now = time.monotonic()
+            due = pace.due(backlog[0].timestamp)
+            if due > now:
+                loop = asyncio.get_running_loop()
+                self._drain_timer = loop.call_at(loop.time() + (due - now), self._drain)
+                return
+            frame = backlog.popleft()
+            self._send(frame)
+            pace.sent(frame.timestamp, now)
+        if self.on_route_change is not None:
+            self.on_route_change()  # caught up: C's fan-out may send to it again
+
+    def _stop_draining(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
 
     def _current_route(self) -> _Route | None:
         """Where packets go now (a new pair or SRTP session taken into account), or None
@@ -300,7 +367,7 @@ class RtpWriter:
         """This writer's `atelier_dest` when frames may go to it from C (`send_from_c`)
         without passing through `write()`: started, connected, enabled, and routed from C.
         None otherwise (its frames go through `write()`)."""
-        if self._dest is None or self._pending is not None:
+        if self._dest is None or self._pending is not None or self._backlog:
             return None
         route = self._current_route()
         to = route.native if route is not None else None
@@ -316,6 +383,8 @@ class RtpWriter:
         """Send nothing more, and close our socket: the connection is closing."""
         self._closed = True
         self._route = None
+        self._backlog.clear()
+        self._stop_draining()
         self._set_dest_fd(-1)
         if self.on_route_change is not None:
             self.on_route_change()

@@ -116,8 +116,10 @@ def describe(path: Path) -> dict[str, float]:
     }
 
 
-def ensure(path: Path = DEFAULT, seconds: float = 120.0) -> Path:
-    for target, gop, rate in ((path, GOP, BITRATE), (KEYS, 1, KEYS_BITRATE)):
+def ensure(path: Path = DEFAULT, seconds: float = 120.0, keys: bool = True) -> Path:
+    """Generate the media file (and, with `keys`, the keyframe-only one) when missing."""
+    wanted = ((path, GOP, BITRATE), (KEYS, 1, KEYS_BITRATE)) if keys else ((path, GOP, BITRATE),)
+    for target, gop, rate in wanted:
         if not target.exists():
             t0 = time.monotonic()
             print(f"[sfu-bench] generating {target} ({seconds:.0f} s)", file=sys.stderr, flush=True)

@@ -200,3 +200,18 @@ async def test_a_trickled_candidate_is_where_the_meeting_server_looks_for_the_pa
     finally:
         port.close()
         await pc.close()
+
+
+async def test_a_client_chooses_its_mode_in_the_meeting_address(server: AtelierServer) -> None:
+    token = server.token("visio-", "rw")
+    url = visio_url(server, "meet-modes", token, "recorder")
+    recorder = await WsBot(url + "&mode=receive-only", "recorder").join()
+    welcome = await recorder.wait_for(lambda: recorder.got("welcome"))
+    assert welcome[0].fields["mode"] == "receive-only"
+    offer = await recorder.pub.createOffer()  # anything: publishing is refused before reading
+    await recorder.send(Publish(offer.sdp, (TrackSource("0", "camera"),)))
+    await recorder.wait_for(lambda: recorder.closed)
+    assert recorder.closed == (1008, "a receive-only participant publishes nothing")
+    await recorder.leave()
+    code, reason = await close_of(url + "&mode=both-ways")
+    assert code == 1008 and reason.startswith("'mode' must be one of both, publish-only")

@@ -238,3 +238,31 @@ def test_a_transceiver_reused_for_another_source_is_republished() -> None:
     published = sent(actions, b, "published")
     assert [(m["source"], m["muted"]) for m in published] == [("screen", False)]
     assert room.set_tracks(a, [Publication(a, f"{a}:1", "video", "screen")]) == []
+
+
+def test_a_publish_only_participant_is_planned_nothing_to_receive() -> None:
+    room, (host, bob) = room_with("host", "member")
+    camera, _ = room.connect(Newcomer("Caméra", "member", mode="publish-only"), now=1.0)
+    for who in (host, camera):
+        room.set_tracks(who, [Publication(who, f"{who}:v", "video", "camera")])
+    plan = room.forwarding()
+    assert camera not in plan  # no subscribe connection: no offer to answer
+    assert plan[bob] == {f"{host}:v", f"{camera}:v"} and room.may_publish(camera)
+
+
+def test_a_receive_only_participant_may_not_publish_and_takes_no_camera_place() -> None:
+    room = MeetingRoom("space-1", max_participants=10, last_n=1)
+    recorder, actions = room.connect(Newcomer("Enregistreur", "member", mode="receive-only"), 0)
+    assert sent(actions, recorder, "welcome")[0]["mode"] == "receive-only"
+    alice, actions = room.connect(Newcomer("Alice", "member"), now=1.0)
+    assert sent(actions, recorder, "joined")[0]["participant"]["mode"] == "both"  # type: ignore[index]
+    bob, _ = room.connect(Newcomer("Bob", "member"), now=2.0)
+    assert not room.may_publish(recorder)
+    room.set_tracks(alice, [Publication(alice, "a:v", "video", "camera")])
+    room.set_tracks(bob, [Publication(bob, "b:v", "video", "camera")])
+    plan = room.forwarding()
+    # Last-N of 1, nobody has spoken: the join order, the recorder (first in) left out of it.
+    assert plan[bob] == {"a:v"} and plan[alice] == {"b:v"}
+    assert plan[recorder] == {"a:v"}
+    with pytest.raises(ValueError, match="mode"):
+        room.connect(Newcomer("X", "member", mode="both-ways"), now=3.0)

@@ -16,9 +16,13 @@ from aiortc.rtp import (
 )
 
 from sfu.rtp import (
+    CATCH_UP_MAX_GAP,
+    CATCH_UP_MAX_LAG,
+    CATCH_UP_SPEED,
     RESEND_GAP_MAX,
     RESEND_GAP_MIN,
     RTP_HISTORY,
+    CatchUpPace,
     ResendGate,
     SentFrames,
     abs_send_time,
@@ -154,3 +158,27 @@ def test_the_audio_level_is_read_from_one_and_two_byte_extension_blocks() -> Non
     assert audio_level(0x1000, two_byte, 0, len(two_byte), 3) == (False, 5)
     with pytest.raises(ValueError, match="truncated"):
         audio_level(0xBEDE, bytes([0x31]), 0, 1, 3)
+
+
+def test_frames_caught_up_on_go_no_faster_than_twice_real_time() -> None:
+    assert CATCH_UP_SPEED == 2.0
+    pace = CatchUpPace(90000)
+    assert pace.due(1000) == float("-inf")  # the first one at once
+    pace.sent(1000, 50.0)
+    assert pace.due(1000 + 3000) == pytest.approx(50.0 + 3000 / 90000 / 2)  # 1/30 s: 1/60 s
+    pace.sent(4000, 50.02)  # sent a little late: the next one is due as planned
+    assert pace.due(7000) == pytest.approx(50.0 + 2 / 60)
+    pace.sent(7000, 51.0)  # very late (a stalled loop): no burst of all that waited since
+    assert pace.due(10000) == pytest.approx(51.0 - CATCH_UP_MAX_LAG + 1 / 60)
+    # Across the 32-bit wrap; an older or repeated timestamp waits for nothing; a pause in
+    # the source waits CATCH_UP_MAX_GAP at most.
+    pace.restart()
+    pace.sent(0xFFFFFF00, 60.0)
+    assert pace.due(0x100) == pytest.approx(60.0 + 0x200 / 90000 / 2)
+    assert pace.due(0xFFFFFE00) == 60.0
+    assert pace.due(0xFFFFFF00 + 90000 * 10) == 60.0 + CATCH_UP_MAX_GAP
+    pace.restart()  # a new backlog: its first frame at once
+    assert pace.due(5) == float("-inf")
+    audio = CatchUpPace(48000)
+    audio.sent(0, 0.0)
+    assert audio.due(960) == pytest.approx(0.01)  # 20 ms of Opus: 10 ms

@@ -13,11 +13,12 @@ from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, wrap_rtx
 from pylibsrtp import Policy, Session
 
-from sfu.frames import Codec, EncodedFrame, Packetizer
+from sfu.frames import Codec, EncodedFrame, PackedFrame, Packetizer
 from sfu.rtp import ResendGate
 from sfu.sending import RtpWriter
 from sfu.srtp import fast_protect
 from tests.support.sfu_rtp import EXTENSIONS, RTX, VP8, FakeSender, frame, start
+from tests.support.waiting import until_passes
 
 
 def test_packets_are_those_aiortc_would_send_and_frames_wait_for_the_sender() -> None:
@@ -51,6 +52,37 @@ def test_packets_are_those_aiortc_would_send_and_frames_wait_for_the_sender() ->
         RtpPacket.parse(sender.sent[3], extensions).sequence_number
         == (first.sequence_number + 3) & 0xFFFF
     )
+
+
+async def test_a_track_started_goes_paced_and_later_frames_queue_behind() -> None:
+    sender = FakeSender()
+    writer = RtpWriter(sender)  # type: ignore[arg-type]
+    packetizer = Packetizer(Codec("video/VP8", 90000))
+    data = bytes(range(200))
+
+    def at(timestamp: int) -> PackedFrame:
+        return EncodedFrame(Codec("video/VP8", 90000), data, timestamp, packetizer).packed()
+
+    routes_changed: list[bool] = []
+    writer.on_route_change = lambda: routes_changed.append(writer.catching_up)
+    await sender.send(RTCRtpSendParameters(codecs=[VP8, RTX], headerExtensions=EXTENSIONS))
+    # A newcomer's keyframe and the frames since (1/30 s apart): the first goes at once.
+    assert writer.catch_up([at(3000 * i) for i in range(4)])
+    assert len(sender.sent) == 1 and writer.catching_up
+    assert writer.native_dest() is None  # not from C's fan-out meanwhile
+    assert writer.write(at(3000 * 4))  # a live frame: behind them
+    await until_passes(lambda: assert_frames(sender, 5), timeout=5)
+    assert not writer.catching_up
+    timestamps = [RtpPacket.parse(data).timestamp for data in sender.sent]
+    assert timestamps == sorted(timestamps)  # in order
+    # C's fan-out is told when it starts catching up and when it has caught up.
+    assert routes_changed[0] and not routes_changed[-1]
+    writer.write(at(3000 * 5))  # caught up: at once
+    assert len(sender.sent) == 6
+
+
+def assert_frames(sender: FakeSender, count: int) -> None:
+    assert len(sender.sent) == count
 
 
 def test_a_nacked_packet_is_resent_as_rtx_exactly_as_aiortc_wraps_it() -> None:

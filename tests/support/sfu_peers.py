@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import re
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +73,9 @@ class RtpPayloads:
 
     def __init__(self, receiver: RTCRtpReceiver) -> None:
         self.payloads: list[bytes] = []
+        # Each frame's RTP timestamp and when the sender says it sent its first packet to
+        # arrive (its abs-send-time: seconds, modulo 64, 18-bit fraction).
+        self.frames: list[tuple[int, float]] = []
         self._ssrc: int | None = None
         handle = receiver._handle_rtp_packet
 
@@ -78,9 +84,108 @@ class RtpPayloads:
                 self._ssrc = packet.ssrc
             if packet.ssrc == self._ssrc:  # the media stream, not its retransmissions
                 self.payloads.append(packet.payload)
+                sent = packet.extensions.abs_send_time
+                if sent is not None and (not self.frames or self.frames[-1][0] != packet.timestamp):
+                    self.frames.append((packet.timestamp, sent / 262144))
             await handle(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = recorded  # type: ignore[method-assign]
+
+
+def set_receive_buffer(pc: RTCPeerConnection, size: int) -> None:
+    """Give `pc`'s ICE sockets a receive buffer of `size` bytes (as a client on default
+    socket settings has: no room for a burst)."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is None:
+            continue
+        for protocol in dtls.transport._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size // 2)
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == size
+
+
+def without_rtx(sdp: str) -> str:
+    """An offer as a client without RTX (RFC 4588) reads it: its answer then negotiates none,
+    and lost packets come back as they were first sent."""
+    rtx = set(re.findall(r"a=rtpmap:(\d+) rtx/", sdp))
+    lines = []
+    for line in sdp.split("\r\n"):
+        if (
+            re.match(r"a=(rtpmap|fmtp|rtcp-fb):(\d+) ", line)
+            and line.split(":")[1].split()[0] in rtx
+        ):
+            continue
+        if line.startswith("m="):
+            words = line.split(" ")
+            line = " ".join(words[:3] + [w for w in words[3:] if w not in rtx])
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+class LossyReceive:
+    """Drops a share of the RTP media packets a bot's connection receives, at random from a
+    fixed seed, as a congested network or a full socket buffer would: what the SFU must
+    repair with retransmissions (the receiver NACKs what is missing).
+
+    Retransmissions (the RTX payload types its answer negotiated) and RTCP pass, and so does
+    each stream's first packet (aiortc's receiver NACKs only gaps after a packet it has seen).
+    It wraps the datagram handler of the connection's ICE sockets (aioice's protocols): the
+    one reach into aioice in these bots.
+    """
+
+    def __init__(self, rate: float, seed: int = 1) -> None:
+        self.rate = rate
+        self.dropped = 0
+        self.passed = 0
+        self.retransmissions = 0  # RTX packets that arrived
+        self._random = random.Random(seed)
+        self._spared: set[int] = set()  # RTX payload types
+        self._seen: set[bytes] = set()  # SSRCs a packet of which arrived
+        self._dropped: set[bytes] = set()
+        self._wrapped: set[int] = set()
+
+    def install(self, pc: RTCPeerConnection) -> None:
+        """Drop from now on what `pc`'s ICE sockets receive (again after a renegotiation)."""
+        description = pc.localDescription
+        if description is not None:
+            found = re.findall(r"a=rtpmap:(\d+) rtx/", description.sdp)
+            self._spared |= {int(pt) for pt in found}
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            if dtls is None:
+                continue
+            for protocol in dtls.transport._connection._protocols:
+                if id(protocol) in self._wrapped:
+                    continue
+                self._wrapped.add(id(protocol))
+                received = protocol.datagram_received
+
+                def lossy(data: bytes, addr: Any, received: Any = received) -> None:
+                    if not self._drops(data):
+                        received(data, addr)
+
+                protocol.datagram_received = lossy
+
+    def _drops(self, data: bytes) -> bool:
+        # SRTP (RFC 7983: first byte 128-191) that is not RTCP (packet types 192-208); its
+        # header is sent in clear.
+        if len(data) < 12 or not 127 < data[0] < 192 or 192 <= data[1] <= 208:
+            return False
+        if data[1] & 0x7F in self._spared:
+            self.retransmissions += 1
+            return False
+        ssrc = data[8:12]
+        if ssrc not in self._seen:
+            self._seen.add(ssrc)
+            return False
+        packet = data[2:4] + ssrc  # sequence number and SSRC: a packet resent as it was
+        if packet not in self._dropped and self._random.random() < self.rate:
+            self._dropped.add(packet)  # dropped once: its copy resent as it was gets through
+            self.dropped += 1
+            return True
+        self.passed += 1
+        return False
 
 
 class Bot:
@@ -92,6 +197,13 @@ class Bot:
     def __init__(self, name: str, *, answers: bool = True) -> None:
         self.name = name
         self.answers = answers
+        self.loss: LossyReceive | None = None  # what its subscribe connection loses
+        self.rtx = True  # False: a client without RTX, answering without it (`without_rtx`)
+        # The receive buffer of its subscribe connection's sockets, in bytes (None: the
+        # kernel's default), as `SO_RCVBUF` reports it (Linux doubles what is asked).
+        self.receive_buffer: int | None = None
+        self.record_wire = False  # record each received stream's packets (`wire`)
+        self.wire: dict[str, RtpPayloads] = {}  # subscriber mid → its packets
         self.send: Callable[[ClientMessage], Awaitable[None]] | None = None
         self.messages: list[ServerMessage] = []
         self.closed: tuple[int, str] | None = None
@@ -136,12 +248,17 @@ class Bot:
             answer = RTCSessionDescription(message.fields["sdp"], "answer")
             await self.pub.setRemoteDescription(answer)
         elif message.type == "subscribe" and self.answers:
-            await self.sub.setRemoteDescription(
-                RTCSessionDescription(message.fields["sdp"], "offer")
-            )
+            offer = message.fields["sdp"]
+            if not self.rtx:
+                offer = without_rtx(offer)
+            await self.sub.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             answer = await self.sub.createAnswer()
             with host_addresses(LOOPBACK):
                 await self.sub.setLocalDescription(answer)
+            if self.loss is not None:
+                self.loss.install(self.sub)
+            if self.receive_buffer is not None:
+                set_receive_buffer(self.sub, self.receive_buffer)
             self.tracks = dict(message.fields["tracks"])
             assert self.send is not None
             await self.send(
@@ -152,6 +269,8 @@ class Bot:
         transceiver = next(t for t in self.sub.getTransceivers() if t.receiver.track is track)
         mid = str(transceiver.mid)
         self.receivers[mid] = transceiver.receiver
+        if self.record_wire and mid not in self.wire:
+            self.wire[mid] = RtpPayloads(transceiver.receiver)
         frames = self.frames.setdefault(mid, [])
         self._receiving.append(
             asyncio.create_task(self._receive(track, frames), name=f"bot {self.name}: {mid}")
@@ -286,11 +405,13 @@ class NodeBot(Bot):
         address: str = LOOPBACK[0],
         *,
         answers: bool = True,
+        mode: str = "both",
     ) -> None:
         super().__init__(name, answers=answers)
         self.node = node
         self.room = room
         self.role = role
+        self.mode = mode  # both, publish-only, receive-only
         self.address = address  # where its signaling "connection" comes from
         self.member: Member | None = None
         self.send = self._send
@@ -298,7 +419,7 @@ class NodeBot(Bot):
     async def join(self, lobby: bool = False) -> NodeBot:
         self.member = await self.node.join(
             self.room,
-            Newcomer(self.name, self.role, lobby=lobby),
+            Newcomer(self.name, self.role, lobby=lobby, mode=self.mode),
             self.deliver,
             self.deliver_close,
             address=self.address,
