@@ -4,6 +4,7 @@ for roles and kinds, form fields, refusals turned into pages, redirects."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -17,6 +18,7 @@ from web.i18n import gettext_for
 from web.spaces import services
 from web.spaces.access import at_least, space_role
 from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
+from web.spaces.guest_links import EndedLink, LinkEnded
 from web.spaces.services import Space
 from web.templating import render
 
@@ -29,7 +31,19 @@ def engine_of(request: Request) -> AsyncEngine:
     return engine
 
 
+def link_ended_page(request: Request, ended: EndedLink) -> Response:
+    """The page of a guest link that was revoked or has expired, naming whom to ask (410)."""
+    return render(
+        request,
+        "spaces/link_ended.html",
+        {"ended": ended, "when": format_moment(ended.at)},
+        status_code=410,
+    )
+
+
 def error_page(request: Request, error: SpaceError) -> Response:
+    if isinstance(error, LinkEnded):
+        return link_ended_page(request, error.ended)
     message = gettext_for(request).gettext(error.message)
     return render(
         request,
@@ -89,6 +103,10 @@ def path_int(request: Request, name: str) -> int:
     if not isinstance(value, int) or not 0 < value < 2**31:
         raise NotFound("Introuvable.")
     return value
+
+
+def format_moment(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M UTC")
 
 
 def see_other(url: str) -> RedirectResponse:
