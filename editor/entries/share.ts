@@ -139,8 +139,9 @@ function setUp(opener: HTMLAnchorElement, dialog: HTMLDialogElement): void {
 
   body.addEventListener("submit", async (event) => {
     const form = event.target as HTMLFormElement;
-    if (form.method === "dialog" || busy) return;
-    event.preventDefault();
+    if (form.method === "dialog") return;
+    event.preventDefault(); // never a page load under the dialog, even while one is on its way
+    if (busy) return;
     const data = new FormData(form);
     const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null;
     if (submitter?.name) data.append(submitter.name, submitter.value);
