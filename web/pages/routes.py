@@ -101,11 +101,14 @@ class PageRoutes:
 
     # --- pages of spaces --------------------------------------------------------------------
 
-    async def _context(self, request: Request) -> tuple[CurrentUser, PageContext]:
+    async def _context(
+        self, request: Request, *, say_ended: bool = False
+    ) -> tuple[CurrentUser, PageContext]:
         user = require_user(request)
         context = await page_context(self.engine, user, int(request.path_params["page_id"]))
-        if context is None:
-            # A guest whose link has ended reads so (LinkEnded), and whom to ask.
+        if context is None and say_ended:
+            # On the page view, a guest whose link has ended reads so (LinkEnded), and whom
+            # to ask; its images and exports are simply not found.
             await require_live_guest_link(self.engine, user)
         # Same answer for "no such page" and "not yours": do not reveal which pages exist.
         if context is None or context.space.slug != request.path_params["slug"]:
@@ -113,7 +116,7 @@ class PageRoutes:
         return user, context
 
     async def space_page(self, request: Request) -> Response:
-        user, context = await self._context(request)
+        user, context = await self._context(request, say_ended=True)
         space = context.space
         base = f"/espaces/{quote(space.slug)}"
         here = _page_url(context)

@@ -150,7 +150,7 @@ async def render_share(
             and (user.is_guest or user.guest_link_id is not None),
             "roles": SPACE_ROLES,
             "role_names": ROLE_NAMES,
-            "can_manage": can_manage and not space.archived,
+            "can_manage": can_manage,
             "query": query,
             "candidates": candidates,
             "sees_links": sees_links,

@@ -18,13 +18,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases (SQLite has DROP COLUMN since 3.35): a batch copy of
+# `spaces` would drop the old table, and SQLite's cascades would take its pages with it.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("spaces") as batch:
-        batch.add_column(
-            sa.Column("guests_see_members", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "spaces",
+        sa.Column("guests_see_members", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("spaces") as batch:
-        batch.drop_column("guests_see_members")
+    op.drop_column("spaces", "guests_see_members")
