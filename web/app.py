@@ -38,6 +38,11 @@ from web.pages.version_routes import VersionRoutes
 from web.pages.versions import VersionKeeper
 from web.search.indexer import search_indexing
 from web.search.routes import search_routes
+from web.social.comments import comment_counts
+from web.social.items import ItemKinds
+from web.social.mails import NotificationMails
+from web.social.model import Limits, SocialStore
+from web.social.routes import SocialRoutes
 from web.spaces.guest_links import LinkEnded
 from web.spaces.link_routes import link_ended, sign_in_or_ended
 from web.spaces.routes import spaces_routes
@@ -162,6 +167,27 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     )
     # Tasks: the social layer adds its activity feed and comment counts to these hooks.
     task_hooks = TaskHooks()
+    # The social layer: comments, reactions, mentions, notifications and their mails.
+    social = SocialStore(
+        engine,
+        ItemKinds(),
+        Limits(
+            max_comment_chars=settings.comment_max_chars,
+            max_mentions=settings.mentions_per_comment,
+            comments_per_minute=settings.comments_per_minute,
+            batch_seconds=settings.notification_batch_seconds,
+            digest_hour=settings.notification_digest_hour,
+        ),
+    )
+    task_hooks.comment_counts = lambda conn, ids: comment_counts(conn, "task", ids)
+    notification_mails = NotificationMails(
+        engine,
+        accounts.mailer,
+        social.kinds,
+        secret,
+        settings.public_base_url,
+        every=settings.notification_mail_seconds,
+    )
     keeper = VersionKeeper(engine, rooms, store, interval_minutes=settings.version_interval_minutes)
     ready = False
 
@@ -176,6 +202,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 await sfu.start()
                 await live.start()
                 await keeper.start()  # automatic versions of changed pages
+                await notification_mails.start()  # batched mails and digests
                 # Ended sessions, revoked links and removed members lose their sockets on
                 # every worker.
                 await access.listen()
@@ -196,6 +223,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                     yield
                 ready = False
                 await access.close()
+                await notification_mails.close()
                 await keeper.close()
                 await live.close()
                 await sfu.close()
@@ -244,6 +272,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             *PageRoutes(settings, secret, engine, rooms, store).routes(),
             *VersionRoutes(engine, rooms, store).routes(),
             *TaskRoutes(TaskStore(engine, task_hooks)).routes(),
+            *SocialRoutes(social, notification_mails).routes(),
         ],
         # Outermost: a request naming another host is refused before anything else runs.
         middleware=[
@@ -264,5 +293,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app.state.live = live
     app.state.live_items = live_items
     app.state.task_hooks = task_hooks
+    app.state.social = social
+    app.state.notification_mails = notification_mails
     app.state.versions = keeper
     return app

@@ -346,6 +346,48 @@ class Settings:
         "them at once.",
         _float(0.1, 3600),
     )
+    comment_max_chars: int = setting(
+        "ATELIER_COMMENT_MAX_CHARS",
+        "10000",
+        "Longest comment (its HTML, in characters) a person may post; a longer one is refused "
+        "(422).",
+        _int(100, 1_000_000),
+    )
+    comments_per_minute: int = setting(
+        "ATELIER_COMMENTS_PER_MINUTE",
+        "30",
+        "Comments one person may post per minute (in bursts of as many), per worker; past it "
+        "a comment is refused (429) until the bucket refills.",
+        _int(1, 10_000),
+    )
+    mentions_per_comment: int = setting(
+        "ATELIER_MENTIONS_PER_COMMENT",
+        "20",
+        "Mentions (people and groups) one comment may hold; past it the comment is refused "
+        "with a message saying so (422).",
+        _int(1, 1000),
+    )
+    notification_batch_seconds: float = setting(
+        "ATELIER_NOTIFICATION_BATCH_SECONDS",
+        "120",
+        "Batching window of notification mails: a person gets at most one mail per window, "
+        "however many notifications, whichever worker made them.",
+        _float(1, 86400),
+    )
+    notification_digest_hour: int = setting(
+        "ATELIER_NOTIFICATION_DIGEST_HOUR",
+        "7",
+        "Hour of the day (UTC, 0 to 23) the daily digest of notifications goes out to those "
+        "who chose it.",
+        _int(0, 23),
+    )
+    notification_mail_seconds: float = setting(
+        "ATELIER_NOTIFICATION_MAIL_SECONDS",
+        "15",
+        "How often each worker looks for notification mails that are due (a mail may leave "
+        "this much after its window ends).",
+        _float(0.1, 3600),
+    )
     guest_accounts_per_address: int = setting(
         "ATELIER_GUEST_ACCOUNTS_PER_ADDRESS",
         "30",
@@ -398,8 +440,18 @@ class Settings:
         "ATELIER_SIGNUP_DOMAINS",
         "gouv.fr",
         "Comma-separated email domains (subdomains included) whose people may register "
-        "themselves; anyone else waits for an administrator's approval. Empty: everyone waits.",
+        "themselves; anyone else waits for an administrator's approval. Empty: everyone waits. "
+        "The initial value: administrators change it at run time at /admin/reglages.",
         _domains,
+    )
+    signup_open: bool = setting(
+        "ATELIER_SIGNUP_OPEN",
+        "true",
+        "`true`: the sign-up form (/inscription) takes registrations; `false`: it says that "
+        "registrations are closed and accounts are made by administrators (or on a first "
+        "OpenID Connect sign-in). The initial value: administrators change it at run time at "
+        "/admin/reglages.",
+        _flag,
     )
     login_max_failures: int = setting(
         "ATELIER_LOGIN_MAX_FAILURES",

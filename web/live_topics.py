@@ -18,7 +18,7 @@ from plumbing.websocket import SocketRefused
 from web.auth.current import CurrentUser, current_user, user_of_session
 from web.auth.sessions import SessionStore
 from web.live_access import SIGNED_OUT, person_tags
-from web.spaces.access import page_role, space_role
+from web.spaces.access import MAX_ID, content_role_in, page_role, space_role, utcnow
 
 ItemCheck = Callable[[AsyncEngine, CurrentUser, int], Awaitable[bool]]
 
@@ -39,11 +39,22 @@ async def _may_read_page(engine: AsyncEngine, user: CurrentUser, page_id: int) -
     return await page_role(engine, user, page_id) is not None
 
 
+async def _may_read_space_home(engine: AsyncEngine, user: CurrentUser, space_id: int) -> bool:
+    """`item:space:<id>`: a space's home (its comments, its recommendations)."""
+    if not 0 < space_id < MAX_ID:
+        return False
+    async with engine.connect() as conn:
+        return await content_role_in(conn, user, space_id, utcnow()) is not None
+
+
 class ItemTopics:
     """How to check each kind of item (pages today; tasks, events, files, posts later)."""
 
     def __init__(self) -> None:
-        self._checks: dict[str, ItemCheck] = {"page": _may_read_page}
+        self._checks: dict[str, ItemCheck] = {
+            "page": _may_read_page,
+            "space": _may_read_space_home,
+        }
 
     def register(self, kind: str, check: ItemCheck) -> None:
         self._checks[kind] = check

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.auth.sessions import now_utc, utc
 from web.config import Settings
@@ -36,6 +37,8 @@ class OutboxMail:
     created_at: datetime
     sent_at: datetime | None
     error: str
+    html: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,24 @@ class SMTPConfig:
         )
 
 
-def _send_smtp(config: SMTPConfig, to_address: str, subject: str, body: str) -> None:
+def _send_smtp(
+    config: SMTPConfig,
+    to_address: str,
+    subject: str,
+    body: str,
+    html: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> None:
     message = EmailMessage()
     message["From"] = config.sender
     message["To"] = to_address
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
     if config.security == "tls":
@@ -82,6 +96,31 @@ def _send_smtp(config: SMTPConfig, to_address: str, subject: str, body: str) -> 
         smtp.send_message(message)
 
 
+async def queue_mail(
+    connection: AsyncConnection,
+    to_address: str,
+    subject: str,
+    body: str,
+    html: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> int:
+    """Put a mail in the outbox inside the caller's transaction; its id (`Mailer.deliver`
+    sends it once committed)."""
+    result = await connection.execute(
+        outbox.insert().values(
+            to_address=to_address,
+            subject=subject[:300],
+            body=body,
+            html=html,
+            headers=dict(headers) if headers else None,
+            created_at=now_utc(),
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 class Mailer:
     """Queues mails in the outbox and delivers them over SMTP when one is configured."""
 
@@ -89,26 +128,40 @@ class Mailer:
         self.engine = engine
         self.smtp = smtp
 
-    async def send(self, to_address: str, subject: str, body: str) -> int:
+    async def send(
+        self,
+        to_address: str,
+        subject: str,
+        body: str,
+        *,
+        html: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> int:
         """Queue a mail (and deliver it now when SMTP is configured); return its outbox id."""
         async with self.engine.begin() as connection:
-            result = await connection.execute(
-                outbox.insert().values(
-                    to_address=to_address, subject=subject[:300], body=body, created_at=now_utc()
-                )
-            )
-        key = result.inserted_primary_key
-        assert key is not None
-        mail_id = int(key[0])
+            mail_id = await queue_mail(connection, to_address, subject, body, html, headers)
+        await self.deliver(mail_id, to_address, subject, body, html, headers)
+        return mail_id
+
+    async def deliver(
+        self,
+        mail_id: int,
+        to_address: str,
+        subject: str,
+        body: str,
+        html: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send a mail queued by `queue_mail` over SMTP, when one is configured."""
         if self.smtp is None:
             log.info(
                 "mail #%d to %s queued in the outbox (no SMTP server configured)",
                 mail_id,
                 to_address,
             )
-            return mail_id
+            return
         try:
-            await asyncio.to_thread(_send_smtp, self.smtp, to_address, subject, body)
+            await asyncio.to_thread(_send_smtp, self.smtp, to_address, subject, body, html, headers)
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("mail #%d to %s not sent: %s", mail_id, to_address, error)
@@ -116,10 +169,9 @@ class Mailer:
         else:
             log.info("mail #%d sent to %s", mail_id, to_address)
             # Delivered: the body may hold someone's personal link, so the outbox forgets it.
-            values = {"sent_at": now_utc(), "error": "", "body": ""}
+            values = {"sent_at": now_utc(), "error": "", "body": "", "html": ""}
         async with self.engine.begin() as connection:
             await connection.execute(update(outbox).where(outbox.c.id == mail_id).values(**values))
-        return mail_id
 
     async def recent(self, limit: int = 200) -> list[OutboxMail]:
         """The latest mails, newest first (the admins' outbox page)."""
@@ -135,6 +187,8 @@ class Mailer:
                 created_at=utc(row.created_at),
                 sent_at=None if row.sent_at is None else utc(row.sent_at),
                 error=row.error,
+                html=row.html or "",
+                headers=dict(row.headers or {}),
             )
             for row in rows
         ]

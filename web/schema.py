@@ -7,6 +7,7 @@ Each area adds its tables here or in its own module importing `metadata`; migrat
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     ForeignKey,
@@ -41,6 +42,8 @@ users = Table(
     # Added by 0003a: who reviewed a registration, and the last sign-in.
     Column("reviewed_by", Integer, nullable=True),
     Column("last_login_at", DateTime(timezone=True), nullable=True),
+    # Added by 0007z: the IANA zone times are shown in (None: Europe/Paris, web/local_time.py).
+    Column("time_zone", String(64), nullable=True),
 )
 
 # Server-side sessions: the cookie carries a signed random id; revocation is a column.
@@ -89,6 +92,10 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("error", String(500), nullable=False, server_default=""),
+    # Mails of notifications (web/social/mails.py) have an HTML part and headers
+    # (List-Unsubscribe); migration 0007so.
+    Column("html", Text, nullable=False, server_default=""),
+    Column("headers", JSON, nullable=True),
 )
 
 # The one-time link printed on first start to create the first administrator (hashed).
@@ -111,4 +118,32 @@ login_failures = Table(
     Column("account", String(320), nullable=False, index=True),
     Column("address", String(64), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# --- Run-time settings and the administrators' log (migration 0007z) ----------------------
+
+# Instance settings administrators change at run time (web/accounts/instance.py says which);
+# a setting with no row has its environment value (web/config.py).
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Integer, nullable=True),
+)
+
+# Every change an administrator makes (settings, roles, registrations, accounts): who, when,
+# what. The actor's name is copied so the line still reads after the account is gone.
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(320), nullable=False, server_default=""),
+    Column("before", Text, nullable=False, server_default=""),
+    Column("after", Text, nullable=False, server_default=""),
 )

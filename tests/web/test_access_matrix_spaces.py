@@ -17,7 +17,8 @@ line starts from an empty instance and a new world.
 
 Nothing here comes from the product's rules (no role ranks, no role lists): a change of who
 may do what in the product turns a cell red. The instance's other routes have their table in
-test_access_matrix.py, WebSocket routes and messages in test_access_matrix_sockets.py.
+test_access_matrix.py, the tasks API in test_access_matrix_tasks.py, WebSocket routes and
+messages in test_access_matrix_sockets.py (`access_matrix.table_of` says which has a route).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from tests.support.access_matrix import (
     adds,
     does,
     goes,
-    in_a_space,
     read_table,
     removes,
     run_case,
     shows,
+    table_of,
     updates,
 )
 from tests.support.matrix_requests import (
@@ -147,8 +148,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/membres",
-            "memberships",
+            "activities memberships",
             adds("memberships", user_id="{person}", space_id="{space}", role="reader"),
+            adds("activities", kind="member.joined", actor_id="{person}", space_id="{space}"),
         ),
     ),
     "invite by email": Case(
@@ -200,14 +202,21 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/pages/*",
-            "pages",
+            "activities pages",
             adds("pages", title="Nouvelle par {actor}", created_by="{me}"),
+            adds("activities", kind="page.created", title="Nouvelle par {actor}", actor_id="{me}"),
         ),
     ),
     "rename a page": Case(
         "POST /espaces/{slug}/pages/{page_id:int}/renommer",
         post(PAGE + "/renommer", title="par {actor}"),
-        does(303, SPACE, "pages", updates("pages", {"id": "{page}"}, title="par {actor}")),
+        does(
+            303,
+            SPACE,
+            "activities pages",
+            updates("pages", {"id": "{page}"}, title="par {actor}"),
+            adds("activities", kind="page.renamed", item_id="{page}", actor_id="{me}"),
+        ),
     ),
     "move a page": Case(
         "POST /espaces/{slug}/pages/{page_id:int}/deplacer",
@@ -233,8 +242,9 @@ CASES: dict[str, Case] = {
         does(
             303,
             SPACE + "/pages/{target}",
-            "pages",
+            "activities pages",
             updates("pages", {"id": "{target}"}, deleted_at=None),
+            adds("activities", kind="page.restored", item_id="{target}", actor_id="{me}"),
         ),
     ),
     "guest links page": Case(
@@ -288,8 +298,11 @@ CASES: dict[str, Case] = {
         Answer(
             200,
             shows="Notes de réunion",
-            touches="pages",
-            effects=(adds("pages", space_id="{space}", created_by="{me}"),),
+            touches="activities pages",
+            effects=(
+                adds("pages", space_id="{space}", created_by="{me}"),
+                adds("activities", kind="page.created", actor_id="{me}"),
+            ),
         ),
     ),
     "a page": Case("GET /espaces/{slug}/pages/{page_id:int}", get(PAGE), shows("Page partagée")),
@@ -365,7 +378,7 @@ CASES: dict[str, Case] = {
 def test_every_route_of_a_space_has_a_case_and_every_case_a_route(
     matrix_routes: set[str],
 ) -> None:
-    routes = {route for route in matrix_routes if in_a_space(route)}
+    routes = {route for route in matrix_routes if table_of(route) == "space"}
     covered = {case.route for case in CASES.values()}
     assert sorted(routes - covered) == [], "routes of a space with no case in the table"
     assert sorted(covered - routes) == [], "cases of routes the app does not have (here)"

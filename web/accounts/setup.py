@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from plumbing.sockets import AccessChanges
+from web.accounts.admin_routes import instance_admin_routes
 from web.accounts.routes import account_admin_routes
 from web.auth.csrf import CSRFMiddleware
 from web.auth.current import CurrentUserMiddleware, SignInRequired, sign_in_url
@@ -112,7 +113,10 @@ class AccountsSetup:
             Middleware(SecurityHeadersMiddleware),
             Middleware(CurrentUserMiddleware, store=self.sessions),
             Middleware(LocaleMiddleware),
-            Middleware(CSRFMiddleware, secret=self.secret),
+            # One-click unsubscribe (RFC 8058): a mail client's POST, signed link and no session.
+            Middleware(
+                CSRFMiddleware, secret=self.secret, exempt=("/notifications/desabonnement",)
+            ),
         ]
 
     def routes(self) -> list[BaseRoute]:
@@ -120,6 +124,7 @@ class AccountsSetup:
             *auth_routes(),
             *oidc_routes(),
             *account_admin_routes(),
+            *instance_admin_routes(),
             Mount(
                 "/static",
                 PublicStaticFiles(

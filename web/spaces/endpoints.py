@@ -4,7 +4,6 @@ for roles and kinds, form fields, refusals turned into pages, redirects."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -36,7 +35,7 @@ def link_ended_page(request: Request, ended: EndedLink) -> Response:
     return render(
         request,
         "spaces/link_ended.html",
-        {"ended": ended, "when": format_moment(ended.at)},
+        {"ended": ended},
         status_code=410,
     )
 
@@ -103,10 +102,6 @@ def path_int(request: Request, name: str) -> int:
     if not isinstance(value, int) or not 0 < value < 2**31:
         raise NotFound("Introuvable.")
     return value
-
-
-def format_moment(moment: datetime) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M UTC")
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -16,8 +16,9 @@ from starlette.routing import BaseRoute, Route
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.live_access import doc_tag, recheck, space_tag, user_tag
+from web.social import activity
 from web.spaces import directory, guest_links, services, tree
-from web.spaces.access import at_least
+from web.spaces.access import at_least, utcnow
 from web.spaces.directory_routes import directory_routes
 from web.spaces.endpoints import (
     KIND_NAMES,
@@ -123,6 +124,10 @@ async def create_space(request: Request) -> Response:
 # -- space home and settings ------------------------------------------------------------
 
 
+# Latest entries of the activity feed on a space's home (all of it: /api/espaces/{slug}/activite).
+HOME_ACTIVITY = 8
+
+
 @handles_errors
 async def space_home(request: Request) -> Response:
     user = require_user(request)
@@ -140,6 +145,7 @@ async def space_home(request: Request) -> Response:
     shown = services.visible_members(space, user, members)
     # A link guest (no row of its own) sees nobody listed: say why rather than "no members".
     hidden = len(shown) < len(members)
+    feed = await activity.feed(engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY)
     return render(
         request,
         "spaces/home.html",
@@ -151,6 +157,7 @@ async def space_home(request: Request) -> Response:
             hidden_members=hidden,
             is_member=is_member,
             user=user,
+            activity=feed["entries"] if feed else [],
         ),
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.i18n import N_
 from web.schema import users
+from web.social import activity
 from web.spaces.access import AGENT_ROLES, Actor, at_least, aware, space_role_in, utcnow
 from web.spaces.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from web.spaces.tables import (
@@ -363,6 +364,7 @@ async def add_member(
         await conn.execute(
             insert(memberships).values(space_id=space_id, user_id=user_id, role=role)
         )
+        await activity.record(conn, space_id, user_id, "member.joined")
 
 
 async def invite_by_email(
@@ -518,6 +520,7 @@ async def accept_invitation(
         slug = (
             await conn.execute(select(spaces.c.slug).where(spaces.c.id == spent.space_id))
         ).scalar_one()
+        await activity.record(conn, spent.space_id, spent.user_id, "member.joined", now=now)
     return int(spent.user_id), str(slug)
 
 

@@ -26,7 +26,6 @@ from web.spaces.access import at_least, page_context, space_role, utcnow
 from web.spaces.endpoints import (
     ROLE_NAMES,
     engine_of,
-    format_moment,
     handles_errors,
     path_int,
     space_for,
@@ -161,7 +160,6 @@ async def render_share(
             "link_roles": LINK_ROLES,
             "status_names": STATUS_NAMES,
             "now": utcnow(),
-            "format_moment": format_moment,
             "default_days": settings.guest_link_days,
             "max_days": guest_links.MAX_DAYS,
             "new_url": new_url,

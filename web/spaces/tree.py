@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime.tables import document_updates, documents
+from web.social import activity
 from web.spaces.access import Actor, aware, utcnow
 from web.spaces.errors import Conflict, InvalidInput, NotFound
 from web.spaces.services import require_not_archived, require_role
@@ -151,6 +152,7 @@ async def create_page(
                 .returning(pages.c.id)
             )
         ).scalar_one()
+        await activity.record(conn, space_id, actor.id, "page.created", "page", page_id, title, now)
     return PageRef(page_id, space_id, doc_name, title)
 
 
@@ -160,10 +162,14 @@ async def rename_page(
     now = now or utcnow()
     title = one_line(title, "Titre")
     async with engine.begin() as conn:
-        await _editable_page(conn, actor, page_id, now)
+        page = await _editable_page(conn, actor, page_id, now)
         await conn.execute(
             update(pages).where(pages.c.id == page_id).values(title=title, updated_at=now)
         )
+        if title != page.title:
+            await activity.record(
+                conn, page.space_id, actor.id, "page.renamed", "page", page_id, title, now
+            )
 
 
 async def move_page(
@@ -290,6 +296,9 @@ async def restore_page(
             .where(pages.c.id == page_id)
             .values(parent_id=parent_id, position=position, updated_at=now)
         )
+        await activity.record(
+            conn, page.space_id, actor.id, "page.restored", "page", page_id, page.title, now
+        )
 
 
 async def list_trash(
@@ -353,6 +362,8 @@ async def purge_trash(
         await conn.execute(delete(pages).where(pages.c.id.in_([r.id for r in rows])))
         await conn.execute(delete(document_updates).where(document_updates.c.name.in_(names)))
         await conn.execute(delete(documents).where(documents.c.name.in_(names)))
+        # Their comments (and with them their reactions and notifications) go too.
+        await activity.forget_items(conn, "page", [r.id for r in rows])
     return len(rows)
 
 
