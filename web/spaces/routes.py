@@ -145,7 +145,11 @@ async def space_home(request: Request) -> Response:
     shown = services.visible_members(space, user, members)
     # A link guest (no row of its own) sees nobody listed: say why rather than "no members".
     hidden = len(shown) < len(members)
-    feed = await activity.feed(engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY)
+    feed = None
+    if not services.members_hidden_from(space, user):  # the activity names the members
+        feed = await activity.feed(
+            engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY
+        )
     return render(
         request,
         "spaces/home.html",
@@ -158,6 +162,7 @@ async def space_home(request: Request) -> Response:
             is_member=is_member,
             user=user,
             activity=feed["entries"] if feed else [],
+            activity_hidden=services.members_hidden_from(space, user),
         ),
     )
 

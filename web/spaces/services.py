@@ -66,10 +66,16 @@ class Space:
 def visible_members(space: Space, viewer: Actor, members: list[Member]) -> list[Member]:
     """The members `viewer` may see listed: all of them, except that a guest (a guest account
     or a guest link) sees only themself unless the space lets guests see its members."""
-    guest = viewer.role not in AGENT_ROLES or viewer.guest_link_id is not None
-    if not guest or space.guests_see_members:
+    if not members_hidden_from(space, viewer):
         return members
     return [m for m in members if m.user_id == viewer.id]
+
+
+def members_hidden_from(space: Space, viewer: Actor) -> bool:
+    """Whether `viewer` is a guest (a guest account or a guest link) that the space does not
+    let see who its members are (nor what they did: the home's activity names them)."""
+    guest = viewer.role not in AGENT_ROLES or viewer.guest_link_id is not None
+    return guest and not space.guests_see_members
 
 
 @dataclass(frozen=True)

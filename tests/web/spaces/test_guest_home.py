@@ -102,6 +102,7 @@ async def test_guests_see_the_members_names_only_when_the_space_says_so(
     hidden = page_text(await guest.get(home))
     assert "Cet espace ne montre pas ses membres aux invités." in hidden
     assert "Commenter" not in hidden and "Editor" not in hidden
+    assert "Activité récente" not in hidden  # it names the members too
     assert "Commenter" in page_text(await world.clients["reader"].get(home))
 
     settings = page_text(await world.clients["owner"].get(home + "/parametres"))
