@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,6 +25,7 @@ from realtime.store import DocumentStore
 from sfu.endpoint import VisioEndpoint
 from web import logs, ticks
 from web.accounts.setup import AccountsSetup
+from web.auth.current import SignInRequired
 from web.auth.tokens import TokenError, load_secret_key, read_document_token
 from web.config import Settings
 from web.database import create_engine, database_url, prepare_data_dir
@@ -41,6 +43,8 @@ from web.social.items import ItemKinds
 from web.social.mails import NotificationMails
 from web.social.model import Limits, SocialStore
 from web.social.routes import SocialRoutes
+from web.spaces.guest_links import LinkEnded
+from web.spaces.link_routes import link_ended, sign_in_or_ended
 from web.spaces.routes import spaces_routes
 from web.spaces.sync_auth import SpacesAuthorizer
 from web.spaces.tree import purge_trash
@@ -83,6 +87,15 @@ class TokenAuthorizer:
 
         tags = frozenset({f"token:{grant.name}"})
         return Grant(access, tags, recheck)
+
+
+def _exception_handlers(accounts: AccountsSetup) -> dict[Any, Any]:
+    """The accounts' handlers, with the page of an ended guest link instead of the sign-in
+    form for a guest whose link was revoked or has expired."""
+    handlers = dict(accounts.exception_handlers())
+    handlers[SignInRequired] = sign_in_or_ended(handlers[SignInRequired])
+    handlers[LinkEnded] = link_ended
+    return handlers
 
 
 def serve_app() -> Starlette:
@@ -266,7 +279,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             Middleware(KnownHostMiddleware, hosts=settings.accepted_hosts),
             *accounts.middleware(),
         ],
-        exception_handlers=accounts.exception_handlers(),
+        exception_handlers=_exception_handlers(accounts),
         lifespan=lifespan,
     )
     accounts.install(app)

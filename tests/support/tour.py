@@ -23,7 +23,7 @@ from tests.support.servers import ROOT, AtelierServer
 from web.accounts.instance import record
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
-from web.spaces.guest_links import create_guest_link
+from web.spaces.guest_links import create_guest_link, revoke_guest_link
 from web.spaces.services import add_member, create_space
 from web.spaces.tree import create_page
 
@@ -50,6 +50,7 @@ class Stop:
     editor: bool = False
     status: int = 200
     ready: str = ""  # a selector shown once the page's script has done its part
+    opens: str = ""  # a button clicked once the page is loaded (a dialog's), before `ready`
 
 
 STOPS = (
@@ -66,6 +67,17 @@ STOPS = (
     Stop("organiser", "/espaces/{slug}/organiser", "alice"),
     Stop("corbeille", "/espaces/{slug}/corbeille", "alice"),
     Stop("parametres", "/espaces/{slug}/parametres", "alice"),
+    Stop("partager-espace", "/espaces/{slug}/partager", "alice"),
+    Stop("partager-page", "/espaces/{slug}/pages/{notes}/partager", "alice"),
+    Stop(
+        "partager-dialogue",
+        "/espaces/{slug}/pages/{notes}",
+        "alice",
+        editor=True,
+        opens="a[data-share-open]",
+        ready="dialog[data-share-dialog][open] h1",
+    ),
+    Stop("lien-revoque", "/invite/{revoked_token}", "visiteur", status=410),
     Stop("page-editeur", "/espaces/{slug}/pages/{notes}", "alice", editor=True),
     Stop("page-lecteur", "/espaces/{slug}/pages/{notes}", "carol", editor=True),
     Stop("page-invite", "/espaces/{slug}/pages/{notes}", "invite", editor=True),
@@ -94,6 +106,7 @@ class World:
     notes: int
     bob: int
     guest_token: str
+    revoked_token: str = ""
     version: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -104,6 +117,7 @@ class World:
             notes=self.notes,
             bob=self.bob,
             guest_token=self.guest_token,
+            revoked_token=self.revoked_token,
             version=self.version,
         )
 
@@ -165,7 +179,11 @@ async def _seed(data_dir: Path) -> World:
             before="gouv.fr",
             after="gouv.fr,exemple.org",
         )
-        return World(space.slug, empty.slug, notes.id, bob, link.token)
+        revoked = await create_guest_link(
+            engine, alice, space.id, role="reader", page_id=notes.id, label="Ancien prestataire"
+        )
+        await revoke_guest_link(engine, alice, revoked.link.id)
+        return World(space.slug, empty.slug, notes.id, bob, link.token, revoked.token)
     finally:
         await engine.dispose()
 
@@ -223,6 +241,8 @@ class Visitors:
             expect(page.locator("[data-connection-status]")).not_to_have_attribute(
                 "data-state", "syncing"
             )
+        if stop.opens:
+            page.locator(stop.opens).click()
         if stop.ready:
             expect(page.locator(stop.ready)).to_be_visible()
         page.wait_for_load_state("networkidle")

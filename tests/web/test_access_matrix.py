@@ -35,6 +35,7 @@ from tests.support.access_matrix import (
 )
 from tests.support.matrix_requests import (
     NEW_PASSWORD,
+    PAGE,
     PAGE_TEXT,
     SPACE,
     ask_reset,
@@ -101,7 +102,7 @@ remove an administrator       403  403  403  403  403  403  ok   403  403  in   
 a static file                 ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok
 the service worker            ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok
 # --- spaces, people, search ----------------------------------------------------------------
-list spaces                   ok   ok   ok   ok   ok   ok   ok   403  403  in   in   in   in   in
+list spaces                   ok   ok   ok   ok   ok   ok   ok   space page in   in   in   in   in
 new space form                ok   ok   ok   ok   ok   ok   ok   403  403  in   in   in   in   in
 create a space                ok   ok   ok   ok   ok   ok   ok   403  403  in   in   in   in   in
 directory                     ok   ok   ok   ok   ok   ok   ok   403  403  in   in   in   in   in
@@ -382,7 +383,12 @@ CASES: dict[str, Case] = {
         "GET /static/{path:path}", get("/static/css/atelier.css"), shows("[hidden]")
     ),
     "the service worker": Case("GET /sw.js", get("/sw.js"), shows("self")),
-    "list spaces": Case("GET /espaces", get("/espaces"), shows("<h1>Espaces")),
+    # A link guest's "Espaces" (and "Accueil", which leads there): what was shared with it.
+    "list spaces": Case(
+        "GET /espaces",
+        get("/espaces"),
+        {"ok": shows("<h1>Espaces"), "space": goes(SPACE), "page": goes(PAGE)},
+    ),
     "new space form": Case(
         "GET /espaces/nouveau", get("/espaces/nouveau"), shows("<h1>Créer un espace")
     ),

@@ -75,6 +75,8 @@ invite by email               ok   ok   403  403  403  404  404  403  404  in   
 change a member's role        ok   ok   403  403  403  404  404  403  404  in   in   in   in   in
 remove a member               ok   ok   403  403  403  404  404  403  404  in   in   in   in   in
 leave the space               409  ok   ok   ok   ok   404  404  404  404  in   in   in   in   in
+share the space               ok   ok   ok   ok   ok   404  404  403  404  in   in   in   in   in
+share a page                  ok   ok   ok   ok   ok   404  404  403  403  in   in   in   in   in
 # --- its pages -----------------------------------------------------------------------------
 organise the pages            ok   ok   ok   403  403  404  404  403  404  in   in   in   in   in
 create a page                 ok   ok   ok   403  403  404  404  403  404  in   in   in   in   in
@@ -90,6 +92,7 @@ create a guest link           ok   ok   ok   403  403  404  404  403  404  in   
 revoke one's own link         ok   ok   ok   403  403  404  404  403  404  in   in   in   in   in
 revoke another's link         ok   ok   403  403  403  404  404  403  404  in   in   in   in   in
 revoke via another space      404  404  404  403  403  404  404  403  404  in   in   in   in   in
+a link from the share dialog  ok   ok   ok   403  403  404  404  403  404  in   in   in   in   in
 # --- its meeting ---------------------------------------------------------------------------
 space meeting page            ok   ok   ok   ok   ok   404  404  ok   ok   in   in   in   in   in
 the day's meeting notes       ok   ok   ok   403  403  404  404  403  404  in   in   in   in   in
@@ -182,6 +185,14 @@ CASES: dict[str, Case] = {
         post(SPACE + "/quitter"),
         does(303, "/espaces", "memberships", removes("memberships", user_id="{me}")),
     ),
+    "share the space": Case(
+        "GET /espaces/{slug}/partager", get(SPACE + "/partager"), shows("Personnes ayant accès")
+    ),
+    "share a page": Case(
+        "GET /espaces/{slug}/pages/{page_id:int}/partager",
+        get(PAGE + "/partager"),
+        shows("Personnes ayant accès"),
+    ),
     "organise the pages": Case(
         "GET /espaces/{slug}/organiser", get(SPACE + "/organiser"), shows("<h1>Organiser les pages")
     ),
@@ -245,6 +256,24 @@ CASES: dict[str, Case] = {
         Answer(
             201,
             shows="/invite/",
+            touches="guest_links",
+            effects=(adds("guest_links", page_id="{page}", role="reader", created_by="{me}"),),
+        ),
+    ),
+    # The share dialog's form: the same route, answered with the share page and its new link.
+    "a link from the share dialog": Case(
+        "POST /espaces/{slug}/liens",
+        post(
+            SPACE + "/liens",
+            item="{page}",
+            role="reader",
+            days="3",
+            label="dialogue {actor}",
+            retour=PAGE + "/partager",
+        ),
+        Answer(
+            201,
+            shows="Lien copié",
             touches="guest_links",
             effects=(adds("guest_links", page_id="{page}", role="reader", created_by="{me}"),),
         ),

@@ -49,6 +49,7 @@ from web.pages.image_access import (
 from web.pages.images import MEDIA_TYPES, ImageError, ImageStore, StoredImage
 from web.pages.view import Crumb, EditorPage, PageLink, caret_colour
 from web.spaces.access import PageContext, page_context, space_role
+from web.spaces.guest_links import require_live_guest_link
 from web.spaces.tree import flatten, page_tree
 from web.templating import STATIC_DIR, render
 
@@ -100,16 +101,22 @@ class PageRoutes:
 
     # --- pages of spaces --------------------------------------------------------------------
 
-    async def _context(self, request: Request) -> tuple[CurrentUser, PageContext]:
+    async def _context(
+        self, request: Request, *, say_ended: bool = False
+    ) -> tuple[CurrentUser, PageContext]:
         user = require_user(request)
         context = await page_context(self.engine, user, int(request.path_params["page_id"]))
+        if context is None and say_ended:
+            # On the page view, a guest whose link has ended reads so (LinkEnded), and whom
+            # to ask; its images and exports are simply not found.
+            await require_live_guest_link(self.engine, user)
         # Same answer for "no such page" and "not yours": do not reveal which pages exist.
         if context is None or context.space.slug != request.path_params["slug"]:
             raise HTTPException(404, "Cette page n’existe pas ou vous n’y avez pas accès.")
         return user, context
 
     async def space_page(self, request: Request) -> Response:
-        user, context = await self._context(request)
+        user, context = await self._context(request, say_ended=True)
         space = context.space
         base = f"/espaces/{quote(space.slug)}"
         here = _page_url(context)
@@ -139,6 +146,7 @@ class PageRoutes:
             export_markdown_url=f"{here}/export.md",
             export_html_url=f"{here}/export.html",
             history_url=f"{here}/versions",
+            share_url=f"{here}/partager" if user.guest_link_id is None else "",
             breadcrumbs=crumbs,
             page_links=links,
         )

@@ -59,6 +59,8 @@ class EditorPage:
     export_markdown_url: str = ""
     export_html_url: str = ""
     history_url: str = ""
+    # The "Partager" dialog's page (members of the space; not a guest's link, not a token).
+    share_url: str = ""
     breadcrumbs: tuple[Crumb, ...] = ()
     page_links: tuple[PageLink, ...] = field(default_factory=tuple)
 

@@ -17,6 +17,7 @@ from web.i18n import gettext_for
 from web.spaces import services
 from web.spaces.access import at_least, space_role
 from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
+from web.spaces.guest_links import EndedLink, LinkEnded
 from web.spaces.services import Space
 from web.templating import render
 
@@ -29,7 +30,19 @@ def engine_of(request: Request) -> AsyncEngine:
     return engine
 
 
+def link_ended_page(request: Request, ended: EndedLink) -> Response:
+    """The page of a guest link that was revoked or has expired, naming whom to ask (410)."""
+    return render(
+        request,
+        "spaces/link_ended.html",
+        {"ended": ended},
+        status_code=410,
+    )
+
+
 def error_page(request: Request, error: SpaceError) -> Response:
+    if isinstance(error, LinkEnded):
+        return link_ended_page(request, error.ended)
     message = gettext_for(request).gettext(error.message)
     return render(
         request,

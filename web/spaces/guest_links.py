@@ -228,10 +228,64 @@ async def revoke_guest_link(
     return (await _links(engine, guest_links.c.id == link_id))[0]
 
 
+@dataclass(frozen=True)
+class EndedLink:
+    """A link that no longer opens anything: since when, and whom to ask for another."""
+
+    state: str  # 'revoked' or 'expired'
+    at: datetime
+    creator_name: str | None
+
+
+class LinkEnded(Forbidden):
+    """The link was revoked or has expired: its page says so and names whom to ask (410)."""
+
+    status = 410
+
+    def __init__(self, ended: EndedLink) -> None:
+        super().__init__("Ce lien d'invitation a expiré ou a été révoqué.")
+        self.ended = ended
+
+
+async def ended_link(
+    engine: AsyncEngine, link_id: int, *, now: datetime | None = None
+) -> EndedLink | None:
+    """How link `link_id` ended, or None while it is live (or when there is no such link)."""
+    now = now or utcnow()
+    found = await _links(engine, guest_links.c.id == link_id)
+    if not found:
+        return None
+    link = found[0]
+    state = link.status(now)
+    if state == "active":
+        return None
+    at = link.revoked_at if state == "revoked" and link.revoked_at else link.expires_at
+    return EndedLink(state, at, link.created_by_name)
+
+
+async def require_live_guest_link(
+    engine: AsyncEngine, actor: Actor, *, now: datetime | None = None
+) -> LiveLink | None:
+    """A link guest's live link (None for anyone else); LinkEnded once it is revoked or
+    expired, so that the guest reads why rather than "not found"."""
+    if actor.guest_link_id is None:
+        return None
+    now = now or utcnow()
+    async with engine.connect() as conn:
+        link = await live_link(conn, actor.guest_link_id, now)
+    if link is None:
+        raise LinkEnded(
+            await ended_link(engine, actor.guest_link_id, now=now)
+            or EndedLink("revoked", now, None)
+        )
+    return link
+
+
 async def find_live_link(
     engine: AsyncEngine, token: str, *, now: datetime | None = None
 ) -> LiveLink:
-    """The live link a token opens; Forbidden when revoked or expired, NotFound when unknown."""
+    """The live link a token opens; LinkEnded (a Forbidden) when revoked or expired, NotFound
+    when unknown."""
     now = now or utcnow()
     async with engine.connect() as conn:
         row = (
@@ -243,7 +297,8 @@ async def find_live_link(
             raise NotFound("Ce lien d'invitation n'existe pas.")
         link = await live_link(conn, row.id, now)
     if link is None:
-        raise Forbidden("Ce lien d'invitation a expiré ou a été révoqué.")
+        ended = await ended_link(engine, int(row.id), now=now)
+        raise LinkEnded(ended or EndedLink("revoked", now, None))
     return link
 
 

@@ -8,6 +8,8 @@ that account back instead of a new one; another browser is another person and ge
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
@@ -26,6 +28,7 @@ from web.spaces.endpoints import (
     common,
     engine_of,
     handles_errors,
+    link_ended_page,
     optional_int,
     path_int,
     read_form,
@@ -36,13 +39,20 @@ from web.spaces.endpoints import (
 from web.spaces.errors import InvalidInput, NotFound, SpaceError
 from web.spaces.guest_links import MAX_DAYS, TooManyGuestAccounts
 from web.spaces.invitations import base_url
+from web.spaces.share_routes import item_of, render_share, share_return
 from web.spaces.tables import LINK_ROLES
 from web.templating import render
 
 STATUS_NAMES = {"active": "Actif", "expired": "Expiré", "revoked": "Révoqué"}
 GUEST_COOKIE_PREFIX = "atelier_invite_"
 _GUEST_COOKIE_SALT = "atelier.guest-link.v1"
+# Which link this browser came in by (signed id): once the link is revoked (its sessions end)
+# the guest's pages say so, and whom to ask, instead of a sign-in form they cannot use.
+LINK_COOKIE = "atelier_lien"
+_LINK_COOKIE_SALT = "atelier.guest-link-ended.v1"
+_LINK_COOKIE_DAYS_AFTER = 30
 log = logging.getLogger("atelier.spaces")
+ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def default_days(request: Request) -> int:
@@ -96,6 +106,7 @@ async def create_link(request: Request) -> Response:
     user, space, _ = await space_for(request, "editor")
     form = await read_form(request)
     values = {k: text(form, k) for k in ("item", "role", "label", "days")}
+    back = share_return(space, form)  # from the share dialog: answered there
     try:
         new = await guest_links.create_guest_link(
             engine_of(request),
@@ -110,8 +121,13 @@ async def create_link(request: Request) -> Response:
     except SpaceError as error:
         if isinstance(error, NotFound) and not values["item"]:
             raise
+        if back is not None:
+            item = await item_of(request, back)
+            return await render_share(request, item, error=error.message, status=error.status)
         return await _links_page(request, error=error.message, status=error.status, values=values)
     url = f"{base_url(request)}/invite/{new.token}"
+    if back is not None:
+        return await render_share(request, await item_of(request, back), new_url=url, status=201)
     return await _links_page(request, new_url=url, status=201)
 
 
@@ -124,7 +140,8 @@ async def revoke_link(request: Request) -> Response:
     # Sessions opened through the link end, and so do its live sockets, on every worker.
     sessions: SessionStore = request.app.state.sessions
     await sessions.revoke_guest_link(link_id)
-    return see_other(f"/espaces/{space.slug}/liens")
+    back = share_return(space, await read_form(request))
+    return see_other(back or f"/espaces/{space.slug}/liens")
 
 
 # -- opening a link ----------------------------------------------------------------------
@@ -162,6 +179,50 @@ def _remember_guest(request: Request, response: Response, opened: guest_links.Op
         f"SameSite=Lax{cookie_secure(request.scope)}"
     )
     response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
+def _remember_link(request: Request, response: Response, opened: guest_links.OpenedLink) -> None:
+    value = Signer(request.app.state.secret, salt=_LINK_COOKIE_SALT).sign(str(opened.link.id))
+    lasts = opened.expires_at - utcnow() + timedelta(days=_LINK_COOKIE_DAYS_AFTER)
+    cookie = (
+        f"{LINK_COOKIE}={value.decode()}; Path=/; Max-Age={max(0, int(lasts.total_seconds()))}; "
+        f"HttpOnly; SameSite=Lax{cookie_secure(request.scope)}"
+    )
+    response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
+async def ended_link_of_browser(request: Request) -> guest_links.EndedLink | None:
+    """How the link this browser came in by ended (None: no such cookie, or still live)."""
+    raw = request.cookies.get(LINK_COOKIE, "")
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        value = Signer(request.app.state.secret, salt=_LINK_COOKIE_SALT).unsign(raw).decode()
+    except (BadSignature, UnicodeDecodeError):
+        return None
+    if not value.isdigit() or len(value) > 10:
+        return None
+    return await guest_links.ended_link(engine_of(request), int(value))
+
+
+def sign_in_or_ended(sign_in: ExceptionHandler) -> ExceptionHandler:
+    """The sign-in redirect, except for a browser whose guest link has ended, asking for a page
+    of the instance: that page says the link ended and whom to ask."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if request.method == "GET" and request.url.path.startswith("/espaces/"):
+            ended = await ended_link_of_browser(request)
+            if ended is not None:
+                return link_ended_page(request, ended)
+        return await sign_in(request, exc)
+
+    return handler
+
+
+async def link_ended(request: Request, exc: Exception) -> Response:
+    """A guest link found revoked or expired anywhere (a guest's session outlives its link)."""
+    assert isinstance(exc, guest_links.LinkEnded)
+    return link_ended_page(request, exc.ended)
 
 
 def _open_form(
@@ -247,6 +308,7 @@ async def open_link(request: Request) -> Response:
     if user is None or user.id != opened.user_id:  # already signed in as that guest: kept
         await start_session(request, response, opened.user_id, guest_link_id=opened.link.id)
     _remember_guest(request, response, opened)
+    _remember_link(request, response, opened)
     return response
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,8 +17,8 @@ from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
 from web.live_access import doc_tag, recheck, space_tag, user_tag
 from web.social import activity
-from web.spaces import directory, services, tree
-from web.spaces.access import LiveLink, at_least, live_link, utcnow
+from web.spaces import directory, guest_links, services, tree
+from web.spaces.access import at_least, utcnow
 from web.spaces.directory_routes import directory_routes
 from web.spaces.endpoints import (
     KIND_NAMES,
@@ -40,6 +39,7 @@ from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.invitations import invitation_routes, send_invitation
 from web.spaces.link_routes import link_routes
 from web.spaces.services import Space
+from web.spaces.share_routes import item_of, render_share, share_return, share_routes
 from web.spaces.tables import SPACE_KINDS, SPACE_ROLES, VISIBILITIES
 from web.templating import render
 
@@ -47,9 +47,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_FIELD = 10_000
 
 
-async def link_target(engine: AsyncEngine, link_id: int) -> LiveLink | None:
-    async with engine.connect() as conn:
-        return await live_link(conn, link_id, utcnow())
+def _item_url(space: Space, page_id: int | None) -> str:
+    return f"/espaces/{space.slug}" + ("" if page_id is None else f"/pages/{page_id}")
 
 
 # -- lists and creation ------------------------------------------------------------------
@@ -59,8 +58,13 @@ async def link_target(engine: AsyncEngine, link_id: int) -> LiveLink | None:
 async def spaces_index(request: Request) -> Response:
     user = require_user(request)
     engine = engine_of(request)
-    if user.guest_link_id is not None:
-        raise Forbidden("Un invité par lien n'accède qu'à l'élément partagé avec lui.")
+    link = await guest_links.require_live_guest_link(engine, user)
+    if link is not None:
+        # A link guest's home (the header's "Accueil" and logo lead here): what was shared.
+        space = await services.space_by_id(engine, link.space_id)
+        if space is None:
+            raise NotFound("Cet espace n'existe plus.")
+        return see_other(_item_url(space, link.page_id))
     query = request.query_params.get("q", "")[:200]
     mine = await services.my_spaces(engine, user)
     member_of = {item.space.id for item in mine}
@@ -127,19 +131,25 @@ HOME_ACTIVITY = 8
 @handles_errors
 async def space_home(request: Request) -> Response:
     user = require_user(request)
-    if user.guest_link_id is not None:
+    link = await guest_links.require_live_guest_link(engine_of(request), user)
+    if link is not None and link.page_id is not None:
         # A guest invited to one page lands on it (from its breadcrumbs, say).
-        link = await link_target(engine_of(request), user.guest_link_id)
-        if link is not None and link.page_id is not None:
-            space = await services.space_by_id(engine_of(request), link.space_id)
-            if space is not None and space.slug == request.path_params["slug"]:
-                return see_other(f"/espaces/{space.slug}/pages/{link.page_id}")
+        space = await services.space_by_id(engine_of(request), link.space_id)
+        if space is not None and space.slug == request.path_params["slug"]:
+            return see_other(f"/espaces/{space.slug}/pages/{link.page_id}")
     user, space, role = await space_for(request)
     engine = engine_of(request)
     pages = await tree.page_tree(engine, space.id)
     members = await services.list_members(engine, space.id)
     is_member = any(m.user_id == user.id for m in members)
-    feed = await activity.feed(engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY)
+    shown = services.visible_members(space, user, members)
+    # A link guest (no row of its own) sees nobody listed: say why rather than "no members".
+    hidden = len(shown) < len(members)
+    feed = None
+    if not services.members_hidden_from(space, user):  # the activity names the members
+        feed = await activity.feed(
+            engine, user, space.id, space.slug, utcnow(), limit=HOME_ACTIVITY
+        )
     return render(
         request,
         "spaces/home.html",
@@ -147,10 +157,12 @@ async def space_home(request: Request) -> Response:
             space,
             role,
             pages=pages,
-            members=members,
+            members=shown,
+            hidden_members=hidden,
             is_member=is_member,
             user=user,
             activity=feed["entries"] if feed else [],
+            activity_hidden=services.members_hidden_from(space, user),
         ),
     )
 
@@ -168,6 +180,7 @@ async def settings_form(request: Request) -> Response:
                 "name": space.name,
                 "description": space.description,
                 "visibility": space.visibility,
+                "guests_see_members": space.guests_see_members,
             },
             error="",
             visibilities=VISIBILITIES,
@@ -181,8 +194,11 @@ async def update_settings(request: Request) -> Response:
     user, space, role = await space_for(request, "admin")
     form = await read_form(request)
     values = {k: text(form, k) for k in ("name", "description", "visibility")}
+    guests_see_members = text(form, "guests_see_members") == "1"
     try:
-        await services.update_space(engine_of(request), user, space.id, **values)
+        await services.update_space(
+            engine_of(request), user, space.id, **values, guests_see_members=guests_see_members
+        )
     except InvalidInput as error:
         return render(
             request,
@@ -190,7 +206,7 @@ async def update_settings(request: Request) -> Response:
             common(
                 space,
                 role,
-                values=values,
+                values={**values, "guests_see_members": guests_see_members},
                 error=gettext_for(request).gettext(error.message),
                 visibilities=VISIBILITIES,
                 visibility_names=VISIBILITY_NAMES,
@@ -223,7 +239,7 @@ async def _members_page(
     engine = engine_of(request)
     query = request.query_params.get("q", "")[:200]
     candidates: list[directory.Person] = []
-    members = await services.list_members(engine, space.id)
+    members = services.visible_members(space, user, await services.list_members(engine, space.id))
     if query and at_least(role, "admin") and not user.is_guest:
         present = {m.user_id for m in members}
         candidates = [
@@ -261,14 +277,20 @@ def _member_action(
     async def endpoint(request: Request) -> Response:
         user, space, _ = await space_for(request)
         form = await read_form(request)
+        # From the share dialog: back to it, refusals shown in it.
+        back = share_return(space, form)
         try:
             target = await action(request, user, space, form)
-        except (InvalidInput, Forbidden) as error:
-            return await _members_page(request, error=error.message, status=error.status)
         except SpaceError as error:
             if isinstance(error, NotFound):
                 raise
+            if back is not None:
+                item = await item_of(request, back)
+                return await render_share(request, item, error=error.message, status=error.status)
             return await _members_page(request, error=error.message, status=error.status)
+        if back is not None:
+            invited = bool(target and target.endswith("?invite=1"))
+            return see_other(back + ("?invite=1" if invited else ""))
         return see_other(target or f"/espaces/{space.slug}/membres")
 
     return endpoint
@@ -437,6 +459,7 @@ def spaces_routes() -> list[BaseRoute]:
         Route(slug + "/corbeille", trash_list, methods=["GET"]),
         Route(page + "/restaurer", restore_page, methods=["POST"]),
         *link_routes(),
+        *share_routes(),
         *invitation_routes(),
         *directory_routes(),
     ]

@@ -55,10 +55,27 @@ class Space:
     visibility: str
     archived_at: datetime | None
     created_at: datetime
+    # Whether guests see who the members are (space home, share dialog, members page).
+    guests_see_members: bool = False
 
     @property
     def archived(self) -> bool:
         return self.archived_at is not None
+
+
+def visible_members(space: Space, viewer: Actor, members: list[Member]) -> list[Member]:
+    """The members `viewer` may see listed: all of them, except that a guest (a guest account
+    or a guest link) sees only themself unless the space lets guests see its members."""
+    if not members_hidden_from(space, viewer):
+        return members
+    return [m for m in members if m.user_id == viewer.id]
+
+
+def members_hidden_from(space: Space, viewer: Actor) -> bool:
+    """Whether `viewer` is a guest (a guest account or a guest link) that the space does not
+    let see who its members are (nor what they did: the home's activity names them)."""
+    guest = viewer.role not in AGENT_ROLES or viewer.guest_link_id is not None
+    return guest and not space.guests_see_members
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,7 @@ def _space(row: object) -> Space:
         row.visibility,  # type: ignore[attr-defined]
         row.archived_at,  # type: ignore[attr-defined]
         row.created_at,  # type: ignore[attr-defined]
+        bool(row.guests_see_members),  # type: ignore[attr-defined]
     )
 
 
@@ -189,18 +207,19 @@ async def update_space(
     name: str,
     description: str,
     visibility: str,
+    guests_see_members: bool | None = None,
 ) -> None:
-    """Change a space's name, description and visibility (space admins and owners)."""
+    """Change a space's name, description, visibility and whether guests see its members
+    (None: unchanged) (space admins and owners)."""
     name = one_line(name, "Nom")
     visibility = choice(visibility, "Visibilité", VISIBILITIES)
     description = description_html(description)
+    values: dict[str, Any] = {"name": name, "description": description, "visibility": visibility}
+    if guests_see_members is not None:
+        values["guests_see_members"] = guests_see_members
     async with engine.begin() as conn:
         await require_role(conn, actor, space_id, "admin", now=utcnow())
-        await conn.execute(
-            update(spaces)
-            .where(spaces.c.id == space_id)
-            .values(name=name, description=description, visibility=visibility)
-        )
+        await conn.execute(update(spaces).where(spaces.c.id == space_id).values(**values))
 
 
 async def set_archived(

@@ -1,12 +1,13 @@
 """Tables of spaces, memberships, invitations, the pages tree and guest links.
 
 They live on `web.schema.metadata`; migration 0003s creates them (0005g: guest account
-creations by address).
+creations by address; 0007: whether guests see the members).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -40,6 +42,8 @@ spaces = Table(
     Column("archived_at", DateTime(timezone=True), nullable=True),
     Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Whether guests (guest accounts, guest links) see who the members are (migration 0007).
+    Column("guests_see_members", Boolean, nullable=False, server_default=false()),
 )
 
 memberships = Table(

@@ -167,8 +167,11 @@ async def test_a_page_link_guest_sees_only_its_page(
     response = await open_link(client, new.token, "Paula <Partenaire>")
     assert response.status_code == 303
     assert response.headers["location"] == f"/espaces/{world.slug}/pages/{world.page.id}"
-    for path in ("/espaces", "/annuaire", "/espaces/nouveau"):
+    for path in ("/annuaire", "/espaces/nouveau"):
         assert (await client.get(path)).status_code == 403, path
+    # "Espaces" (where the header's "Accueil" leads): its page.
+    spaces = await client.get("/espaces")
+    assert spaces.headers["location"] == f"/espaces/{world.slug}/pages/{world.page.id}"
     for name in ("membres", "organiser", "liens", "corbeille"):
         path = f"/espaces/{world.slug}/{name}"
         assert (await client.get(path)).status_code == 404, path
@@ -198,7 +201,7 @@ async def test_an_expired_or_revoked_link_is_refused_with_a_clear_message(
     new = await guest_links.create_guest_link(engine, world.owner, world.space_id, role="reader")
     await guest_links.revoke_guest_link(engine, world.owner, new.link.id)
     response = await new_client().get(f"/invite/{new.token}")
-    assert response.status_code == 403 and "révoqué" in response.text
+    assert response.status_code == 410 and "révoqué" in response.text
     assert (await new_client().get("/invite/inconnu")).status_code == 404
 
 
