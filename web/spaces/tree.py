@@ -156,7 +156,8 @@ async def create_page(
 
 async def rename_page(
     engine: AsyncEngine, actor: Actor, page_id: int, title: str, *, now: datetime | None = None
-) -> None:
+) -> str:
+    """Give a page a new title; returns the title as kept (trimmed, on one line)."""
     now = now or utcnow()
     title = one_line(title, "Titre")
     async with engine.begin() as conn:
@@ -164,6 +165,7 @@ async def rename_page(
         await conn.execute(
             update(pages).where(pages.c.id == page_id).values(title=title, updated_at=now)
         )
+    return title
 
 
 async def move_page(
