@@ -159,6 +159,7 @@ export function fitToolbar(toolbar: HTMLElement): { close: () => void } {
     setOpen(false);
   };
 
+  more.addEventListener("mousedown", (event) => event.preventDefault()); // keep the selection
   more.addEventListener("click", (event) => {
     const open = panel.hidden;
     setOpen(open);
