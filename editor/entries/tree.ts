@@ -364,9 +364,11 @@ function editableTitle(heading: HTMLElement): void {
   field.spellcheck = true;
   heading.replaceChildren(field);
   let saved = title;
+  // Said politely, beside the heading (the page's role="status" is its connection's).
   const status = document.createElement("span");
   status.className = "fr-sr-only";
-  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
+  status.dataset.titleStatus = "";
   heading.after(status);
   const save = async (): Promise<void> => {
     const value = (field.textContent ?? "").replace(/\s+/g, " ").trim();

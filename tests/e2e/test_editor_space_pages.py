@@ -201,7 +201,7 @@ def test_the_page_tree_nests_by_drag_and_keyboard_renames_in_place_and_undoes_th
     page.keyboard.press("Control+A")
     page.keyboard.type("Budget 2027")
     page.keyboard.press("Enter")
-    expect(page.locator("[data-page-title] + [role=status]")).to_have_text("Titre enregistré")
+    expect(page.locator("[data-title-status]")).to_have_text("Titre enregistré")
     expect(tree.get_by_role("link", name="Budget 2027")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text("Budget 2027")
