@@ -26,11 +26,11 @@ help:
 	@echo "make upgrade - re-resolve every Python package to its newest allowed release, then test"
 	@echo "make audit   - check the locked packages against known vulnerabilities (needs network)"
 
-# Python packages come from the lock (requirements/, every file's hash checked), never from
+# Python packages come from the lock (requirements.txt, requirements-dev.txt: every file's hash checked), never from
 # a fresh resolution: a new machine installs exactly what was tested. tools/lock.py says more.
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-LOCK_RUN := requirements/run.txt
-LOCK_DEV := requirements/dev.txt
+LOCK_RUN := requirements.txt
+LOCK_DEV := requirements-dev.txt
 
 # The editable install also builds the SFU's C sender (setup.py, sfu/native/) where a C compiler
 # exists; `python -m sfu.native` then says whether it is in use, or warns with the compiler's

@@ -94,6 +94,7 @@ class RedisBus:
         self._pubsub: PubSub | None = None
         self.connected = asyncio.Event()
         self.dropped = 0
+        self._closing = False
 
     async def start(self) -> None:
         self._client = aioredis.Redis.from_url(
@@ -114,11 +115,18 @@ class RedisBus:
         # Give queued messages a moment to leave before stopping.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drain(), timeout=2)
+        # The loops also watch `_closing`: redis-py may swallow a cancellation inside a read,
+        # and a task that never ends must not hang the worker's shutdown.
+        self._closing = True
         for task in self._tasks:
             task.cancel()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=3)
+            for task in pending:
+                log.warning("bus: %s did not stop within 3 s; left behind", task.get_name())
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved, so asyncio does not log it as never retrieved
         self._tasks = []
         if self._client is not None:
             await self._client.aclose()
@@ -157,7 +165,7 @@ class RedisBus:
     async def _send(self) -> None:
         backoff = 0.1
         batch: list[tuple[str, bytes]] = []
-        while True:
+        while not self._closing:
             if not batch:
                 batch.append(await self._outbox.get())
                 while len(batch) < 512 and not self._outbox.empty():
@@ -188,7 +196,7 @@ class RedisBus:
     async def _listen(self) -> None:
         backoff = 0.1
         first = True
-        while True:
+        while not self._closing:
             assert self._client is not None
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -210,11 +218,13 @@ class RedisBus:
                             log.exception("bus: catch-up after reconnect failed")
                 first = False
                 backoff = 0.1
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None or message.get("type") != "message":
                         continue
                     self._dispatch(message["channel"], message["data"])
+                with contextlib.suppress(Exception):
+                    await _close_pubsub(pubsub)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await _close_pubsub(pubsub)

@@ -1,4 +1,4 @@
-"""The Python lock: `requirements/run.txt` and `requirements/dev.txt`, every package pinned with
+"""The Python lock: `requirements.txt` and `requirements-dev.txt`, every package pinned with
 its hashes, and `make` installs exactly those (`pip install --require-hashes --no-deps`).
 
 `pyproject.toml` keeps the ranges that say what Atelier is compatible with; the lock says what
@@ -34,11 +34,11 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
-RUN_LOCK = ROOT / "requirements" / "run.txt"
-DEV_LOCK = ROOT / "requirements" / "dev.txt"
+RUN_LOCK = ROOT / "requirements.txt"
+DEV_LOCK = ROOT / "requirements-dev.txt"
 # The venv's own installer is pinned too (the stdlib's venv brings an old pip and setuptools).
 INSTALLER = ("pip>=25.3",)
-FIX = "Run `make lock` (it keeps every other pin) and commit requirements/."
+FIX = "Run `make lock` (it keeps every other pin) and commit requirements*.txt."
 
 
 class LockError(Exception):
@@ -145,7 +145,7 @@ def problems() -> list[str]:
         other = dev.get((pin.name, pin.marker and str(pin.marker)))
         if other != pin.version:
             found.append(
-                f"requirements/run.txt has {pin.name} {pin.version}, requirements/dev.txt "
+                f"requirements.txt has {pin.name} {pin.version}, requirements-dev.txt "
                 f"{other or 'nothing'}: the two locks must agree"
             )
     return found
@@ -178,7 +178,6 @@ def _compile(upgrade: bool) -> None:
     common += ["--generate-hashes", "--custom-compile-command", "make lock"]
     if upgrade:
         common.append("--upgrade")
-    RUN_LOCK.parent.mkdir(exist_ok=True)
     env = {**os.environ, "UV_NO_CONFIG": "1"}
     with tempfile.TemporaryDirectory() as scratch:
         build_in = Path(scratch) / "build-system.in"
@@ -190,7 +189,7 @@ def _compile(upgrade: bool) -> None:
         )
         _run([*common, "pyproject.toml", str(build_in), "-c", str(pins), "-o", str(RUN_LOCK)], env)
         for path in (RUN_LOCK, DEV_LOCK):  # the scratch folder's name means nothing to a reader
-            text = path.read_text().replace(str(pins), "requirements/dev.txt")
+            text = path.read_text().replace(str(pins), "requirements-dev.txt")
             path.write_text(text.replace(str(build_in), "pyproject.toml [build-system]"))
 
 

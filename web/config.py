@@ -398,8 +398,18 @@ class Settings:
         "ATELIER_SIGNUP_DOMAINS",
         "gouv.fr",
         "Comma-separated email domains (subdomains included) whose people may register "
-        "themselves; anyone else waits for an administrator's approval. Empty: everyone waits.",
+        "themselves; anyone else waits for an administrator's approval. Empty: everyone waits. "
+        "The initial value: administrators change it at run time at /admin/reglages.",
         _domains,
+    )
+    signup_open: bool = setting(
+        "ATELIER_SIGNUP_OPEN",
+        "true",
+        "`true`: the sign-up form (/inscription) takes registrations; `false`: it says that "
+        "registrations are closed and accounts are made by administrators (or on a first "
+        "OpenID Connect sign-in). The initial value: administrators change it at run time at "
+        "/admin/reglages.",
+        _flag,
     )
     login_max_failures: int = setting(
         "ATELIER_LOGIN_MAX_FAILURES",

@@ -41,6 +41,8 @@ users = Table(
     # Added by 0003a: who reviewed a registration, and the last sign-in.
     Column("reviewed_by", Integer, nullable=True),
     Column("last_login_at", DateTime(timezone=True), nullable=True),
+    # Added by 0007z: the IANA zone times are shown in (None: Europe/Paris, web/local_time.py).
+    Column("time_zone", String(64), nullable=True),
 )
 
 # Server-side sessions: the cookie carries a signed random id; revocation is a column.
@@ -111,4 +113,32 @@ login_failures = Table(
     Column("account", String(320), nullable=False, index=True),
     Column("address", String(64), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# --- Run-time settings and the administrators' log (migration 0007z) ----------------------
+
+# Instance settings administrators change at run time (web/accounts/instance.py says which);
+# a setting with no row has its environment value (web/config.py).
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", Integer, nullable=True),
+)
+
+# Every change an administrator makes (settings, roles, registrations, accounts): who, when,
+# what. The actor's name is copied so the line still reads after the account is gone.
+admin_audit = Table(
+    "admin_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_name", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject", String(320), nullable=False, server_default=""),
+    Column("before", Text, nullable=False, server_default=""),
+    Column("after", Text, nullable=False, server_default=""),
 )

@@ -4,7 +4,9 @@ Globals every template can use (the request is in the context of a `TemplateResp
 `_` / `gettext` / `ngettext` (translated into the request's language; `{% trans %}` works
 too), `csrf_input()` (the hidden field every form needs), `csrf_token()`, `current_user` (a
 `CurrentUser` or None), `locale`, `theme` (web/theme.py), `static_url(path)`; the components
-of web/templates/_components.html.
+of web/templates/_components.html. Filters: `{{ when|local_time }}` (date and time),
+`{{ when|local_date }}`, `{{ when|local_clock }}` (hour only), in the signed-in person's time
+zone (web/local_time.py; Europe/Paris for everyone else), never in UTC.
 
 Usage in a route: `return render(request, "auth/connexion.html", {"error": ...})`.
 """
@@ -12,6 +14,7 @@ Usage in a route: `return render(request, "auth/connexion.html", {"error": ...})
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from starlette.templating import Jinja2Templates
 from web.auth.csrf import FIELD_NAME, csrf_token
 from web.auth.current import current_user as _current_user
 from web.i18n import LOCALE_NAMES, LOCALES, locale_of, translations
+from web.local_time import local_time
 from web.theme import NEUTRAL, THEMES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -58,6 +62,20 @@ def _csrf_token(context: Mapping[str, Any]) -> str:
     return csrf_token(_request(context))
 
 
+def _viewer_zone(context: Mapping[str, Any]) -> str | None:
+    user = _current_user(_request(context))
+    return None if user is None else user.time_zone
+
+
+def _when(part: str) -> Any:
+    @jinja2.pass_context
+    def show(context: Mapping[str, Any], moment: datetime | None, zone: str | None = None) -> str:
+        locale = locale_of(_request(context))
+        return local_time(moment, zone or _viewer_zone(context), locale, part)
+
+    return show
+
+
 def static_url(path: str) -> str:
     """URL of a file under web/static (`static_url('css/atelier.css')`)."""
     return "/static/" + path.lstrip("/")
@@ -82,6 +100,9 @@ def make_templates() -> Jinja2Templates:
         static_url=static_url,
         locales=LOCALES,
         locale_names=LOCALE_NAMES,
+    )
+    env.filters.update(
+        local_time=_when("datetime"), local_date=_when("date"), local_clock=_when("time")
     )
     templates = Jinja2Templates(env=env, context_processors=[_request_globals])
     return templates

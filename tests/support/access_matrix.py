@@ -98,7 +98,7 @@ def route_of(app: Starlette, method: str, path: str) -> str:
 class Req:
     """One actor's request, and what its preparation made (for answers and effects)."""
 
-    method: str  # GET, or POST (a form, a JSON body or an image upload)
+    method: str  # GET; POST (a form, a JSON body or an image upload); PATCH or DELETE (JSON)
     path: str
     form: dict[str, str] | None = None
     json: Any = None
@@ -112,12 +112,14 @@ Prepare = Callable[[MatrixWorld, str], Awaitable[Req]]
 
 
 async def send(client: httpx.AsyncClient, req: Req) -> httpx.Response:
-    """Send `req` as a browser would: forms and scripts carry the page's CSRF token."""
+    """Send `req` as a browser would: forms and scripts carry the page's CSRF token (scripts
+    in a header, with their JSON body if any)."""
     if req.method == "GET":
         return await client.get(req.path)
     token = await csrf_token(client)
-    if req.json is not None:
-        return await client.post(req.path, json=req.json, headers={"X-CSRF-Token": token})
+    if req.json is not None or req.method != "POST":
+        headers = {"X-CSRF-Token": token}
+        return await client.request(req.method, req.path, json=req.json, headers=headers)
     if req.upload is not None:
         files = {"file": ("image.png", req.upload, "image/png")}
         return await client.post(req.path, data={"csrf_token": token}, files=files)
@@ -314,9 +316,19 @@ class Case:
         return named[token]
 
 
-def in_a_space(route: str) -> bool:
-    """Whether a route is a space's (the spaces table), else the instance's."""
-    return route.split(" ", 1)[1].startswith("/espaces/{slug}")
+def table_of(route: str) -> str:
+    """Which table of the matrix has the lines of a route (`route_names`' form), each route in
+    exactly one: "sockets" (WebSocket routes, test_access_matrix_sockets.py), "tasks" (the
+    tasks API and "Mes tâches", test_access_matrix_tasks.py), "space" (a space's pages,
+    test_access_matrix_spaces.py), else "instance" (test_access_matrix.py)."""
+    method, path = route.split(" ", 1)
+    if method == "WS":
+        return "sockets"
+    if "taches" in path.split("/"):
+        return "tasks"
+    if path.startswith("/espaces/{slug}"):
+        return "space"
+    return "instance"
 
 
 async def run_case(

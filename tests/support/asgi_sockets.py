@@ -64,11 +64,13 @@ class AppSocket:
         self._held: list[dict[str, Any]] = []
         self.closed: Closed | None = None
 
-    async def opened(self) -> bool | Closed:
+    async def opened(self, *, greeted: bool = True) -> bool | Closed:
         """Connect: True once the app accepted and did not close at once, else how it closed.
 
         The endpoints accept first and authorise after, and greet whom they take (`/sync` with
         its sync step 1, `/visio` with a welcome or the lobby): a refusal is a close instead.
+        One that says nothing first (`/live` waits for the client's hello): `greeted=False`,
+        True once accepted, and a refusal is the close that `receive` then gives.
         """
         self._task = asyncio.create_task(self.app(self.scope, self._to_app.get, self._send))
         await self._to_app.put({"type": "websocket.connect"})
@@ -76,6 +78,8 @@ class AppSocket:
         if first["type"] == "websocket.close":
             return self._closed(first)
         assert first["type"] == "websocket.accept", first
+        if not greeted:
+            return True
         greeting = await self._next()
         if greeting["type"] == "websocket.close":
             return self._closed(greeting)

@@ -197,6 +197,24 @@ def on_someone(path: str, status: str = "active", **form: str) -> Prepare:
     return prepare
 
 
+async def name_admin(world: MatrixWorld, actor: str) -> Req:
+    """Name a bystander administrator by their address."""
+    person = await someone(world)
+    return Req(
+        "POST", "/admin/administrateurs", form={"email": person.email}, fields={"person": person.id}
+    )
+
+
+def on_an_admin(path: str) -> Prepare:
+    """A POST about a bystander who is an administrator (`{person}` in the path)."""
+
+    async def prepare(world: MatrixWorld, actor: str) -> Req:
+        person = await someone(world, role="admin")
+        return Req("POST", path.format(person=person.id), fields={"person": person.id})
+
+    return prepare
+
+
 async def create_account(world: MatrixWorld, actor: str) -> Req:
     email = f"nouveau.{uuid.uuid4().hex[:8]}@example.gouv.fr"
     form = {"email": email, "display_name": "Nouveau", "organisation": "", "role": "agent"}

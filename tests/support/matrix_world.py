@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +67,9 @@ class MatrixWorld:
     cookies: dict[str, str]
     # A first-administrator link made while the instance had no administrator.
     first_admin_token: str
+    # What a case prepared before its requests: for an actor (by their name: a live topic,
+    # say), or once for all of them (by its own name).
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def clients(self) -> dict[str, httpx.AsyncClient]:

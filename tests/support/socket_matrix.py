@@ -1,10 +1,12 @@
-"""The WebSocket half of the authorisation matrix: each actor opens `/sync/{doc}` or
-`/visio/{room}` in process (`asgi_sockets.AppSocket`, with their session cookie) and sends
-one kind of message; what happens is named by what was observed:
+"""The WebSocket half of the authorisation matrix: each actor opens `/sync/{doc}`,
+`/visio/{room}` or `/live` in process (`asgi_sockets.AppSocket`, with their session cookie)
+and sends one kind of message; what happens is named by what was observed:
 
     4401 4403 1008 ...   the app closed the socket with that code (at once: refused)
     ok                   the message did what it is for (see each act below)
     deny                 /sync: the update was refused as read-only, the document unchanged
+    ref                  /live: the topic was refused, and an event of it then published
+                         never came
     host memb lobb       /visio: joined as a host, as a member, or waiting in the lobby
     ign                  /visio: ignored (nothing came back before the close of a `leave`)
     rtc                  /visio: joined, so the message belongs to WebRTC negotiation, which
@@ -17,12 +19,14 @@ the outcomes a case names may change something (a written document), and only it
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from starlette.applications import Starlette
 
+from live.protocol import ClientMessage
 from realtime.protocol import (
     AwarenessMessage,
     Message,
@@ -56,6 +60,11 @@ def visio_message_kinds() -> set[str]:
     return set(CLIENT_MESSAGES)
 
 
+def live_message_kinds() -> set[str]:
+    """Every kind of live-stream message a client may send (`live.protocol.ClientMessage`)."""
+    return {kind.__name__ for kind in get_args(ClientMessage)}
+
+
 @dataclass(frozen=True)
 class SocketCase:
     """One line of the sockets' table: the route, the message kind it sends ("open" for
@@ -69,6 +78,10 @@ class SocketCase:
     touches: Mapping[str, str] = field(default_factory=dict)
     # A watcher (the owner, on another socket) is there first, with its presence set.
     watched: bool = False
+    # The app greets whom it takes (False: it waits for the client to speak first).
+    greets: bool = True
+    # Made for each actor before the snapshot that their socket is compared against.
+    prepare: Callable[[MatrixWorld, str], Awaitable[None]] | None = None
 
 
 def closed(code: int) -> str:
@@ -108,8 +121,8 @@ async def asks_for_the_document(sock: AppSocket, world: MatrixWorld, actor: str)
 
 
 def writes(kind: type[SyncStep2] | type[SyncUpdate]) -> Act:
-    """An edit (as sync step 2 or update): ok when the document then holds it; deny when
-    the app answers "read-only" and the document does not."""
+    """An edit (as sync step 2 or update) of the socket's document: ok when the document then
+    holds it; deny when the app answers "read-only" and the document does not."""
 
     async def act(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
         text = f"[écrit par {actor}]"
@@ -121,7 +134,8 @@ def writes(kind: type[SyncStep2] | type[SyncUpdate]) -> Act:
         )
         if isinstance(answer, Closed):
             return closed(answer.code)
-        holds = text in await document_text(world.app, world.world.page.doc_name)
+        doc = str(sock.scope["path"]).removeprefix("/sync/")
+        holds = text in await document_text(world.app, doc)
         if isinstance(_sync(answer), PermissionDenied):
             return "deny+written" if holds else "deny"
         return "ok" if holds else "lost"
@@ -225,6 +239,146 @@ def negotiates(message: dict[str, Any]) -> Act:
     return act
 
 
+# --- /live ------------------------------------------------------------------------------------
+
+LIVE = "WS /live"
+Topic = Callable[[MatrixWorld, str], Awaitable[str]]
+
+
+def _live(message: bytes | str | Closed) -> dict[str, Any]:
+    return json.loads(message) if isinstance(message, str) else {}
+
+
+def _hello(topics: list[str], last: str | None = None) -> str:
+    return json.dumps({"type": "hello", "last": last, "topics": topics})
+
+
+def _own_topic(world: MatrixWorld, actor: str) -> str:
+    me = world.person(actor)
+    assert me is not None, f"{actor} is nobody: the stream refuses them before this"
+    return f"user:{me.id}"
+
+
+def _answer_about(topic: str) -> Callable[[bytes | str | Closed], bool]:
+    return lambda m: (
+        _live(m).get("type") in ("subscribed", "refused") and (_live(m).get("topic") == topic)
+    )
+
+
+async def _delivered(sock: AppSocket, world: MatrixWorld, actor: str, topic: str) -> bool | Closed:
+    """Whether an event published on `topic` now comes to the socket: one is published there,
+    then one on the actor's own topic, which comes in any case, and after the first."""
+    live = world.app.state.live
+    mark = uuid.uuid4().hex
+    await live.publish(topic, "matrix.test", {"mark": mark})
+    await live.publish(_own_topic(world, actor), "matrix.end", {"mark": mark})
+    came = False
+    while True:
+        message = await sock.receive()
+        if isinstance(message, Closed):
+            return message
+        event = _live(message)
+        if event.get("type") == "event" and event["data"].get("mark") == mark:
+            if event["kind"] == "matrix.end":
+                return came
+            came = True
+
+
+async def live_opens(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
+    """Opened: a hello is answered with `ready`."""
+    await sock.send_text(_hello([]))
+    answer = await sock.receive_until(lambda m: _live(m).get("type") == "ready")
+    return closed(answer.code) if isinstance(answer, Closed) else "ok"
+
+
+def live_case(kind: str, act: Act, topic: Topic | None = None) -> SocketCase:
+    """A line of `/live`: `act` sends a message of `kind` about `topic` (made for each actor
+    before its socket opens, then `world.prepared[actor]`)."""
+
+    async def path(world: MatrixWorld) -> str:
+        return "/live"
+
+    async def prepare(world: MatrixWorld, actor: str) -> None:
+        if topic is not None:
+            world.prepared[actor] = await topic(world, actor)
+
+    return SocketCase(LIVE, kind, path, act, greets=False, prepare=prepare)
+
+
+async def subscribes(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
+    """A subscription, once caught up: ok when it is answered `subscribed` and an event of
+    the topic then comes; ref when it is `refused` and none comes."""
+    wanted = str(world.prepared[actor])
+    await sock.send_text(_hello([]))
+    ready = await sock.receive_until(lambda m: _live(m).get("type") == "ready")
+    if isinstance(ready, Closed):
+        return closed(ready.code)
+    await sock.send_text(json.dumps({"type": "subscribe", "topic": wanted}))
+    answer = await sock.receive_until(_answer_about(wanted))
+    if isinstance(answer, Closed):
+        return closed(answer.code)
+    came = await _delivered(sock, world, actor, wanted)
+    if isinstance(came, Closed):
+        return closed(came.code)
+    if _live(answer)["type"] == "refused":
+        return "ref+event" if came else "ref"
+    return "ok" if came else "lost"
+
+
+async def greets_with(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
+    """A hello asking for a topic, with the last event seen: ok when what the topic had since
+    is replayed and the topic `subscribed`; ref when it is `refused` and nothing replayed."""
+    wanted = str(world.prepared[actor])
+    live = world.app.state.live
+    seen = await live.publish("matrix:start", "matrix.start", {})
+    mark = uuid.uuid4().hex
+    await live.publish(wanted, "matrix.test", {"mark": mark})
+    await sock.send_text(_hello([wanted], last=seen.id))
+    replayed = refused = False
+    while True:
+        message = await sock.receive()
+        if isinstance(message, Closed):
+            return closed(message.code)
+        got = _live(message)
+        if got.get("type") == "ready":
+            break
+        replayed |= got.get("type") == "event" and got["data"].get("mark") == mark
+        refused |= got.get("type") == "refused" and got.get("topic") == wanted
+    if refused:
+        return "ref+event" if replayed else "ref"
+    answer = await sock.receive_until(_answer_about(wanted))
+    if isinstance(answer, Closed):
+        return closed(answer.code)
+    return "ok" if replayed else "lost"
+
+
+async def unsubscribes(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
+    """Following a topic (or trying to), then unsubscribing: ok when it is answered
+    `unsubscribed` and no event of it comes any more."""
+    wanted = str(world.prepared[actor])
+    await sock.send_text(_hello([wanted]))
+    ready = await sock.receive_until(lambda m: _live(m).get("type") == "ready")
+    if isinstance(ready, Closed):
+        return closed(ready.code)
+    await sock.send_text(json.dumps({"type": "unsubscribe", "topic": wanted}))
+    answer = await sock.receive_until(
+        lambda m: _live(m).get("type") == "unsubscribed" and _live(m).get("topic") == wanted
+    )
+    if isinstance(answer, Closed):
+        return closed(answer.code)
+    came = await _delivered(sock, world, actor, wanted)
+    if isinstance(came, Closed):
+        return closed(came.code)
+    return "still" if came else "ok"
+
+
+async def pings(sock: AppSocket, world: MatrixWorld, actor: str) -> str:
+    """A ping: ok when a pong answers."""
+    await sock.send_text(json.dumps({"type": "ping"}))
+    answer = await sock.receive_until(lambda m: _live(m).get("type") == "pong")
+    return closed(answer.code) if isinstance(answer, Closed) else "ok"
+
+
 # --- running a case ----------------------------------------------------------------------------
 
 
@@ -243,9 +397,11 @@ async def run_socket_case(
             watcher = await watch(app, world)
         for column, actor in COLUMNS.items():
             path = await case.path(world)
+            if case.prepare is not None:
+                await case.prepare(world, actor)
             before = await state.snapshot()
             sock = AppSocket(app, path, cookie=world.cookies[actor])
-            opened = await sock.opened()
+            opened = await sock.opened(greeted=case.greets)
             outcome = closed(opened.code) if isinstance(opened, Closed) else None
             if outcome is None:
                 outcome = await case.act(sock, world, actor)

@@ -20,6 +20,7 @@ from tests.support.browser import signed_in
 from tests.support.editor import surface
 from tests.support.people import PASSWORD, Who
 from tests.support.servers import ROOT, AtelierServer
+from web.accounts.instance import record
 from web.accounts.users import create_user
 from web.database import create_engine, database_url
 from web.spaces.guest_links import create_guest_link
@@ -77,6 +78,7 @@ STOPS = (
     Stop("admin-comptes", "/admin/comptes", "alice"),
     Stop("admin-inscriptions", "/admin/inscriptions", "alice"),
     Stop("admin-courriels", "/admin/courriels", "alice"),
+    Stop("admin-reglages", "/admin/reglages", "alice"),
     Stop("reunion", "/espaces/{slug}/reunion", "alice", ready="[data-action=join]:enabled"),
     Stop("erreur-404", "/espaces/{slug}/pages/999999", "alice", status=404),
     Stop("erreur-403", "/espaces/{slug}/parametres", "carol", status=403),
@@ -152,6 +154,16 @@ async def _seed(data_dir: Path) -> World:
         await create_page(engine, alice, space.id, "Planning des travaux", parent_id=home.id)
         link = await create_guest_link(
             engine, alice, space.id, role="reader", page_id=notes.id, label="Prestataire"
+        )
+        # The administrators' log has a line to show.
+        await record(
+            engine,
+            alice.id,
+            "Alice Martin",
+            "setting",
+            subject="signup_domains",
+            before="gouv.fr",
+            after="gouv.fr,exemple.org",
         )
         return World(space.slug, empty.slug, notes.id, bob, link.token)
     finally:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of what tools/lock.py reads: pyproject.toml, the locks and the script."""
-    for name in ("pyproject.toml", "requirements", "tools/lock.py"):
+    for name in ("pyproject.toml", "requirements.txt", "requirements-dev.txt", "tools/lock.py"):
         source, target = ROOT / name, tmp_path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
@@ -66,18 +66,18 @@ def test_a_new_dependency_missing_from_the_lock_fails(project: Path) -> None:
 
 
 def test_the_run_and_dev_locks_must_pin_the_same_versions(project: Path) -> None:
-    run = project / "requirements" / "run.txt"
+    run = project / "requirements.txt"
     pinned = re.search(r"^starlette==([0-9.]+)", run.read_text(), re.M)
     assert pinned is not None
     edit(run, f"starlette=={pinned[1]}", "starlette==1.0.0")
     code, output = lock(project, "check")
     assert code == 1
-    assert "run.txt has starlette 1.0.0" in output
+    assert "requirements.txt has starlette 1.0.0" in output
 
 
 def test_every_locked_package_carries_hashes() -> None:
-    for name in ("run.txt", "dev.txt"):
-        blocks = re.split(r"\n(?=[a-z0-9])", (ROOT / "requirements" / name).read_text())
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        blocks = re.split(r"\n(?=[a-z0-9])", (ROOT / name).read_text())
         pins = [b for b in blocks if re.match(r"[a-z0-9][a-z0-9._-]*==", b)]
         assert pins, name
         assert all("--hash=sha256:" in b for b in pins), name

@@ -1,11 +1,12 @@
-"""The authorisation matrix of the WebSocket routes: who may open `/sync/{doc}` and
-`/visio/{room}`, and send each kind of message there, written out as a table and checked
-against the app in process (SQLite, then PostgreSQL when one answers).
+"""The authorisation matrix of the WebSocket routes: who may open `/sync/{doc}`,
+`/visio/{room}` and `/live`, and send each kind of message there, written out as a table and
+checked against the app in process (SQLite, then PostgreSQL when one answers).
 
 Columns as in test_access_matrix_spaces.py; the outcomes are named in
 tests/support/socket_matrix.py: a close code (the socket refused), `ok`, `deny` (a read-only
 edit refused, the document unchanged), `host` / `memb` / `lobb` (how one joins a meeting),
-`ign` (ignored), `rtc` (joined: WebRTC negotiation, driven by real peers elsewhere).
+`ign` (ignored), `rtc` (joined: WebRTC negotiation, driven by real peers elsewhere), `ref`
+(a live topic refused, and none of its events given).
 
 Driven elsewhere, with live servers and real clients: writes and read-only refusals with the
 real Yjs client, sockets closed as access ends (tests/web/spaces/test_sync_auth_live.py,
@@ -21,22 +22,31 @@ import pytest
 from starlette.applications import Starlette
 
 from realtime.protocol import SyncStep2, SyncUpdate
-from tests.support.access_matrix import read_table
+from tests.support.access_matrix import read_table, table_of
 from tests.support.matrix_requests import new_page
+from tests.support.matrix_tasks import new_task, new_task_doc
 from tests.support.matrix_world import MatrixWorld
 from tests.support.socket_matrix import (
+    LIVE,
     SocketCase,
     asks_for_the_document,
     asks_presence,
+    greets_with,
     joins,
     leaves,
+    live_case,
+    live_message_kinds,
+    live_opens,
     negotiates,
     opens,
+    pings,
     run_socket_case,
     says,
     sends_an_auth_message,
+    subscribes,
     sync_message_kinds,
     tells_presence,
+    unsubscribes,
     visio_message_kinds,
     writes,
 )
@@ -65,8 +75,22 @@ publish                       rtc  rtc  rtc  rtc  rtc  4403 4403 1008 1008 4401 
 answer a subscribe offer      rtc  rtc  rtc  rtc  rtc  4403 4403 ign ign 4401 4401 4401 4401 4401
 give an ICE candidate         rtc  rtc  rtc  rtc  rtc  4403 4403 ign ign 4401 4401 4401 4401 4401
 mute one's track              rtc  rtc  rtc  rtc  rtc  4403 4403 1008 1008 4401 4401 4401 4401 4401
+# --- /sync/{doc}: a task's description ------------------------------------------------------
+open a task's description     ok   ok   ok   ok   ok   4403 4403 ok   4403 4401 4401 4401 4401 4401
+edit a task's description     ok   ok   ok   deny deny 4403 4403 deny 4403 4401 4401 4401 4401 4401
 # --- /visio/meet-<name>: an ad-hoc meeting -------------------------------------------------
 join an ad-hoc meeting        host host host host host host host 4403 4403 4401 4401 4401 4401 4401
+# --- /live: the live event stream ----------------------------------------------------------
+open the live stream          ok   ok   ok   ok   ok   ok   ok   ok   ok   4401 4401 4401 4401 4401
+hello: the space, replayed    ok   ok   ok   ok   ok   ref  ref  ok   ref  4401 4401 4401 4401 4401
+follow the space              ok   ok   ok   ok   ok   ref  ref  ok   ref  4401 4401 4401 4401 4401
+follow the shared page        ok   ok   ok   ok   ok   ref  ref  ok   ok   4401 4401 4401 4401 4401
+follow another page           ok   ok   ok   ok   ok   ref  ref  ok   ref  4401 4401 4401 4401 4401
+follow a task                 ok   ok   ok   ok   ok   ref  ref  ok   ref  4401 4401 4401 4401 4401
+follow one's notifications    ok   ok   ok   ok   ok   ok   ok   ok   ok   4401 4401 4401 4401 4401
+follow the owner's notices    ok   ref  ref  ref  ref  ref  ref  ref  ref  4401 4401 4401 4401 4401
+stop following the space      ok   ok   ok   ok   ok   ok   ok   ok   ok   4401 4401 4401 4401 4401
+ping                          ok   ok   ok   ok   ok   ok   ok   ok   ok   4401 4401 4401 4401 4401
 """)
 
 SYNC = "WS /sync/{doc:path}"
@@ -88,6 +112,36 @@ async def meeting(world: MatrixWorld) -> str:
 
 async def ad_hoc_meeting(world: MatrixWorld) -> str:
     return "/visio/meet-matrix1"
+
+
+async def task_description(world: MatrixWorld) -> str:
+    """The description of a new task of the space (made by the owner)."""
+    return f"/sync/{await new_task_doc(world)}"
+
+
+async def the_space(world: MatrixWorld, actor: str) -> str:
+    return f"space:{world.space_id}"
+
+
+async def the_shared_page(world: MatrixWorld, actor: str) -> str:
+    return f"item:page:{world.world.page.id}"
+
+
+async def another_page(world: MatrixWorld, actor: str) -> str:
+    return f"item:page:{(await new_page(world)).id}"
+
+
+async def a_task(world: MatrixWorld, actor: str) -> str:
+    return f"item:task:{await new_task(world)}"
+
+
+async def my_notifications(world: MatrixWorld, actor: str) -> str:
+    me = world.person(actor)
+    return f"user:{me.id if me else 0}"  # nobody: refused before asking
+
+
+async def the_owners_notifications(world: MatrixWorld, actor: str) -> str:
+    return f"user:{world.owner.id}"
 
 
 CASES: dict[str, SocketCase] = {
@@ -136,15 +190,29 @@ CASES: dict[str, SocketCase] = {
     "mute one's track": SocketCase(
         VISIO, "mute", meeting, negotiates({"type": "mute", "track": "m0", "muted": True})
     ),
+    "open a task's description": SocketCase(SYNC, "open", task_description, opens),
+    "edit a task's description": SocketCase(
+        SYNC, "SyncUpdate", task_description, writes(SyncUpdate), {"ok": "document_updates"}
+    ),
     "join an ad-hoc meeting": SocketCase(VISIO, "open", ad_hoc_meeting, joins),
+    "open the live stream": live_case("open", live_opens),
+    "hello: the space, replayed": live_case("Hello", greets_with, the_space),
+    "follow the space": live_case("Subscribe", subscribes, the_space),
+    "follow the shared page": live_case("Subscribe", subscribes, the_shared_page),
+    "follow another page": live_case("Subscribe", subscribes, another_page),
+    "follow a task": live_case("Subscribe", subscribes, a_task),
+    "follow one's notifications": live_case("Subscribe", subscribes, my_notifications),
+    "follow the owner's notices": live_case("Subscribe", subscribes, the_owners_notifications),
+    "stop following the space": live_case("Unsubscribe", unsubscribes, the_space),
+    "ping": live_case("Ping", pings),
 }
 
 
 def test_every_socket_route_and_message_kind_has_a_line(matrix_routes: set[str]) -> None:
-    sockets = {route for route in matrix_routes if route.startswith("WS ")}
-    kinds = {(SYNC, kind) for kind in sync_message_kinds()} | {
-        (VISIO, kind) for kind in visio_message_kinds()
-    }
+    sockets = {route for route in matrix_routes if table_of(route) == "sockets"}
+    kinds = {(SYNC, kind) for kind in sync_message_kinds()}
+    kinds |= {(VISIO, kind) for kind in visio_message_kinds()}
+    kinds |= {(LIVE, kind) for kind in live_message_kinds()}
     kinds |= {(route, "open") for route in sockets}
     covered = {(case.route, case.kind) for case in CASES.values()}
     assert sorted(kinds - covered) == [], "socket routes or messages with no line"

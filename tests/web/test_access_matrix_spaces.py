@@ -17,7 +17,8 @@ line starts from an empty instance and a new world.
 
 Nothing here comes from the product's rules (no role ranks, no role lists): a change of who
 may do what in the product turns a cell red. The instance's other routes have their table in
-test_access_matrix.py, WebSocket routes and messages in test_access_matrix_sockets.py.
+test_access_matrix.py, the tasks API in test_access_matrix_tasks.py, WebSocket routes and
+messages in test_access_matrix_sockets.py (`access_matrix.table_of` says which has a route).
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ from tests.support.access_matrix import (
     adds,
     does,
     goes,
-    in_a_space,
     read_table,
     removes,
     run_case,
     shows,
+    table_of,
     updates,
 )
 from tests.support.matrix_requests import (
@@ -342,7 +343,7 @@ CASES: dict[str, Case] = {
 def test_every_route_of_a_space_has_a_case_and_every_case_a_route(
     matrix_routes: set[str],
 ) -> None:
-    routes = {route for route in matrix_routes if in_a_space(route)}
+    routes = {route for route in matrix_routes if table_of(route) == "space"}
     covered = {case.route for case in CASES.values()}
     assert sorted(routes - covered) == [], "routes of a space with no case in the table"
     assert sorted(covered - routes) == [], "cases of routes the app does not have (here)"

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from web.accounts import first_admin, registration
+from web.accounts import first_admin, instance, registration
 from web.accounts import tokens as account_tokens
 from web.accounts import users as accounts
 from web.accounts.mails import (
@@ -20,7 +20,7 @@ from web.accounts.mails import (
     send_refused_mail,
 )
 from web.accounts.users import AccountError
-from web.auth.current import current_user, require_admin, start_session
+from web.auth.current import CurrentUser, current_user, require_admin, start_session
 from web.auth.forms import client_address, field, redirect
 from web.auth.passwords import password_problem
 from web.auth.throttle import RequestLimit
@@ -34,16 +34,22 @@ ACCOUNTS_PAGE = 200  # accounts listed at once; a search narrows a large instanc
 # --- Self-registration --------------------------------------------------------------------
 
 
-def _signup_page(
+async def _instance(request: Request) -> instance.InstanceSettings:
+    return await instance.current(request.app.state.engine, request.app.state.settings)
+
+
+async def _signup_page(
     request: Request, *, error: str = "", values: dict[str, str] | None = None, status: int = 200
 ) -> Response:
+    now = await _instance(request)
     return render(
         request,
         "auth/inscription.html",
         {
             "error": error,
             "values": values or {},
-            "domains": request.app.state.settings.signup_domains,
+            "domains": now.signup_domains,
+            "closed": not now.signup_open,
             "done": None,
         },
         status_code=status,
@@ -53,7 +59,7 @@ def _signup_page(
 async def signup_form(request: Request) -> Response:
     if current_user(request) is not None:
         return redirect("/")
-    return _signup_page(request)
+    return await _signup_page(request)
 
 
 async def signup(request: Request) -> Response:
@@ -66,18 +72,21 @@ async def signup(request: Request) -> Response:
     }
     password, again = field(form, "password", 1024), field(form, "password2", 1024)
     if password != again:
-        return _signup_page(
+        return await _signup_page(
             request,
             error=t("Les deux mots de passe ne sont pas identiques."),
             values=values,
             status=400,
         )
     engine = request.app.state.engine
+    now = await _instance(request)
+    if not now.signup_open:
+        return await _signup_page(request, values=values, status=403)
     # A few registrations per address and window: no flood of accounts.
     limit: RequestLimit = request.app.state.signup_limit
     address = client_address(request)
     if await limit.retry_after(address, address):
-        return _signup_page(
+        return await _signup_page(
             request,
             error=t("Trop de demandes. Réessayez plus tard."),
             values=values,
@@ -91,11 +100,11 @@ async def signup(request: Request) -> Response:
             display_name=values["display_name"],
             password=password,
             organisation=values["organisation"],
-            domains=request.app.state.settings.signup_domains,
+            domains=now.signup_domains,
             locale=locale_of(request),
         )
     except AccountError as exc:
-        return _signup_page(request, error=t(str(exc)), values=values, status=400)
+        return await _signup_page(request, error=t(str(exc)), values=values, status=400)
     user = await accounts.get_user(engine, outcome.user_id)
     assert user is not None
     if outcome.address_taken:
@@ -107,7 +116,14 @@ async def signup(request: Request) -> Response:
     return render(
         request,
         "auth/inscription.html",
-        {"done": outcome.status, "email": user.email, "values": {}, "error": "", "domains": ()},
+        {
+            "done": outcome.status,
+            "email": user.email,
+            "values": {},
+            "error": "",
+            "domains": (),
+            "closed": False,
+        },
     )
 
 
@@ -223,7 +239,7 @@ async def accounts_page(request: Request, *, error: str = "", status: int = 200)
 
 
 async def create_account(request: Request) -> Response:
-    require_admin(request)
+    admin = require_admin(request)
     form = await request.form()
     t = gettext_for(request).gettext
     role = field(form, "role", 16)
@@ -242,6 +258,9 @@ async def create_account(request: Request) -> Response:
         return await accounts_page(request, error=t(str(exc)), status=400)
     user = await accounts.get_user(engine, user_id)
     assert user is not None
+    await instance.record(
+        engine, admin.id, admin.display_name, "account", subject=user.email, after=user.role
+    )
     token = await account_tokens.issue(engine, user_id, "reset", lifetime=timedelta(days=3))
     await send_account_created_mail(request, user, token)
     return redirect("/admin/comptes", "cree")
@@ -258,6 +277,21 @@ async def _target(request: Request) -> accounts.User:
     return user
 
 
+async def _log_status(
+    request: Request, admin: CurrentUser, user: accounts.User, status: str
+) -> None:
+    if user.status != status:
+        await instance.record(
+            request.app.state.engine,
+            admin.id,
+            admin.display_name,
+            "status",
+            subject=user.email,
+            before=user.status,
+            after=status,
+        )
+
+
 async def deactivate(request: Request) -> Response:
     admin = require_admin(request)
     user = await _target(request)
@@ -269,6 +303,7 @@ async def deactivate(request: Request) -> Response:
     await accounts.set_status(
         request.app.state.sessions, user.id, "deactivated", reviewed_by=admin.id
     )
+    await _log_status(request, admin, user, "deactivated")
     return redirect("/admin/comptes", "desactive")
 
 
@@ -276,6 +311,7 @@ async def reactivate(request: Request) -> Response:
     admin = require_admin(request)
     user = await _target(request)
     await accounts.set_status(request.app.state.sessions, user.id, "active", reviewed_by=admin.id)
+    await _log_status(request, admin, user, "active")
     return redirect("/admin/comptes", "reactive")
 
 
@@ -288,11 +324,20 @@ async def change_role(request: Request) -> Response:
     if role not in ("agent", "admin"):
         return await accounts_page(request, error=t("Rôle inconnu."), status=400)
     engine = request.app.state.engine
-    if user.id == admin.id and role != "admin" and await accounts.count_active_admins(engine) <= 1:
+    if not await instance.set_role(engine, user.id, role):
         return await accounts_page(
             request, error=t("L'instance doit garder au moins un administrateur."), status=400
         )
-    await accounts.set_role(engine, user.id, role)
+    if user.role != role:
+        await instance.record(
+            engine,
+            admin.id,
+            admin.display_name,
+            "role",
+            subject=user.email,
+            before=user.role,
+            after=role,
+        )
     await recheck(request, user_tag(user.id), reason="instance role changed")
     return redirect("/admin/comptes", "role")
 
@@ -328,11 +373,27 @@ async def decide_registration(request: Request) -> Response:
     if decision == "accepter":
         decided = await registration.approve(engine, user.id, admin.id)
         if decided is not None:
+            await instance.record(
+                engine,
+                admin.id,
+                admin.display_name,
+                "registration",
+                subject=user.email,
+                after="accepted",
+            )
             await send_approved_mail(request, decided)
             return redirect("/admin/inscriptions", "accepte")
     else:
         decided = await registration.refuse(engine, user.id, admin.id)
         if decided is not None:
+            await instance.record(
+                engine,
+                admin.id,
+                admin.display_name,
+                "registration",
+                subject=user.email,
+                after="refused",
+            )
             await send_refused_mail(request, decided)
             return redirect("/admin/inscriptions", "refuse")
     return redirect("/admin/inscriptions", "deja")

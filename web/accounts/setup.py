@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from plumbing.sockets import AccessChanges
+from web.accounts.admin_routes import instance_admin_routes
 from web.accounts.routes import account_admin_routes
 from web.auth.csrf import CSRFMiddleware
 from web.auth.current import CurrentUserMiddleware, SignInRequired, sign_in_url
@@ -120,6 +121,7 @@ class AccountsSetup:
             *auth_routes(),
             *oidc_routes(),
             *account_admin_routes(),
+            *instance_admin_routes(),
             Mount(
                 "/static",
                 PublicStaticFiles(

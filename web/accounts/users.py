@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.auth.passwords import hash_password
 from web.auth.sessions import SessionStore, now_utc, utc
+from web.local_time import is_zone
 from web.schema import users
 
 ROLES = ("admin", "agent", "guest")
@@ -41,6 +42,7 @@ class User:
     oidc_subject: str | None
     created_at: datetime
     last_login_at: datetime | None
+    time_zone: str | None = None  # None: Europe/Paris (web/local_time.py)
 
     @property
     def is_active(self) -> bool:
@@ -79,6 +81,7 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         oidc_subject=m["oidc_subject"],
         created_at=utc(m["created_at"]),
         last_login_at=None if m["last_login_at"] is None else utc(m["last_login_at"]),
+        time_zone=m.get("time_zone"),
     )
 
 
@@ -196,20 +199,27 @@ async def set_password(engine: AsyncEngine, user_id: int, password: str) -> None
 
 
 async def set_profile(
-    engine: AsyncEngine, user_id: int, *, display_name: str, organisation: str
+    engine: AsyncEngine,
+    user_id: int,
+    *,
+    display_name: str,
+    organisation: str,
+    time_zone: str | None = None,
 ) -> None:
-    """Change the name and organisation people see (directory, carets, member lists)."""
+    """Change the name and organisation people see (directory, carets, member lists) and,
+    when given, the time zone times are shown in (an IANA name, web/local_time.py)."""
     display_name = display_name.strip()
     if not display_name:
         raise AccountError("Indiquez votre nom.")
     if len(display_name) > MAX_NAME or len(organisation.strip()) > MAX_NAME:
         raise AccountError("Ce nom est trop long (200 caractères au plus).")
+    values: dict[str, str] = {"display_name": display_name, "organisation": organisation.strip()}
+    if time_zone is not None:
+        if not is_zone(time_zone):
+            raise AccountError("Choisissez un fuseau horaire de la liste.")
+        values["time_zone"] = time_zone
     async with engine.begin() as connection:
-        await connection.execute(
-            update(users)
-            .where(users.c.id == user_id)
-            .values(display_name=display_name, organisation=organisation.strip())
-        )
+        await connection.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
 async def set_locale(engine: AsyncEngine, user_id: int, locale: str) -> None:

@@ -32,6 +32,7 @@ class CurrentUser:
     locale: str
     session_id: str
     guest_link_id: int | None = None
+    time_zone: str | None = None  # None: Europe/Paris (web/local_time.py)
 
     @property
     def is_admin(self) -> bool:
@@ -66,6 +67,7 @@ def _to_user(row: SessionRow) -> CurrentUser:
         locale=row.locale,
         session_id=row.session_id,
         guest_link_id=row.guest_link_id,
+        time_zone=row.time_zone,
     )
 
 

@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from web.accounts import registration
+from web.accounts import instance, registration
 from web.accounts import users as accounts
 from web.accounts.mails import base_url
 from web.auth.current import cookie_secure, current_user, safe_next, start_session
@@ -188,7 +188,7 @@ async def callback(request: Request) -> Response:
         email=email,
         display_name=name,
         organisation=str(claims.get("organizational_unit") or ""),
-        domains=settings.signup_domains,
+        domains=(await instance.current(engine, settings)).signup_domains,
     )
     if outcome.user is None or not outcome.user.is_active:
         status = outcome.user.status if outcome.user else "refused"

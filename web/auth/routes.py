@@ -27,6 +27,7 @@ from web.auth.sessions import SessionStore
 from web.auth.throttle import RequestLimit, SignInThrottle
 from web.i18n import COOKIE_NAME as LOCALE_COOKIE
 from web.i18n import N_, gettext_for, normalise
+from web.local_time import DEFAULT_ZONE, zone_choices
 from web.templating import render
 
 log = logging.getLogger("atelier.auth")
@@ -193,7 +194,13 @@ async def account_page(request: Request, *, error: str = "", status: int = 200) 
     return render(
         request,
         "auth/compte.html",
-        {"account": account, "notice": notice(request), "error": error},
+        {
+            "account": account,
+            "notice": notice(request),
+            "error": error,
+            "zones": zone_choices(),
+            "default_zone": DEFAULT_ZONE,
+        },
         status_code=status,
     )
 
@@ -207,6 +214,7 @@ async def change_profile(request: Request) -> Response:
             user.id,
             display_name=field(form, "display_name", 300),
             organisation=field(form, "organisation", 300),
+            time_zone=field(form, "time_zone", 64) if "time_zone" in form else None,
         )
     except accounts.AccountError as exc:
         t = gettext_for(request).gettext

@@ -53,6 +53,7 @@ class SessionRow:
     guest_link_id: int | None
     expires_at: datetime
     refreshed: bool  # expiry pushed forward now: the cookie should be sent again
+    time_zone: str | None = None  # the zone the person chose; None: Europe/Paris
 
 
 class SessionStore:
@@ -146,6 +147,7 @@ class SessionStore:
                 users.c.display_name,
                 users.c.role,
                 users.c.locale,
+                users.c.time_zone,
                 users.c.status,
             )
             .join(users, users.c.id == sessions.c.user_id)
@@ -177,6 +179,7 @@ class SessionStore:
             guest_link_id=row.guest_link_id,
             expires_at=expires_at,
             refreshed=refreshed,
+            time_zone=row.time_zone,
         )
 
     async def revoke(self, session_id: str, now: datetime | None = None) -> None:

@@ -8,7 +8,6 @@ that account back instead of a new one; another browser is another person and ge
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from itsdangerous import BadSignature, Signer
 from starlette.requests import Request
@@ -51,10 +50,6 @@ def default_days(request: Request) -> int:
     return settings.guest_link_days
 
 
-def format_moment(moment: datetime) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M UTC")
-
-
 async def _links_page(
     request: Request,
     *,
@@ -79,7 +74,6 @@ async def _links_page(
             link_roles=LINK_ROLES,
             role_names=ROLE_NAMES,
             status_names=STATUS_NAMES,
-            format_moment=format_moment,
             default_days=default_days(request),
             max_days=MAX_DAYS,
             error=gettext_for(request).gettext(error) if error else "",
