@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import signed_in
-from tests.support.editor import open_page, surface
+from tests.support.editor import open_page, surface, toolbar_button
 from tests.support.images import png_file
 from tests.support.people import PASSWORD, Who
 from tests.support.servers import AtelierServer
@@ -69,7 +69,7 @@ def pages(server: AtelierServer) -> Pages:
 
 def insert_image(page: Page, path: Path, alt: str) -> None:
     surface(page).click()
-    page.locator("[data-editor-toolbar] [data-command=image]").click()
+    toolbar_button(page, "image").click()
     dialog = page.get_by_role("dialog", name="Insérer une image")
     dialog.get_by_label("Fichier (PNG, JPEG, GIF ou WebP)").set_input_files(path)
     dialog.get_by_label("Texte alternatif (ce que montre l’image)").fill(alt)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.support.editor import mint_token, open_editor, surface
+from tests.support.editor import mint_token, open_editor, surface, toolbar_button
 from tests.support.images import png_file
 from tests.support.servers import AtelierServer
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def button(page: Page, command: str) -> Locator:
-    return page.locator(f"[data-editor-toolbar] [data-command={command}]")
+    return toolbar_button(page, command)
 
 
 def focused_command(page: Page) -> str:
@@ -141,3 +141,58 @@ def test_a_pasted_image_goes_through_the_dialog_for_its_text_alternative(
     image = surface(page).get_by_role("img", name="Capture collée")
     shown = rf"^/d/{doc}/images/[0-9a-f]{{64}}\.png\?token="
     expect(image).to_have_attribute("src", re.compile(shown))
+
+
+def test_the_toolbar_is_one_row_on_a_laptop_with_the_rest_behind_plus_and_scrolls_on_a_phone(
+    browser: Browser, server: AtelierServer, doc: str
+) -> None:
+    token = mint_token(server, doc)
+    laptop = open_editor(
+        browser.new_context(viewport={"width": 1280, "height": 800}), server, doc, token
+    )
+    toolbar = laptop.locator("[data-editor-toolbar]")
+    more = toolbar.get_by_role("button", name="Plus")
+    row = toolbar.locator("[data-command=undo]").bounding_box()
+    box = toolbar.bounding_box()
+    assert row and box
+    # One row: the toolbar is as tall as one button and its padding, not more.
+    assert box["height"] < row["height"] * 2, (box, row)
+    expect(more).to_be_visible()
+    expect(more).to_have_attribute("aria-expanded", "false")
+    behind = toolbar.locator("[data-toolbar-overflow] [data-command]")
+    assert behind.count() > 0
+    expect(behind.first).to_be_hidden()
+    # From the keyboard: the arrow keys reach "Plus", Enter opens it onto its first button,
+    # Escape closes it and comes back.
+    surface(laptop).click()
+    laptop.keyboard.press("Shift+Tab")
+    laptop.keyboard.press("End")
+    assert laptop.evaluate("document.activeElement.textContent").strip() == "Plus"
+    laptop.keyboard.press("Enter")
+    expect(more).to_have_attribute("aria-expanded", "true")
+    expect(behind.first).to_be_visible()
+    expect(behind.first).to_be_focused()
+    laptop.keyboard.press("Escape")
+    expect(more).to_have_attribute("aria-expanded", "false")
+    expect(more).to_be_focused()
+    # A narrower window keeps one row: fewer buttons stay out, more go behind "Plus".
+    before = int(toolbar.get_attribute("data-fitted") or 0)
+    laptop.set_viewport_size({"width": 800, "height": 800})
+    expect(toolbar).not_to_have_attribute("data-fitted", str(before))
+    assert int(toolbar.get_attribute("data-fitted") or 0) < before
+    box = toolbar.bounding_box()
+    assert box and box["height"] < row["height"] * 2
+
+    phone = open_editor(
+        browser.new_context(viewport={"width": 390, "height": 844}), server, doc, token
+    )
+    toolbar = phone.locator("[data-editor-toolbar]")
+    first = toolbar.locator("[data-command=undo]").bounding_box()
+    box = toolbar.bounding_box()
+    assert first and box and box["height"] < first["height"] * 2, (box, first)
+    expect(toolbar.get_by_role("button", name="Plus")).to_be_hidden()
+    # Every button is on the row, which scrolls sideways to the last one.
+    assert toolbar.evaluate("t => t.scrollWidth > t.clientWidth")
+    last = toolbar.locator("[data-command=deleteTable]")
+    last.scroll_into_view_if_needed()
+    expect(last).to_be_in_viewport()

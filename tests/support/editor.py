@@ -32,6 +32,16 @@ def open_page(context: BrowserContext, path: str) -> Page:
     return page
 
 
+def toolbar_button(page: Page, command: str) -> Locator:
+    """A button of the editor's toolbar, opening its "Plus" panel first when it is in there."""
+    button = page.locator(f"[data-editor-toolbar] [data-command={command}]")
+    if button.evaluate("b => !!b.closest('[data-toolbar-overflow]')"):
+        more = page.locator("[data-editor-toolbar] [data-toolbar-more]")
+        if more.get_attribute("aria-expanded") != "true":
+            more.click()
+    return button
+
+
 def surface(page: Page) -> Locator:
     """The editable text of the editor."""
     return page.locator("#editor .ProseMirror")

@@ -231,7 +231,13 @@ CASES: dict[str, Case] = {
     "move a page to the trash": Case(
         "POST /espaces/{slug}/pages/{page_id:int}/corbeille",
         on_new_page(SPACE + "/pages/{target}/corbeille"),
-        does(303, SPACE, "pages", updates("pages", {"id": "{target}"}, deleted_at=SET)),
+        # Back to the space, whose toast offers to undo it.
+        does(
+            303,
+            SPACE + "[?]corbeille={target}",
+            "pages",
+            updates("pages", {"id": "{target}"}, deleted_at=SET),
+        ),
     ),
     "the trash": Case(
         "GET /espaces/{slug}/corbeille", get(SPACE + "/corbeille"), shows("<h1>Corbeille")

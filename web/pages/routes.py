@@ -50,7 +50,7 @@ from web.pages.images import MEDIA_TYPES, ImageError, ImageStore, StoredImage
 from web.pages.view import Crumb, EditorPage, PageLink, caret_colour
 from web.spaces.access import PageContext, page_context, space_role
 from web.spaces.guest_links import require_live_guest_link
-from web.spaces.tree import flatten, page_tree
+from web.spaces.tree import PageNode, flatten, page_tree
 from web.templating import STATIC_DIR, render
 
 # Slack over the image limit for the multipart envelope (boundaries, headers, the alt field).
@@ -125,13 +125,15 @@ class PageRoutes:
             *(Crumb(c.title, f"{base}/pages/{c.id}") for c in context.breadcrumbs),
         )
         links: tuple[PageLink, ...] = ()
+        roots: tuple[PageNode, ...] = ()
         # Titles of the other pages only for those who may read the whole space (a guest
         # invited to one page does not learn what else the space holds).
-        if context.can_edit and await space_role(self.engine, user, space.id) is not None:
-            nodes = flatten(await page_tree(self.engine, space.id))
+        if await space_role(self.engine, user, space.id) is not None:
+            roots = tuple(await page_tree(self.engine, space.id))
+        if context.can_edit and roots:
             links = tuple(
                 PageLink(node.title, f"{base}/pages/{node.id}")
-                for node, _depth in nodes
+                for node, _depth in flatten(list(roots))
                 if node.id != context.page_id
             )
         page = EditorPage(
@@ -149,6 +151,10 @@ class PageRoutes:
             share_url=f"{here}/partager" if user.guest_link_id is None else "",
             breadcrumbs=crumbs,
             page_links=links,
+            tree=roots,
+            space_url=base,
+            page_id=context.page_id,
+            rename_url=f"{here}/renommer" if context.can_edit and roots else "",
         )
         return render(request, "pages/editor.html", {"page": page})
 

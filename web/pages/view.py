@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 # Caret colours: each has at least 4.5:1 contrast with the white label text on it.
 CARET_COLOURS = (
@@ -63,6 +64,13 @@ class EditorPage:
     share_url: str = ""
     breadcrumbs: tuple[Crumb, ...] = ()
     page_links: tuple[PageLink, ...] = field(default_factory=tuple)
+    # The space's pages beside the page (roots of `web.spaces.tree.PageNode`), for those who
+    # may read the whole space; `space_url` is its address, `page_id` this page's.
+    tree: tuple[Any, ...] = ()
+    space_url: str = ""
+    page_id: int = 0
+    # Where the title is changed in place (a heading one can edit), when the role allows it.
+    rename_url: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

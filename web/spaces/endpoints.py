@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from web.auth.current import CurrentUser, require_user
 from web.i18n import gettext_for
@@ -52,14 +52,22 @@ def error_page(request: Request, error: SpaceError) -> Response:
     )
 
 
+def wants_json(request: Request) -> bool:
+    """A script's request (the page tree's fetch): it asks for JSON, not a redirect or a page."""
+    return request.headers.get("accept", "").startswith("application/json")
+
+
 def handles_errors(endpoint: Endpoint) -> Endpoint:
-    """Turn a refused operation into a clear 4xx page."""
+    """Turn a refused operation into a clear 4xx page (or `{"error": ...}` for a script)."""
 
     @wraps(endpoint)
     async def wrapper(request: Request) -> Response:
         try:
             return await endpoint(request)
         except SpaceError as error:
+            if wants_json(request):
+                message = gettext_for(request).gettext(error.message)
+                return JSONResponse({"error": message}, status_code=error.status)
             return error_page(request, error)
 
     return wrapper

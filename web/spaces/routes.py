@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from web.auth.current import CurrentUser, require_user
@@ -34,6 +34,7 @@ from web.spaces.endpoints import (
     see_other,
     space_for,
     text,
+    wants_json,
 )
 from web.spaces.errors import Forbidden, InvalidInput, NotFound, SpaceError
 from web.spaces.invitations import invitation_routes, send_invitation
@@ -163,6 +164,8 @@ async def space_home(request: Request) -> Response:
             user=user,
             activity=feed["entries"] if feed else [],
             activity_hidden=services.members_hidden_from(space, user),
+            tree_nodes=pages,
+            trashed=_trashed(request),
         ),
     )
 
@@ -348,6 +351,14 @@ async def _leave(request: Request, user: CurrentUser, space: Space, form: FormDa
 # -- pages tree --------------------------------------------------------------------------
 
 
+def _trashed(request: Request) -> int | None:
+    """The page just put in the trash (`?corbeille=ID`), whose toast offers to undo it."""
+    raw = request.query_params.get("corbeille", "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
+        return None
+    return int(raw) if 0 < int(raw) < 2**31 else None
+
+
 def _page_url(space: Space, page_id: int) -> str:
     return f"/espaces/{space.slug}/pages/{page_id}"
 
@@ -355,8 +366,18 @@ def _page_url(space: Space, page_id: int) -> str:
 @handles_errors
 async def organise_page(request: Request) -> Response:
     _, space, role = await space_for(request, "editor")
-    nodes = tree.flatten(await tree.page_tree(engine_of(request), space.id))
-    return render(request, "spaces/organise.html", common(space, role, nodes=nodes))
+    roots = await tree.page_tree(engine_of(request), space.id)
+    return render(
+        request,
+        "spaces/organise.html",
+        common(
+            space,
+            role,
+            nodes=tree.flatten(roots),
+            tree_nodes=roots,
+            trashed=_trashed(request),
+        ),
+    )
 
 
 @handles_errors
@@ -370,6 +391,8 @@ async def create_page(request: Request) -> Response:
         text(form, "title"),
         parent_id=optional_int(form, "parent_id", "Page parente"),
     )
+    if wants_json(request):
+        return JSONResponse({"id": page.id, "title": page.title, "url": _page_url(space, page.id)})
     return see_other(_page_url(space, page.id))
 
 
@@ -379,15 +402,23 @@ async def _tree_target(request: Request) -> tuple[CurrentUser, Space, int, FormD
     return user, space, path_int(request, "page_id"), form
 
 
-def _back(space: Space, form: FormData) -> str:
-    return "/espaces/" + space.slug + ("/organiser" if text(form, "back") == "organiser" else "")
+def _back(space: Space, form: FormData, query: str = "") -> str:
+    where = "/organiser" if text(form, "back") == "organiser" else ""
+    return "/espaces/" + space.slug + where + query
+
+
+def _done(request: Request, space: Space, form: FormData, **answer: object) -> Response:
+    """Where a tree form goes once done: back to its page, or a JSON answer for a script."""
+    if wants_json(request):
+        return JSONResponse({"ok": True, **answer})
+    return see_other(_back(space, form))
 
 
 @handles_errors
 async def rename_page(request: Request) -> Response:
     user, space, page_id, form = await _tree_target(request)
-    await tree.rename_page(engine_of(request), user, page_id, text(form, "title"))
-    return see_other(_back(space, form))
+    title = await tree.rename_page(engine_of(request), user, page_id, text(form, "title"))
+    return _done(request, space, form, title=title)
 
 
 @handles_errors
@@ -396,7 +427,7 @@ async def move_page(request: Request) -> Response:
     parent_id = optional_int(form, "parent_id", "Page parente")
     position = optional_int(form, "position", "Position")
     await tree.move_page(engine_of(request), user, page_id, parent_id, position=position)
-    return see_other(_back(space, form))
+    return _done(request, space, form)
 
 
 @handles_errors
@@ -406,7 +437,7 @@ async def shift_page(request: Request) -> Response:
     if direction not in ("up", "down"):
         raise InvalidInput("Direction : « up » ou « down ».")
     await tree.shift_page(engine_of(request), user, page_id, -1 if direction == "up" else 1)
-    return see_other(_back(space, form))
+    return _done(request, space, form)
 
 
 @handles_errors
@@ -415,7 +446,10 @@ async def trash_page(request: Request) -> Response:
     documents = await tree.trash_page(engine_of(request), user, page_id)
     for document in documents:
         await recheck(request, doc_tag(document), reason="page moved to the trash")
-    return see_other(_back(space, form))
+    if wants_json(request):
+        return JSONResponse({"ok": True})
+    # The page it lands on offers to undo (a toast with "Annuler"): never silently gone.
+    return see_other(_back(space, form, f"?corbeille={page_id}"))
 
 
 @handles_errors

@@ -158,7 +158,8 @@ async def create_page(
 
 async def rename_page(
     engine: AsyncEngine, actor: Actor, page_id: int, title: str, *, now: datetime | None = None
-) -> None:
+) -> str:
+    """Give a page a new title; returns the title as kept (trimmed, on one line)."""
     now = now or utcnow()
     title = one_line(title, "Titre")
     async with engine.begin() as conn:
@@ -170,6 +171,7 @@ async def rename_page(
             await activity.record(
                 conn, page.space_id, actor.id, "page.renamed", "page", page_id, title, now
             )
+    return title
 
 
 async def move_page(

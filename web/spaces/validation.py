@@ -7,11 +7,13 @@ import unicodedata
 
 import nh3
 
+from web.spaces.description import markdown_html
 from web.spaces.errors import InvalidInput
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 DESCRIPTION_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "a", "ul", "ol", "li", "code"}
+DESCRIPTION_SCHEMES = {"http", "https", "mailto"}
 
 
 def one_line(value: object, field: str, *, max_length: int = 200, required: bool = True) -> str:
@@ -27,13 +29,19 @@ def one_line(value: object, field: str, *, max_length: int = 200, required: bool
 
 
 def description_html(value: object, *, max_length: int = 5000) -> str:
-    """A description: a little HTML is allowed, sanitised by nh3 (scripts, styles, events go)."""
+    """A description: Markdown's bold, italic, lists and links (or a little HTML), as HTML
+    sanitised by nh3 (scripts, styles, events and other link schemes go)."""
     if not isinstance(value, str):
         raise InvalidInput("Description : texte attendu.")
     text = _CONTROL.sub("", value).strip()
     if len(text) > max_length:
         raise InvalidInput(f"Description : {max_length} caractères au plus.")
-    return nh3.clean(text, tags=DESCRIPTION_TAGS, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        markdown_html(text),
+        tags=DESCRIPTION_TAGS,
+        url_schemes=DESCRIPTION_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 def search_text(value: str, *, max_length: int = 200) -> str:

@@ -173,13 +173,22 @@ async def test_a_space_page_opens_the_editor_with_the_members_role(
     data = editor_data(response.text)
     assert data["doc"] == page.doc_name and data["role"] == "owner"
     assert data["user-name"] == "Chef" and data["upload-url"] == url + "/images"
-    assert f'<option value="/espaces/{space.slug}/pages/{home.id}"' in response.text
-    assert "Accueil" in response.text.split('aria-current="page"')[0]  # in the breadcrumbs
+    # The link dialog offers the other pages; the tree beside shows them all, this one current.
+    assert f'role="option" aria-selected="false" data-url="{url.rsplit("/", 1)[0]}/{home.id}"' in (
+        response.text
+    )
+    assert f'data-rename-url="{url}/renommer"' in response.text  # the title, edited in place
+    tree = response.text.split("data-page-tree")[1].split("</nav>")[0]
+    assert f'href="{url}" aria-current="page">Compte rendu</a>' in tree and "Accueil" in tree
+    assert "data-editable" in response.text.split("data-page-tree")[1].split(">")[0]
 
     lecteur = await signed_in(new_client(), "lecteur@example.gouv.fr")
     as_reader = await lecteur.get(url)
     assert editor_data(as_reader.text)["role"] == "reader"
     assert 'role="toolbar"' not in as_reader.text
+    # A reader sees the tree, but can neither drag it nor rename the page.
+    assert "data-page-tree" in as_reader.text and "data-rename-url" not in as_reader.text
+    assert "data-editable" not in as_reader.text.split("data-page-tree")[1].split(">")[0]
     refused = await upload(lecteur, url + "/images", png())
     assert refused.status_code == 403
 
