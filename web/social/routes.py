@@ -406,8 +406,11 @@ class SocialRoutes:
             found = await activity.feed(
                 self.store.engine, user, space.id, space.slug, utcnow(), before=before
             )
-        if found is None:
+        if found is None or space is None:
             raise SocialNotFound(NOT_FOUND)
+        if services.members_hidden_from(space, user):
+            # The feed names members: a guest the space does not show them to sees none of it.
+            return JSONResponse({"entries": [], "next": None, "hidden": True})
         return JSONResponse(found)
 
     # -- one-click unsubscribe (RFC 8058) -----------------------------------------------------

@@ -51,3 +51,29 @@ async def test_the_feed_lists_what_happened_newest_first_page_by_page(
     home = await world.clients["reader"].get(f"/espaces/{world.slug}")
     assert "Activité récente" in home.text and "a commenté" in home.text
     assert "Compte rendu" in home.text
+
+
+async def test_a_link_guest_sees_the_feed_only_when_the_space_shows_guests_its_members(
+    app: Starlette, world: World, api: dict[str, SocialApi]
+) -> None:
+    """The feed names members: a guest of a link to the space reads it only where the space
+    lets guests see who its members are (its setting, off by default)."""
+    engine = app.state.engine
+    await world.new_page("Compte rendu")
+    url = f"/api/espaces/{world.slug}/activite"
+    hidden = await api["space_link_reader"].ok("GET", url)
+    assert hidden["entries"] == [] and hidden["hidden"] is True
+    assert (await api["reader"].ok("GET", url))["entries"] != []
+    space = await services.space_by_id(engine, world.space_id)
+    assert space is not None
+    await services.update_space(
+        engine,
+        world.owner,
+        world.space_id,
+        name=space.name,
+        description=space.description,
+        visibility=space.visibility,
+        guests_see_members=True,
+    )
+    shown = await api["space_link_reader"].ok("GET", url)
+    assert "Compte rendu" in str(shown["entries"]) and "hidden" not in shown
