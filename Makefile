@@ -120,8 +120,12 @@ types: $(DEV_STAMP)
 unit: setup-dev
 	$(BIN)/pytest -q
 
+# The suite runs on every core (2 here and in CI), a test file per worker at a time: most of
+# its time is spent waiting on servers, browsers and peers. PYTEST_WORKERS=0 runs it in one
+# process.
+PYTEST_WORKERS ?= 2
 test: setup-dev lock-check lint types js-test
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: bench-sync bench-store
 
