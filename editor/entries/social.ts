@@ -3,6 +3,7 @@
 
 import { showCount, unreadOf } from "../src/bell";
 import { askJson, onLiveReload, tabLive } from "../src/livetab";
+import { startRecommend } from "../src/recommend";
 
 async function refreshCount(): Promise<void> {
   try {
@@ -80,3 +81,7 @@ function startNotificationsPage(): void {
 
 startBell();
 startNotificationsPage();
+for (const block of document.querySelectorAll<HTMLElement>("[data-recommend]")) {
+  const me = Number(block.dataset.me);
+  startRecommend(block, Number.isInteger(me) && me > 0 ? me : null);
+}

@@ -141,6 +141,7 @@ class PageRoutes:
             history_url=f"{here}/versions",
             breadcrumbs=crumbs,
             page_links=links,
+            item_id=context.page_id,
         )
         return render(request, "pages/editor.html", {"page": page})
 

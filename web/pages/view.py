@@ -61,6 +61,9 @@ class EditorPage:
     history_url: str = ""
     breadcrumbs: tuple[Crumb, ...] = ()
     page_links: tuple[PageLink, ...] = field(default_factory=tuple)
+    # The page's id for the social layer (comments, recommend; docs/social.md); 0: a document
+    # opened by token, which has none.
+    item_id: int = 0
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -69,3 +72,8 @@ class EditorPage:
     @property
     def writable(self) -> bool:
         return self.role in WRITING_ROLES
+
+    @property
+    def can_comment(self) -> bool:
+        """Commenters and up comment, react and recommend; readers only see."""
+        return self.role != "reader"
