@@ -87,12 +87,13 @@ export class CommentsPanel {
   private pending: { anchor: string; quote: string } | null = null;
   private orphanedSent = new Set<number>();
   private loading: Promise<void> | null = null;
+  private synced = false;
 
   constructor(
     private readonly root: HTMLElement,
     private readonly editor: Editor,
     private readonly url: string,
-    private readonly loaded: Promise<unknown>,
+    loaded: Promise<unknown>,
   ) {
     this.words = JSON.parse(root.dataset.words ?? "{}") as Words;
     this.list = root.querySelector<HTMLElement>("[data-threads]") ?? root;
@@ -106,11 +107,28 @@ export class CommentsPanel {
       if (event.kind.startsWith("comment.")) void this.load();
     });
     onLiveReload(() => void this.load());
+    void loaded.then(() => {
+      this.synced = true;
+      this.checkOrphans();
+    });
     void this.load();
   }
 
   private word(key: string): string {
     return this.words[key] ?? key;
+  }
+
+  private shownHash = false;
+
+  /** The address's #commentaire-<id> (a notification's link), once its thread is listed. */
+  private showHash(): void {
+    if (this.shownHash || !window.location.hash.startsWith("#commentaire-")) return;
+    const target = document.getElementById(window.location.hash.slice(1));
+    if (!target) return;
+    this.shownHash = true;
+    target.setAttribute("tabindex", "-1");
+    target.scrollIntoView({ block: "center" });
+    target.focus({ preventScroll: true });
   }
 
   async load(): Promise<void> {
@@ -119,7 +137,8 @@ export class CommentsPanel {
       this.listing = found;
       this.render();
       this.refresh();
-      void this.loaded.then(() => this.checkOrphans());
+      this.showHash();
+      this.checkOrphans();
     });
     this.loading = loading.catch(() => undefined);
     return this.loading;
@@ -127,10 +146,13 @@ export class CommentsPanel {
 
   /** A thread whose words were all deleted is orphaned: say so to the server, once. */
   private checkOrphans(): void {
-    if (!this.listing.can_comment) return;
+    // Before the document is in, anchors resolve to nothing: never orphan them then.
+    if (!this.listing.can_comment || !this.synced) return;
     for (const thread of this.listing.threads) {
       if (!thread.anchor || thread.orphaned || this.orphanedSent.has(thread.id)) continue;
-      if (resolveAnchor(this.editor.state, thread.anchor) === "gone") {
+      // Gone: the range collapsed, or its ends went with a deleted paragraph.
+      const where = resolveAnchor(this.editor.state, thread.anchor);
+      if (where === "gone" || where === null) {
         this.orphanedSent.add(thread.id);
         void askJson("PATCH", `/api/commentaires/${thread.id}`, { orphaned: true }).catch(() => undefined);
       }
@@ -217,10 +239,19 @@ export class CommentsPanel {
     const act = target.dataset.action;
     if (act === "new") this.openForm();
     else if (act === "cancel") this.closeForm();
-    else if (act === "resolve") void this.send("POST", `/api/commentaires/${id}/resoudre`);
-    else if (act === "reopen") void this.send("POST", `/api/commentaires/${id}/rouvrir`);
+    else if (act === "resolve" || act === "reopen") {
+      const path = act === "resolve" ? "resoudre" : "rouvrir";
+      void this.send("POST", `/api/commentaires/${id}/${path}`).then(() => this.focusThread(id));
+    }
     else if (act === "delete" && window.confirm(this.word("confirmDelete"))) void this.send("DELETE", `/api/commentaires/${id}`);
     else if (act === "edit") this.edit(target, id);
+  }
+
+  /** Focus a thread after a change (or the panel's title when it left the list). */
+  private focusThread(id: number): void {
+    const thread = document.getElementById(`commentaire-${id}`) ?? this.root.querySelector<HTMLElement>("h2");
+    thread?.setAttribute("tabindex", "-1");
+    thread?.focus();
   }
 
   private edit(target: HTMLElement, id: number): void {
@@ -273,7 +304,10 @@ export class CommentsPanel {
       const sent = { body, ...(this.pending ?? {}) };
       void this.send("POST", this.url, sent, form).then((ok) => ok && this.closeForm());
     } else if (form.dataset.reply) {
-      void this.send("POST", this.url, { body, thread_id: Number(form.dataset.reply) }, form);
+      const thread = form.dataset.reply;
+      void this.send("POST", this.url, { body, thread_id: Number(thread) }, form).then((ok) => {
+        if (ok) this.root.querySelector<HTMLElement>(`[data-reply="${thread}"] textarea`)?.focus();
+      });
     } else if (form.dataset.edit) {
       void this.send("PATCH", `/api/commentaires/${form.dataset.edit}`, { body }, form);
     }

@@ -107,6 +107,10 @@ def test_a_comment_on_selected_words_reaches_an_editor_live_and_keeps_its_words(
     bob_panel = bob.get_by_role("complementary", name="Commentaires")
     expect(bob_panel.locator(".comment-thread .comment-body")).to_have_text("Quel montant ?")
     expect(bob.locator(".comment-anchor")).to_have_text("budget")
+    # Opened afresh, the page shows it too (and never takes it for orphaned while loading).
+    again = open_page(bob.context, space.notes_url)
+    expect(again.locator(".comment-anchor")).to_have_text("budget")
+    again.close()
 
     # Bob types before the anchor: the highlight stays on its words, for both.
     type_at_start(bob, "Ainsi, ")
@@ -128,6 +132,20 @@ def test_a_comment_on_selected_words_reaches_an_editor_live_and_keeps_its_words(
     panel.get_by_label("Afficher").select_option("oui")
     expect(panel.locator(".comment-thread")).to_have_count(1)
     expect(panel.get_by_text("Discussion résolue")).to_be_visible()
+
+    # A comment whose words are deleted stays, marked orphaned, for everyone.
+    panel.get_by_label("Afficher").select_option("non")
+    carol.evaluate(SELECT_WORD, "pont")
+    panel.get_by_role("button", name="Commenter").click()
+    panel.get_by_label("Votre commentaire").fill("Lequel ?")
+    panel.get_by_role("button", name="Publier").click()
+    expect(bob.locator(".comment-anchor")).to_have_text("pont")
+    surface(bob).click()
+    bob.keyboard.press("Control+A")
+    bob.keyboard.press("Delete")
+    expect(panel.get_by_text("Le texte commenté a été supprimé.")).to_be_visible()
+    expect(panel.locator(".comment-body")).to_have_text("Lequel ?")
+    expect(carol.locator(".comment-anchor")).to_have_count(0)
 
 
 def test_a_reader_guest_sees_the_comments_but_cannot_comment(
