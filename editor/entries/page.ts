@@ -12,6 +12,7 @@
 //   data-image-base     where the page's images are served (…/images, no trailing slash)
 //   data-csrf-token     sent as X-CSRF-Token with uploads, when the page has one
 //   data-store-key      whose device copy (IndexedDB) this is
+import { CommentsPanel } from "../src/comments";
 import { FRENCH_LABELS, SharedDocument, type ConnectionState, type StatusLabels } from "../src/collab";
 import { WRITING_ROLES, createEditor } from "../src/editor";
 import { keepPageForOffline } from "../src/offline";
@@ -112,6 +113,8 @@ function mount(root: HTMLElement): void {
     root.dataset.offlineReady = String(kept);
   });
   window.atelier = { shared, editor };
+  const comments = document.querySelector<HTMLElement>("[data-comments]");
+  if (comments?.dataset.url) new CommentsPanel(comments, editor, comments.dataset.url, shared.loaded);
 }
 
 const root = document.getElementById("editor");

@@ -48,3 +48,20 @@ async def seed_space(data_dir: Path) -> Space:
         return Space(space.slug, home.id, notes.id, link.token)
     finally:
         await engine.dispose()
+
+
+async def add_person(data_dir: Path, slug: str, email: str, name: str, role: str) -> int:
+    """One more member of the seeded space (Alice adds them), signed in with PASSWORD; their id."""
+    from web.accounts.users import find_by_email
+    from web.spaces.services import space_by_slug
+
+    engine = create_engine(database_url(data_dir.resolve(), None))
+    try:
+        person = await create_user(engine, email=email, display_name=name, password=PASSWORD)
+        alice = await find_by_email(engine, "alice@agri.gouv.fr")
+        space = await space_by_slug(engine, slug)
+        assert alice is not None and space is not None
+        await add_member(engine, Who(alice.id), space.id, person, role)
+        return int(person)
+    finally:
+        await engine.dispose()

@@ -87,6 +87,7 @@ STOPS = (
     Stop("annuaire", "/annuaire", "alice"),
     Stop("profil", "/annuaire/{bob}", "alice"),
     Stop("compte", "/compte", "alice"),
+    Stop("notifications", "/notifications", "carol"),
     Stop("admin-comptes", "/admin/comptes", "alice"),
     Stop("admin-inscriptions", "/admin/inscriptions", "alice"),
     Stop("admin-courriels", "/admin/courriels", "alice"),

@@ -71,6 +71,7 @@ sign out                      ok   ok   ok   ok   ok   ok   ok   ok   ok   noop 
 sign out everywhere           ok   ok   ok   ok   ok   ok   ok   ok   ok   in   in   in   in   in
 switch language               ok   ok   ok   ok   ok   ok   ok   ok   ok   noop noop noop noop noop
 account page                  ok   ok   ok   ok   ok   ok   ok   ok   ok   in   in   in   in   in
+my notifications page         ok   ok   ok   ok   ok   ok   ok   ok   ok   in   in   in   in   in
 change one's profile          ok   ok   ok   ok   ok   ok   ok   ok   ok   in   in   in   in   in
 change one's password         ok   ok   ok   ok   ok   ok   ok   ok   ok   in   in   in   in   in
 forgotten password form       ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok   ok
@@ -187,6 +188,9 @@ CASES: dict[str, Case] = {
         },
     ),
     "account page": Case("GET /compte", get("/compte"), shows("<h1>Mon compte")),
+    "my notifications page": Case(
+        "GET /notifications", get("/notifications"), shows("<h1>Notifications</h1>")
+    ),
     "change one's profile": Case(
         "POST /compte/profil",
         post("/compte/profil", display_name="Nouveau nom de {actor}", organisation=""),

@@ -155,6 +155,7 @@ class PageRoutes:
             space_url=base,
             page_id=context.page_id,
             rename_url=f"{here}/renommer" if context.can_edit and roots else "",
+            item_id=context.page_id,
         )
         return render(request, "pages/editor.html", {"page": page})
 

@@ -71,6 +71,9 @@ class EditorPage:
     page_id: int = 0
     # Where the title is changed in place (a heading one can edit), when the role allows it.
     rename_url: str = ""
+    # The page's id for the social layer (comments, recommend; docs/social.md); 0: a document
+    # opened by token, which has none.
+    item_id: int = 0
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -79,3 +82,8 @@ class EditorPage:
     @property
     def writable(self) -> bool:
         return self.role in WRITING_ROLES
+
+    @property
+    def can_comment(self) -> bool:
+        """Commenters and up comment, react and recommend; readers only see."""
+        return self.role != "reader"

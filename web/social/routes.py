@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -121,6 +122,7 @@ class SocialRoutes:
             r(item + "/suivi", self.following, methods=["GET"]),
             r(item + "/suivi", self.set_following, methods=["POST"]),
             r("/api/notifications", self.notifications, methods=["GET"]),
+            r("/notifications", self.notifications_page, methods=["GET"]),
             r("/api/notifications/lues", self.read_all, methods=["POST"]),
             r("/api/notifications/{notification_id:int}/lue", self.read_one, methods=["POST"]),
             r("/api/notifications/courriels", self.mail_settings, methods=["GET"]),
@@ -296,11 +298,9 @@ class SocialRoutes:
 
     # -- notifications ------------------------------------------------------------------------
 
-    @json_errors
-    async def notifications(self, request: Request) -> Response:
+    async def grouped(self, user: CurrentUser) -> dict[str, Any]:
         """The person's latest notifications, grouped by item (newest item first), each item
         checked again: one the person may no longer read is left out."""
-        user = require_user(request)
         now = utcnow()
         engine = self.store.engine
         async with engine.connect() as conn:
@@ -337,7 +337,26 @@ class SocialRoutes:
                     group["notifications"].append(shown)
             unread = (await unread_counts(conn, [user.id]))[user.id]
         listed = [g for g in groups.values() if g["item"] is not None]
-        return JSONResponse({"unread": unread, "groups": listed})
+        return {"unread": unread, "groups": listed}
+
+    @json_errors
+    async def notifications(self, request: Request) -> Response:
+        """`?seulement=nombre`: the unread count alone (the header's bell)."""
+        user = require_user(request)
+        if request.query_params.get("seulement") == "nombre":
+            async with self.store.engine.connect() as conn:
+                unread = (await unread_counts(conn, [user.id]))[user.id]
+            return JSONResponse({"unread": unread})
+        return JSONResponse(await self.grouped(user))
+
+    async def notifications_page(self, request: Request) -> Response:
+        """The person's notifications as a page (the bell's link)."""
+        user = require_user(request)
+        found = await self.grouped(user)
+        for group in found["groups"]:
+            for shown in group["notifications"]:
+                shown["at"] = datetime.fromisoformat(shown["created_at"])
+        return render(request, "social/notifications.html", found)
 
     async def _mark(self, request: Request, notification_id: int | None) -> Response:
         user = require_user(request)
