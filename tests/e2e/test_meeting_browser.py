@@ -33,6 +33,7 @@ from tests.support.meeting_pages import (
 from tests.support.ports import free_range
 from tests.support.servers import AtelierServer
 from tests.support.visio import LOOPBACK_ENV
+from tests.support.waiting import eventually_blocking
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +98,11 @@ SELECTED_PAIR = """async () => {
 }"""
 
 
+def both_pairs(pairs: list[list[str]]) -> list[list[str]]:
+    """The selected pairs once both connections (publish, subscribe) have one, else none."""
+    return pairs if len(pairs) == 2 else []
+
+
 def is_own_address(address: str) -> bool:
     """Whether `address` belongs to this machine (a UDP socket can be bound to it)."""
     with socket.socket(
@@ -117,8 +123,13 @@ def test_media_flows_to_the_sfu_on_loopback_only(
     wait_for_videos(alice, 1)
     wait_for_videos(bob, 1)
     for page in (alice, bob):
-        pairs = page.evaluate(SELECTED_PAIR)
-        assert len(pairs) == 2, pairs  # publish and subscribe
+        # Publish and subscribe: each connection reports its selected pair once it has one
+        # (video may flow on one before the other's statistics say so).
+        pairs = eventually_blocking(
+            lambda: both_pairs(page.evaluate(SELECTED_PAIR)),  # noqa: B023 (called at once)
+            timeout=30,
+            what="a selected candidate pair on both connections",
+        )
         for local, remote in pairs:
             # The SFU is reached at 127.0.0.1 only. Chromium never gathers loopback itself:
             # its end is one of this machine's own addresses, so nothing leaves the machine.

@@ -70,6 +70,8 @@ def test_share_a_page_copy_a_link_change_a_role_revoke_and_the_guest_is_told(
     # Bob, editor, becomes a reader.
     dialog.get_by_label("Rôle de Bob Durand").select_option(label="Lecteur")
     dialog.get_by_role("button", name="Changer Bob Durand").click()
+    # The dialog takes no other form while one is on its way (aria-busy): wait for the answer.
+    expect(dialog).not_to_have_attribute("aria-busy", "true")
     expect(dialog.get_by_label("Rôle de Bob Durand")).to_have_value("reader")
 
     # The guest's link is revoked.
