@@ -8,191 +8,32 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-
-class SettingsError(ValueError):
-    """A setting has a value the server cannot use."""
-
-
-def _int(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip().replace("_", ""))
-        except ValueError:
-            raise SettingsError(f"expected a whole number, got {raw!r}") from None
-        if not low <= value <= high:
-            raise SettingsError(f"expected a number from {low} to {high}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise SettingsError(f"expected a number, got {raw!r}") from None
-        if not low <= value <= high:
-            raise SettingsError(f"expected a number from {low} to {high}, got {value}")
-        return value
-
-    return parse
-
-
-def _text(raw: str) -> str:
-    return raw.strip()
-
-
-def _url(*schemes: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        if (
-            value
-            and not value.startswith(tuple(f"{s}://" for s in schemes))
-            and (not any(value.startswith(f"{s}+") for s in schemes))
-        ):
-            raise SettingsError(f"expected a URL starting with {' or '.join(schemes)}://")
-        return value
-
-    return parse
-
-
-def _flag(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"expected true or false, got {raw!r}")
-
-
-# Addresses a server listens on that no one can open in a browser.
-_UNSPECIFIED = ("0.0.0.0", "::", "[::]")
-_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.?")
-
-
-def _host_name_problem(name: str) -> str | None:
-    """Why `name` is not a host name or IP address, or None when it is one."""
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-        return None
-    except ValueError:
-        pass
-    if _HOST_NAME.fullmatch(name) is None:
-        return f"{name!r} is not a host name"
-    return None
-
-
-def _public_url(raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    if not value:
-        return ""
-    example = "expected an address such as https://atelier.example.gouv.fr"
-    try:
-        parts = urlsplit(value)
-        hostname = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        raise SettingsError(f"{example}, got {raw!r}") from None
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise SettingsError(f"{example}, got {raw!r}")
-    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
-        raise SettingsError(f"{example} (no path, query or user), got {raw!r}")
-    if hostname in _UNSPECIFIED or _host_name_problem(hostname):
-        raise SettingsError(f"{example} (a name or address people can open), got {raw!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
-
-
-def _host_names(raw: str) -> tuple[str, ...]:
-    names = tuple(n.strip().lower() for n in raw.split(",") if n.strip())
-    for name in names:
-        problem = _host_name_problem(name)
-        if problem:
-            raise SettingsError(f"expected host names separated by commas: {problem}")
-    return tuple(n.strip("[]") for n in names)
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in choices:
-            raise SettingsError(f"expected one of {', '.join(choices)}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _secret(raw: str) -> str:
-    value = raw.strip()
-    if value and len(value) < 32:
-        raise SettingsError("a secret key must be at least 32 characters long")
-    return value
-
-
-def _domains(raw: str) -> tuple[str, ...]:
-    names = tuple(d.strip().lower().lstrip("@").lstrip(".") for d in raw.split(",") if d.strip())
-    for name in names:
-        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", name):
-            raise SettingsError(f"expected email domains separated by commas, got {name!r}")
-    return names
-
-
-def _ip_addresses(raw: str) -> str:
-    names = [a.strip() for a in raw.split(",") if a.strip()]
-    for name in names:
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            message = f"expected IP addresses separated by commas, got {name!r}"
-            raise SettingsError(message) from None
-    return ",".join(names)
-
-
-def _ice_urls(raw: str) -> str:
-    urls = raw.split()
-    for url in urls:
-        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
-            raise SettingsError(f"expected stun: or turn: URLs separated by spaces, got {url!r}")
-    return " ".join(urls)
-
-
-def _port_range(raw: str) -> tuple[int, int] | None:
-    value = raw.strip()
-    if not value:
-        return None
-    match = re.fullmatch(r"([0-9]+)\s*-\s*([0-9]+)", value)
-    if match is None:
-        raise SettingsError(f"expected a port range LOW-HIGH such as 40000-40999, got {raw!r}")
-    low, high = int(match[1]), int(match[2])
-    if not 1024 <= low <= high <= 65535:
-        raise SettingsError(
-            f"expected ports from 1024 to 65535, the lower one first, got {low}-{high}"
-        )
-    return (low, high)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One row of the settings table: the environment variable, its documented default (as
-    one would write it), what it does, how it is read; `attribute` is its `Settings` field."""
-
-    name: str
-    default: str
-    help: str
-    parse: Callable[[str], Any]
-    attribute: str = ""
-
-
-def setting(name: str, default: str, help: str, parse: Callable[[str], Any]) -> Any:
-    """A `Settings` field declared by its row: its typed default is `default` parsed."""
-    return field(default=parse(default), metadata={"setting": Setting(name, default, help, parse)})
+from web.setting_types import (
+    Setting,
+    parse_choice,
+    parse_domains,
+    parse_flag,
+    parse_float,
+    parse_host_names,
+    parse_ice_urls,
+    parse_int,
+    parse_ip_addresses,
+    parse_port_range,
+    parse_public_url,
+    parse_secret,
+    parse_text,
+    parse_url,
+    setting,
+)
+from web.setting_types import (
+    SettingsError as SettingsError,
+)
 
 
 @dataclass(frozen=True)
@@ -205,130 +46,130 @@ class Settings:
         "HOST",
         "127.0.0.1",
         "Address the web server listens on.",
-        _text,
+        parse_text,
     )
     port: int = setting(
         "PORT",
         "8000",
         "TCP port the web server listens on.",
-        _int(1, 65535),
+        parse_int(1, 65535),
     )
     workers: int = setting(
         "ATELIER_WORKERS",
         "1",
         "Number of worker processes for `atelier serve`. More than one needs REDIS_URL.",
-        _int(1, 64),
+        parse_int(1, 64),
     )
     data_dir: str = setting(
         "ATELIER_DATA_DIR",
         "./data",
         "Folder for the SQLite database, uploaded files and the generated secret key; kept "
         "readable by the server's user only (0700, files 0600; tightened at start).",
-        _text,
+        parse_text,
     )
     database_url: str = setting(
         "DATABASE_URL",
         "",
         "SQLAlchemy URL of the database; empty means SQLite in the data folder. "
         "`postgresql://user:pass@host/db` selects PostgreSQL (asyncpg).",
-        _url("sqlite", "postgresql", "postgres"),
+        parse_url("sqlite", "postgresql", "postgres"),
     )
     redis_url: str = setting(
         "REDIS_URL",
         "",
         "Redis URL (`redis://host:6379/0`) for the bus between workers; empty means one "
         "process with an in-process bus.",
-        _url("redis", "rediss", "unix"),
+        parse_url("redis", "rediss", "unix"),
     )
     secret_key: str = setting(
         "ATELIER_SECRET_KEY",
         "",
         "Key that signs tokens and sessions (32+ characters). Empty: one is generated once "
         "and kept in the data folder as `secret_key`.",
-        _secret,
+        parse_secret,
     )
     log_level: str = setting(
         "ATELIER_LOG_LEVEL",
         "info",
         "Logging level: debug, info, warning or error.",
-        _choice("debug", "info", "warning", "error"),
+        parse_choice("debug", "info", "warning", "error"),
     )
     max_message_bytes: int = setting(
         "ATELIER_MAX_MESSAGE_BYTES",
         "4194304",
         "Largest WebSocket message a client may send; a larger one closes its connection "
         "with 1009.",
-        _int(1024, 256 * 2**20),
+        parse_int(1024, 256 * 2**20),
     )
     max_document_bytes: int = setting(
         "ATELIER_MAX_DOCUMENT_BYTES",
         "67108864",
         "Largest size a document may grow to; an update past it is refused (close 1009).",
-        _int(4096, 2**31),
+        parse_int(4096, 2**31),
     )
     max_image_bytes: int = setting(
         "ATELIER_MAX_IMAGE_BYTES",
         "10485760",
         "Largest image a user may upload into a page (PNG, JPEG, GIF or WebP); a larger one "
         "is refused with 413.",
-        _int(1024, 2**30),
+        parse_int(1024, 2**30),
     )
     send_buffer_bytes: int = setting(
         "ATELIER_SEND_BUFFER_BYTES",
         "8388608",
         "Bytes waiting to be sent to one sync connection before it is dropped as too slow "
         "(it resyncs when it reconnects). One message larger than this still goes out whole.",
-        _int(65536, 2**31),
+        parse_int(65536, 2**31),
     )
     rate_messages: float = setting(
         "ATELIER_RATE_MESSAGES",
         "300",
         "Messages per second one connection may send on average.",
-        _float(1, 1_000_000),
+        parse_float(1, 1_000_000),
     )
     rate_burst: float = setting(
         "ATELIER_RATE_BURST",
         "1500",
         "Messages one connection may send in a burst above the average rate; past it the "
         "connection is closed with 1008.",
-        _float(1, 10_000_000),
+        parse_float(1, 10_000_000),
     )
     commit_interval_ms: int = setting(
         "ATELIER_COMMIT_INTERVAL_MS",
         "80",
         "How long a group of received updates gathers before it is committed (the first "
         "update of a group is durable within this plus the commit's own few milliseconds).",
-        _int(1, 1000),
+        parse_int(1, 1000),
     )
     compact_after_updates: int = setting(
         "ATELIER_COMPACT_AFTER_UPDATES",
         "200",
         "Log length after which a document's updates are merged into its snapshot.",
-        _int(2, 1_000_000),
+        parse_int(2, 1_000_000),
     )
     room_idle_seconds: float = setting(
         "ATELIER_ROOM_IDLE_SECONDS",
         "10",
         "Seconds a document stays in memory after its last connection closes.",
-        _float(0, 86400),
+        parse_float(0, 86400),
     )
     version_interval_minutes: int = setting(
         "ATELIER_VERSION_INTERVAL_MINUTES",
         "60",
         "Minutes between automatic versions of a page that keeps changing (1 to 10080).",
-        _int(1, 10080),
+        parse_int(1, 10080),
     )
     token_ttl_seconds: int = setting(
         "ATELIER_TOKEN_TTL_SECONDS",
         "86400",
         "Default lifetime of a token minted by `atelier token`.",
-        _int(1, 10 * 365 * 86400),
+        parse_int(1, 10 * 365 * 86400),
     )
     guest_link_days: int = setting(
         "ATELIER_GUEST_LINK_DAYS",
         "30",
         "Days a new guest link stays valid unless its creator picks another expiry (1 to 366).",
-        _int(1, 366),
+        parse_int(1, 366),
     )
     live_retention_events: int = setting(
         "ATELIER_LIVE_RETENTION_EVENTS",
@@ -336,7 +177,7 @@ class Settings:
         "Live events (notifications, comments, board moves...) kept for clients that reconnect: "
         "one that missed more than this is told to reload its page. In memory, or in Redis with "
         "REDIS_URL.",
-        _int(100, 10_000_000),
+        parse_int(100, 10_000_000),
     )
     access_watch_seconds: float = setting(
         "ATELIER_ACCESS_WATCH_SECONDS",
@@ -344,49 +185,49 @@ class Settings:
         "How often each worker closes the live sockets (documents, meetings) whose session or "
         "guest link expired. Ending access by hand (signing out, revoking, removing) closes "
         "them at once.",
-        _float(0.1, 3600),
+        parse_float(0.1, 3600),
     )
     comment_max_chars: int = setting(
         "ATELIER_COMMENT_MAX_CHARS",
         "10000",
         "Longest comment (its HTML, in characters) a person may post; a longer one is refused "
         "(422).",
-        _int(100, 1_000_000),
+        parse_int(100, 1_000_000),
     )
     comments_per_minute: int = setting(
         "ATELIER_COMMENTS_PER_MINUTE",
         "30",
         "Comments one person may post per minute (in bursts of as many), per worker; past it "
         "a comment is refused (429) until the bucket refills.",
-        _int(1, 10_000),
+        parse_int(1, 10_000),
     )
     mentions_per_comment: int = setting(
         "ATELIER_MENTIONS_PER_COMMENT",
         "20",
         "Mentions (people and groups) one comment may hold; past it the comment is refused "
         "with a message saying so (422).",
-        _int(1, 1000),
+        parse_int(1, 1000),
     )
     notification_batch_seconds: float = setting(
         "ATELIER_NOTIFICATION_BATCH_SECONDS",
         "120",
         "Batching window of notification mails: a person gets at most one mail per window, "
         "however many notifications, whichever worker made them.",
-        _float(1, 86400),
+        parse_float(1, 86400),
     )
     notification_digest_hour: int = setting(
         "ATELIER_NOTIFICATION_DIGEST_HOUR",
         "7",
         "Hour of the day (UTC, 0 to 23) the daily digest of notifications goes out to those "
         "who chose it.",
-        _int(0, 23),
+        parse_int(0, 23),
     )
     notification_mail_seconds: float = setting(
         "ATELIER_NOTIFICATION_MAIL_SECONDS",
         "15",
         "How often each worker looks for notification mails that are due (a mail may leave "
         "this much after its window ends).",
-        _float(0.1, 3600),
+        parse_float(0.1, 3600),
     )
     guest_accounts_per_address: int = setting(
         "ATELIER_GUEST_ACCOUNTS_PER_ADDRESS",
@@ -395,7 +236,7 @@ class Settings:
         "past it a first opening of a link is refused (429) until the hour has passed (a "
         "browser that opened a link before gets its account back and is not counted). "
         "Generous because a ministry or a company puts many people behind one address.",
-        _int(1, 100_000),
+        parse_int(1, 100_000),
     )
     public_url: str = setting(
         "ATELIER_PUBLIC_URL",
@@ -404,7 +245,7 @@ class Settings:
         "sent by mail or shown in a page starts with it, and requests for another host name "
         "are refused (400). Needed when HOST is not a loopback address; empty on loopback "
         "means `http://HOST:PORT`.",
-        _public_url,
+        parse_public_url,
     )
     allowed_hosts: tuple[str, ...] = setting(
         "ATELIER_ALLOWED_HOSTS",
@@ -412,7 +253,7 @@ class Settings:
         "Comma-separated host names accepted besides ATELIER_PUBLIC_URL's (a name a reverse "
         "proxy or an internal client uses); links still use ATELIER_PUBLIC_URL. On loopback, "
         "`localhost`, `127.0.0.1` and `::1` are accepted too.",
-        _host_names,
+        parse_host_names,
     )
     theme: str = setting(
         "ATELIER_THEME",
@@ -421,20 +262,20 @@ class Settings:
         "fonts, an Atelier wordmark), for any instance. `etat`: the State's design system "
         '(DSFR: Marianne font, "République Française" header block), for State services only '
         "under the DSFR's terms; needs `DSFR_ACCEPT_LICENSE=1 make dsfr` first (docs/design.md).",
-        _choice("neutre", "etat"),
+        parse_choice("neutre", "etat"),
     )
     serve_source_maps: bool = setting(
         "ATELIER_SERVE_SOURCE_MAPS",
         "false",
         "Serve the editor bundle's source maps (`/static/build/*.map`, the TypeScript "
         "sources) to anyone; off, they answer 404.",
-        _flag,
+        parse_flag,
     )
     session_days: int = setting(
         "ATELIER_SESSION_DAYS",
         "14",
         "Days a sign-in lasts without use; each visit extends it (sliding expiry).",
-        _int(1, 365),
+        parse_int(1, 365),
     )
     signup_domains: tuple[str, ...] = setting(
         "ATELIER_SIGNUP_DOMAINS",
@@ -442,7 +283,7 @@ class Settings:
         "Comma-separated email domains (subdomains included) whose people may register "
         "themselves; anyone else waits for an administrator's approval. Empty: everyone waits. "
         "The initial value: administrators change it at run time at /admin/reglages.",
-        _domains,
+        parse_domains,
     )
     signup_open: bool = setting(
         "ATELIER_SIGNUP_OPEN",
@@ -451,7 +292,7 @@ class Settings:
         "registrations are closed and accounts are made by administrators (or on a first "
         "OpenID Connect sign-in). The initial value: administrators change it at run time at "
         "/admin/reglages.",
-        _flag,
+        parse_flag,
     )
     login_max_failures: int = setting(
         "ATELIER_LOGIN_MAX_FAILURES",
@@ -460,7 +301,7 @@ class Settings:
         "each further attempt from there waits: 1 s, then 2 s, 4 s... at most 5 minutes (429 "
         "with Retry-After; the right password waits too). Also how many reset mails one email "
         "address may be sent, and registrations one client address may make, per 15 minutes.",
-        _int(1, 1000),
+        parse_int(1, 1000),
     )
     login_max_failures_per_account: int = setting(
         "ATELIER_LOGIN_MAX_FAILURES_PER_ACCOUNT",
@@ -468,7 +309,7 @@ class Settings:
         "Failed sign-ins to one account from all addresses, within the window, before the "
         "addresses that failed for it wait as above. An address that has not failed for the "
         "account is still let in with the right password.",
-        _int(1, 100_000),
+        parse_int(1, 100_000),
     )
     login_max_failures_per_address: int = setting(
         "ATELIER_LOGIN_MAX_FAILURES_PER_ADDRESS",
@@ -477,83 +318,83 @@ class Settings:
         "every sign-in from it waits: 1 s, then 2 s, 4 s... at most 1 minute. High because "
         "many people may share an address (a NAT); behind a reverse proxy, set uvicorn's "
         "FORWARDED_ALLOW_IPS (docs/deployment.md) or everyone shares the proxy's address.",
-        _int(1, 100_000),
+        parse_int(1, 100_000),
     )
     login_window_seconds: int = setting(
         "ATELIER_LOGIN_WINDOW_SECONDS",
         "3600",
         "How long failed sign-ins are remembered (a success forgets those of its own account "
         "and address). Long enough that waiting between bursts gains an attacker nothing.",
-        _int(1, 86400),
+        parse_int(1, 86400),
     )
     smtp_host: str = setting(
         "ATELIER_SMTP_HOST",
         "",
         "SMTP server for outgoing mail; empty means mail is only kept in the outbox "
         "(readable by instance admins at /admin/courriels) and noted in the log.",
-        _text,
+        parse_text,
     )
     smtp_port: int = setting(
         "ATELIER_SMTP_PORT",
         "587",
         "SMTP server port.",
-        _int(1, 65535),
+        parse_int(1, 65535),
     )
     smtp_security: str = setting(
         "ATELIER_SMTP_SECURITY",
         "starttls",
         "SMTP connection security: starttls, tls (implicit, usually port 465) or none.",
-        _choice("starttls", "tls", "none"),
+        parse_choice("starttls", "tls", "none"),
     )
     smtp_user: str = setting(
         "ATELIER_SMTP_USER",
         "",
         "SMTP user name; empty: no login.",
-        _text,
+        parse_text,
     )
     smtp_password: str = setting(
         "ATELIER_SMTP_PASSWORD",
         "",
         "SMTP password.",
-        _text,
+        parse_text,
     )
     mail_from: str = setting(
         "ATELIER_MAIL_FROM",
         "atelier@localhost",
         "Sender address of the mails the instance sends.",
-        _text,
+        parse_text,
     )
     oidc_discovery_url: str = setting(
         "ATELIER_OIDC_DISCOVERY_URL",
         "",
         "OpenID Connect discovery URL (`.../.well-known/openid-configuration`), e.g. "
         "ProConnect's; with a client id it adds a sign-in button. Empty: local accounts only.",
-        _url("http", "https"),
+        parse_url("http", "https"),
     )
     oidc_client_id: str = setting(
         "ATELIER_OIDC_CLIENT_ID",
         "",
         "OpenID Connect client id.",
-        _text,
+        parse_text,
     )
     oidc_client_secret: str = setting(
         "ATELIER_OIDC_CLIENT_SECRET",
         "",
         "OpenID Connect client secret.",
-        _text,
+        parse_text,
     )
     oidc_scopes: str = setting(
         "ATELIER_OIDC_SCOPES",
         "openid email profile",
         "Scopes asked of the OpenID Connect provider (ProConnect: `openid email given_name "
         "usual_name`).",
-        _text,
+        parse_text,
     )
     oidc_label: str = setting(
         "ATELIER_OIDC_LABEL",
         "ProConnect",
         "Name of the OpenID Connect provider on the sign-in button.",
-        _text,
+        parse_text,
     )
     oidc_trust_email: bool = setting(
         "ATELIER_OIDC_TRUST_EMAIL",
@@ -563,7 +404,7 @@ class Settings:
         "(ProConnect is reported to send no such claim: check yours). `false`: an identity "
         "seen for the first time gets an account, or is linked to the account of its address, "
         "only with `email_verified: true`.",
-        _flag,
+        parse_flag,
     )
     visio_host_addresses: str = setting(
         "ATELIER_VISIO_HOST_ADDRESSES",
@@ -571,7 +412,7 @@ class Settings:
         "Comma-separated IP addresses the meeting server (SFU) offers as ICE host candidates "
         "for UDP media; empty means every non-loopback interface. `127.0.0.1` keeps media on "
         "the machine (tests, benchmarks).",
-        _ip_addresses,
+        parse_ip_addresses,
     )
     visio_ice_servers: str = setting(
         "ATELIER_VISIO_ICE_SERVERS",
@@ -579,26 +420,26 @@ class Settings:
         "Space-separated STUN/TURN URLs used by the SFU and given to browsers "
         "(`stun:turn.example.org:3478 turn:turn.example.org:3478?transport=udp`); empty means "
         "none: host candidates only, no public STUN server. See docs/visio.md for coturn.",
-        _ice_urls,
+        parse_ice_urls,
     )
     visio_turn_username: str = setting(
         "ATELIER_VISIO_TURN_USERNAME",
         "",
         "User name for the TURN servers of ATELIER_VISIO_ICE_SERVERS.",
-        _text,
+        parse_text,
     )
     visio_turn_password: str = setting(
         "ATELIER_VISIO_TURN_PASSWORD",
         "",
         "Password (credential) for the TURN servers of ATELIER_VISIO_ICE_SERVERS.",
-        _text,
+        parse_text,
     )
     visio_public_address: str = setting(
         "ATELIER_VISIO_PUBLIC_ADDRESS",
         "",
         "Public IP address the SFU advertises instead of its host address, when it sits "
         "behind a one-to-one NAT (a cloud VM's public IP); empty: advertise host addresses.",
-        _ip_addresses,
+        parse_ip_addresses,
     )
     visio_udp_ports: tuple[int, int] | None = setting(
         "ATELIER_VISIO_UDP_PORTS",
@@ -607,20 +448,20 @@ class Settings:
         "each participant takes two (its publish and subscribe connections) in the SFU process "
         "that runs its meeting; one that finds none free is refused (close 4503; the page "
         "retries and says the server is full). Empty: the kernel's ephemeral ports.",
-        _port_range,
+        parse_port_range,
     )
     visio_max_participants: int = setting(
         "ATELIER_VISIO_MAX_PARTICIPANTS",
         "50",
         "Most people in one meeting, lobby included; the next one is refused (close 4429).",
-        _int(2, 1000),
+        parse_int(2, 1000),
     )
     visio_last_n: int = setting(
         "ATELIER_VISIO_LAST_N",
         "6",
         "Camera videos forwarded to each participant: the N most recent speakers, plus tiles "
         "they pinned and every screen share (audio is always forwarded).",
-        _int(1, 100),
+        parse_int(1, 100),
     )
     visio_mode: str = setting(
         "ATELIER_VISIO_MODE",
@@ -628,7 +469,7 @@ class Settings:
         "`embedded`: meetings run in the web process (with REDIS_URL, in whichever worker "
         "saw the first join). `signaling`: web workers run no meetings and relay every join to "
         "a standalone SFU node (`atelier sfu`, the least loaded live one); needs REDIS_URL.",
-        _choice("embedded", "signaling"),
+        parse_choice("embedded", "signaling"),
     )
     visio_turn_secret: str = setting(
         "ATELIER_VISIO_TURN_SECRET",
@@ -636,7 +477,7 @@ class Settings:
         "Shared secret of coturn's `use-auth-secret` (`static-auth-secret=`): each participant "
         "gets TURN credentials of its own, valid 12 hours, instead of "
         "ATELIER_VISIO_TURN_USERNAME/PASSWORD. Set it on web workers and SFU nodes alike.",
-        _text,
+        parse_text,
     )
 
     @classmethod

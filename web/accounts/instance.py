@@ -21,8 +21,9 @@ from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from web.auth.sessions import now_utc, utc
-from web.config import Settings, SettingsError, _domains
+from web.config import Settings, SettingsError
 from web.schema import admin_audit, instance_settings, users
+from web.setting_types import parse_domains as domain_list
 
 MAX_DOMAINS = 100
 AUDIT_PAGE = 100
@@ -55,7 +56,7 @@ class Admin:
 
 def parse_domains(raw: str) -> tuple[str, ...]:
     """Domains from a text (commas, spaces or lines between them); SettingsError when bad."""
-    names = _domains(",".join(raw.replace("\n", ",").replace(" ", ",").split(",")))
+    names = domain_list(",".join(raw.replace("\n", ",").replace(" ", ",").split(",")))
     unique = tuple(dict.fromkeys(names))
     if len(unique) > MAX_DOMAINS:
         raise SettingsError(f"at most {MAX_DOMAINS} domains")
